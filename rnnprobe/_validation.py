@@ -1,0 +1,112 @@
+"""Argument checks shared by every public function.
+
+Each check raises :class:`~rnnprobe.errors.InvalidArgument` with a message
+that names the parameter, the allowed set or range and the value received.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Iterable
+
+import torch
+
+from rnnprobe.errors import InvalidArgument
+
+__all__ = [
+    "check_choice",
+    "check_int",
+    "check_real",
+    "check_finite_tensor",
+    "check_dtype",
+    "nearest",
+]
+
+
+def nearest(value: str, choices: Iterable[str]) -> str | None:
+    """Return the closest spelling of ``value`` among ``choices`` (or None)."""
+    matches = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
+    return matches[0] if matches else None
+
+
+def check_choice(name: str, value, choices: Iterable[str]):
+    """Check that ``value`` is one of ``choices``; suggest the nearest spelling."""
+    choices = list(choices)
+    if value not in choices:
+        hint = nearest(value, choices) if isinstance(value, str) else None
+        msg = f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}"
+        if hint is not None:
+            msg += f" (did you mean {hint!r}?)"
+        raise InvalidArgument(msg)
+    return value
+
+
+def check_int(name: str, value, *, min_value: int | None = None, max_value: int | None = None) -> int:
+    """Check that ``value`` is an integer in ``[min_value, max_value]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgument(f"{name} must be an integer; got {value!r}")
+    value = int(value)
+    if min_value is not None and value < min_value:
+        raise InvalidArgument(f"{name} must be >= {min_value}; got {value!r}")
+    if max_value is not None and value > max_value:
+        raise InvalidArgument(f"{name} must be <= {max_value}; got {value!r}")
+    return value
+
+
+def check_real(
+    name: str,
+    value,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    hint: str = "",
+) -> float:
+    """Check that ``value`` is a finite real number in the given interval."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InvalidArgument(f"{name} must be a finite real number; got {value!r}")
+    value = float(value)
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "(" if low_open else "["
+        right = ")" if high_open else "]"
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        msg = f"{name} must lie in {left}{lo}, {hi}{right}; got {value!r}"
+        if hint:
+            msg += f" ({hint})"
+        raise InvalidArgument(msg)
+    return value
+
+
+def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
+    """Check that a tensor has no NaN or infinite entries."""
+    if not isinstance(tensor, torch.Tensor):
+        raise InvalidArgument(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
+    if tensor.is_floating_point() or tensor.is_complex():
+        bad = ~torch.isfinite(tensor)
+        if bool(bad.any()):
+            n_bad = int(bad.sum())
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            raise InvalidArgument(
+                f"{name} must be finite; got {n_bad} NaN/Inf entr{'y' if n_bad == 1 else 'ies'} "
+                f"(first at index {first}: {tensor[first].item()!r})"
+            )
+    return tensor
+
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def check_dtype(name: str, dtype) -> torch.dtype:
+    """Accept ``torch.float32``/``torch.float64`` or their names."""
+    if isinstance(dtype, str):
+        check_choice(name, dtype, _DTYPES)
+        return _DTYPES[dtype]
+    if dtype not in (torch.float32, torch.float64):
+        raise InvalidArgument(f"{name} must be torch.float32 or torch.float64; got {dtype!r}")
+    return dtype

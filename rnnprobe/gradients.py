@@ -1,0 +1,234 @@
+"""Gradient norms through time and the bounds of the vanishing/exploding analysis.
+
+For a loss L(h_T) and start step t (lag T − t):
+
+* ``g(t) = ‖∂L/∂s_t‖``, the true gradient norm (a backward sweep of
+  vector–Jacobian products, renormalised at every step: log space);
+* ``‖∂L/∂s_T‖ · G(t)`` with ``G(t) = ‖∂s_T/∂s_t‖₂``;
+* ``B_prod(t) = ‖∂L/∂s_T‖ · ∏_{s=t}^{T−1} ‖J_s‖₂``;
+* for vanilla RNNs the lecture's ``B_W(t) = ‖∂L/∂s_T‖ · ‖W_h‖₂^{T−t} · ∏ ‖D_s‖₂``
+  with ``D_s = diag σ′(pre-activation)``.
+
+Always ``g ≤ ‖∂L/∂s_T‖·G ≤ B_prod ≤ B_W``.
+
+Note the lecture's ``(∏ D_s) W^{T−t}`` is only valid for norms: the exact
+Jacobian interleaves ``D_s W_h`` (``J_s = D_s W_h``), which is what is multiplied here.
+
+Examples
+--------
+>>> import torch, rnnprobe
+>>> model = rnnprobe.build("vanilla-tanh", hidden_size=6, gain=1.2, seed=0)
+>>> traj = rnnprobe.record(model, torch.randn(20, 1, dtype=torch.float64))
+>>> b = rnnprobe.gradient_bounds(traj)
+>>> bool((b.gradient <= b.jacobian * (1 + 1e-12)).all() and (b.product <= b.weight * (1 + 1e-12)).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.linalg import spectral_norms, start_vectors
+from rnnprobe.products import _check_trajectory, default_chunk_size, jacobian_norms
+from rnnprobe.trajectory import Trajectory
+
+__all__ = ["gradient_norms", "gradient_bounds", "GradientBounds", "final_gradient", "step_norms"]
+
+
+def final_gradient(traj: Trajectory, loss: Callable[[torch.Tensor], torch.Tensor] | None = None, *, seed: int = 0) -> torch.Tensor:
+    """``∂L/∂s_T`` per sequence, ``(B, S)``.
+
+    ``loss`` maps one sequence's final hidden vector ``h_T`` ``(n,)`` to a
+    scalar; the default is a fixed random unit readout ``L = uᵀ h_T`` (u drawn
+    from ``seed``), whose gradient has norm 1.
+    """
+    traj = _check_trajectory(traj)
+    model = traj.model
+    final = traj.states[-1].detach()
+    if loss is None:
+        n = model.hidden_size
+        u = start_vectors(1, n, dtype=traj.dtype, device=traj.device, seed=seed)[0]
+
+        def loss(h):
+            return h @ u
+    elif not callable(loss):
+        raise InvalidArgument(f"loss must be a callable h_T -> scalar or None; got {type(loss).__name__}")
+
+    def per_sequence(s):
+        out = loss(model.hidden(s.unsqueeze(0)).squeeze(0))
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            raise InvalidArgument(
+                f"loss must return a scalar tensor for one sequence's h_T of shape ({model.hidden_size},); "
+                f"got {type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}"
+            )
+        return out.reshape(())
+
+    grads = []
+    with torch.enable_grad():
+        for b in range(final.shape[0]):
+            s = final[b].clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(per_sequence(s), s, allow_unused=True)
+            grads.append(torch.zeros_like(s) if g is None else g)
+    g = torch.stack(grads)
+    if not bool(torch.isfinite(g).all()):
+        raise InvalidArgument("loss must have a finite gradient at h_T; got NaN/Inf")
+    return g
+
+
+def gradient_norms(traj: Trajectory, loss=None, *, log: bool = False, seed: int = 0, chunk_size: int | None = None) -> torch.Tensor:
+    """True gradient norms ``g(t) = ‖∂L/∂s_t‖`` for every start step t.
+
+    Parameters
+    ----------
+    traj : Trajectory
+    loss : callable, optional
+        ``h_T (n,) -> scalar`` for one sequence; default a fixed random unit
+        readout (seeded by ``seed``).
+    log : bool
+        Return natural logs (for long horizons).
+    seed : int
+        Seed of the default readout.
+    chunk_size : int, optional
+        Steps of Jacobians held at once.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(T,)`` or ``(B, T)``; entry t is for start step t (lag T − t).
+    """
+    traj = _check_trajectory(traj)
+    v = final_gradient(traj, loss, seed=seed)
+    out = _vjp_sweep(traj, v, chunk_size)
+    out = out.T
+    return traj.unbatch(out if log else torch.exp(out))
+
+
+def _vjp_sweep(traj: Trajectory, v: torch.Tensor, chunk_size: int | None) -> torch.Tensor:
+    """log ‖v J[T−1] ⋯ J[t]‖ for every t, ``(T, B)``, renormalising the vector each step."""
+    B, T, S = traj.batch_size, traj.length, traj.state_size
+    chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
+    tiny = torch.finfo(traj.dtype).tiny
+    norm = torch.linalg.vector_norm(v, dim=-1)
+    log_scale = torch.log(norm)
+    v = (v / norm.clamp_min(tiny)[:, None]).unsqueeze(1)        # (B, 1, S)
+    out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
+    for start, J in traj.iter_jacobians(chunk_size, reverse=True):
+        for i in range(J.shape[0] - 1, -1, -1):
+            v = torch.bmm(v, J[i])
+            n = torch.linalg.vector_norm(v, dim=(-2, -1))
+            log_scale = log_scale + torch.log(n)
+            v = v / n.clamp_min(tiny)[:, None, None]
+            out[start + i] = log_scale
+    return out
+
+
+def step_norms(traj: Trajectory, *, log: bool = False, chunk_size: int | None = None) -> torch.Tensor:
+    """Spectral norms ``‖J_t‖₂`` of every step Jacobian, ``(T,)`` or ``(B, T)``."""
+    traj = _check_trajectory(traj)
+    B, S = traj.batch_size, traj.state_size
+    chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
+    parts = []
+    for _, J in traj.iter_jacobians(chunk_size):
+        sigma, _, _ = spectral_norms(J.reshape(-1, S, S), tol=1e-15)
+        parts.append(sigma.reshape(J.shape[0], B))
+    out = torch.cat(parts).T
+    return traj.unbatch(torch.log(out) if log else out)
+
+
+@dataclass(frozen=True)
+class GradientBounds:
+    """Per start step t: the gradient norm and its three upper bounds.
+
+    Every field is ``(T,)`` (or ``(B, T)``), natural logs when ``log`` is True.
+
+    Attributes
+    ----------
+    gradient : torch.Tensor
+        ``g(t) = ‖∂L/∂s_t‖``.
+    jacobian : torch.Tensor
+        ``‖∂L/∂s_T‖ · G(t)``.
+    product : torch.Tensor
+        ``B_prod(t) = ‖∂L/∂s_T‖ · ∏_{s>=t} ‖J_s‖₂``.
+    weight : torch.Tensor or None
+        The lecture's ``B_W(t)`` (vanilla RNNs and plain MLPs); None otherwise.
+    final_gradient_norm : torch.Tensor
+        ``‖∂L/∂s_T‖``, ``()`` or ``(B,)`` (log when ``log``).
+    log : bool
+        Whether the fields are logarithms.
+    """
+
+    gradient: torch.Tensor
+    jacobian: torch.Tensor
+    product: torch.Tensor
+    weight: torch.Tensor | None
+    final_gradient_norm: torch.Tensor
+    log: bool
+
+    def holds(self, rtol: float = 1e-9) -> bool:
+        """Whether ``g ≤ ‖∂L/∂s_T‖G ≤ B_prod ≤ B_W`` holds everywhere (relative slack ``rtol``)."""
+        chain = [self.gradient, self.jacobian, self.product] + ([self.weight] if self.weight is not None else [])
+        slack = torch.log1p(torch.tensor(rtol, dtype=self.gradient.dtype))
+        for lo, hi in zip(chain, chain[1:]):
+            a, b = (lo, hi) if self.log else (torch.log(lo), torch.log(hi))
+            if not bool((a <= b + slack).all()):
+                return False
+        return True
+
+
+def gradient_bounds(traj: Trajectory, loss=None, *, log: bool = False, seed: int = 0, chunk_size: int | None = None) -> GradientBounds:
+    """The gradient norm and the chain of bounds ``g ≤ ‖∂L/∂s_T‖G ≤ B_prod ≤ B_W``.
+
+    Parameters
+    ----------
+    traj, loss, seed, chunk_size
+        As for :func:`gradient_norms`.
+    log : bool
+        Return natural logs (for long horizons).
+
+    Returns
+    -------
+    GradientBounds
+    """
+    traj = _check_trajectory(traj)
+    v = final_gradient(traj, loss, seed=seed)
+    log_final = torch.log(torch.linalg.vector_norm(v, dim=-1))          # (B,)
+    log_g = _vjp_sweep(traj, v, chunk_size).T                           # (B, T)
+    log_G = jacobian_norms(traj, log=True, chunk_size=chunk_size)
+    log_G = log_G if traj.batched else log_G.unsqueeze(0)
+    log_steps = step_norms(traj, log=True, chunk_size=chunk_size)
+    log_steps = log_steps if traj.batched else log_steps.unsqueeze(0)
+    log_prod = log_final[:, None] + log_steps.flip(-1).cumsum(-1).flip(-1)
+    log_weight = _lecture_bound(traj, chunk_size)
+    if log_weight is not None:
+        log_weight = log_final[:, None] + log_weight
+    fields = dict(gradient=log_g, jacobian=log_final[:, None] + log_G, product=log_prod, weight=log_weight)
+    out = {k: (None if x is None else traj.unbatch(x if log else torch.exp(x))) for k, x in fields.items()}
+    final = traj.unbatch(log_final if log else torch.exp(log_final))
+    return GradientBounds(final_gradient_norm=final, log=log, **out)
+
+
+def _lecture_bound(traj: Trajectory, chunk_size: int | None) -> torch.Tensor | None:
+    """``log(‖W_h‖^{T−t} ∏_{s>=t} ‖D_s‖)`` per start step, ``(B, T)``, or None."""
+    model = traj.model
+    D = model.derivative_diagonals(traj.inputs[:1], traj.states[:1], 0)
+    if D is None:
+        return None
+    B, T = traj.batch_size, traj.length
+    chunk_size = default_chunk_size(traj.state_size, B) if chunk_size is None else chunk_size
+    log_D = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
+    for start in range(0, T, chunk_size):
+        stop = min(start + chunk_size, T)
+        with torch.no_grad():
+            d = model.derivative_diagonals(traj.inputs[start:stop], traj.states[start:stop], start)
+        log_D[start:stop] = torch.log(d.abs().amax(-1))
+    weights = model.recurrent_weights()
+    if model.kind == "feedforward":
+        log_W = torch.stack([torch.log(torch.linalg.matrix_norm(weights[f"W_{l}"], ord=2)) for l in range(T)])
+        per_step = log_D + log_W.to(log_D)[:, None]
+    else:
+        per_step = log_D + torch.log(torch.linalg.matrix_norm(weights["W_h"], ord=2))
+    return per_step.flip(0).cumsum(0).flip(0).T

@@ -1,0 +1,139 @@
+"""Effective memory length, in every form DESIGN.md names.
+
+From G(k) = ‖∂s_T/∂s_{T−k}‖₂ as a function of the lag k:
+
+* ``threshold``: the largest lag with G ≥ ε (T, flagged censored, if every lag passes);
+* ``efold``: the e-folding time −1/slope of a robust (Theil–Sen) fit of log G
+  against lag (∞ when G does not decay);
+* ``lyapunov_time``: −1/λ₁ with λ₁ the top Lyapunov exponent along the same
+  trajectory (∞ when λ₁ ≥ 0).
+
+Jaeger's linear memory capacity is :func:`rnnprobe.memory_capacity`.
+
+Examples
+--------
+A linear orthogonal RNN with gain g has G(k) = g^k exactly, so its e-folding
+time is −1/log g:
+
+>>> import math, torch, rnnprobe
+>>> model = rnnprobe.build("vanilla-linear", hidden_size=4, init="orthogonal", gain=0.8, seed=0)
+>>> m = rnnprobe.memory_length(rnnprobe.record(model, torch.zeros(40, 1)), eps=0.01)
+>>> m.threshold, round(m.efold, 6) == round(-1 / math.log(0.8), 6)
+(20, True)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from rnnprobe._validation import check_real
+from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
+from rnnprobe.products import _check_trajectory, jacobian_norms
+from rnnprobe.trajectory import Trajectory
+
+__all__ = ["MemoryLength", "memory_length", "efold_fit"]
+
+_MAX_FIT_POINTS = 1000
+
+
+@dataclass(frozen=True)
+class MemoryLength:
+    """Memory-length measures of one sequence, in steps.
+
+    Attributes
+    ----------
+    threshold : int
+        Largest lag k with G(k) ≥ eps.
+    threshold_censored : bool
+        True when every lag up to T passes (the memory is at least T).
+    efold : float
+        −1/slope of the Theil–Sen fit of log G on lag (``inf`` if not decaying).
+    slope, intercept : float
+        The fit's slope (per step, natural log) and intercept.
+    slope_low, slope_high : float
+        95% confidence interval of the slope.
+    lyapunov_exponent : float
+        λ₁ along the trajectory.
+    lyapunov_time : float
+        −1/λ₁ (``inf`` when λ₁ ≥ 0).
+    eps : float
+        The threshold used.
+    """
+
+    threshold: int
+    threshold_censored: bool
+    efold: float
+    slope: float
+    intercept: float
+    slope_low: float
+    slope_high: float
+    lyapunov_exponent: float
+    lyapunov_time: float
+    eps: float
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (for tables and JSON)."""
+        return asdict(self)
+
+
+def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float, float]:
+    """Theil–Sen fit of ``log_g`` on ``lags``: (slope, intercept, low, high); -inf entries dropped."""
+    keep = np.isfinite(log_g)
+    x, y = np.asarray(lags, float)[keep], np.asarray(log_g, float)[keep]
+    if x.size < 2:
+        return (float("-inf") if keep.size > x.size else 0.0), (float(y[0]) if y.size else 0.0), float("nan"), float("nan")
+    if x.size > _MAX_FIT_POINTS:
+        idx = np.unique(np.linspace(0, x.size - 1, _MAX_FIT_POINTS).round().astype(int))
+        x, y = x[idx], y[idx]
+    from scipy import stats  # imported here: scipy.stats is slow to import
+
+    res = stats.theilslopes(y, x, alpha=0.95)
+    return float(res.slope), float(res.intercept), float(res.low_slope), float(res.high_slope)
+
+
+def memory_length(traj: Trajectory, eps: float = 1e-2, *, burn_in: int | None = None) -> MemoryLength | list[MemoryLength]:
+    """Effective memory length of a trajectory: threshold, e-folding and Lyapunov time.
+
+    Parameters
+    ----------
+    traj : Trajectory
+        From :func:`rnnprobe.record`.
+    eps : float
+        Threshold in (0, 1) on G(k) = ‖∂s_T/∂s_{T−k}‖₂.
+    burn_in : int, optional
+        Burn-in of the Lyapunov exponent (see :func:`rnnprobe.lyapunov_spectrum`).
+
+    Returns
+    -------
+    MemoryLength, or a list of them (one per sequence) for batched trajectories.
+    """
+    traj = _check_trajectory(traj)
+    eps = check_real("eps", eps, low=0.0, high=1.0, low_open=True, high_open=True,
+                     hint="eps is a threshold on the Jacobian norm G; e.g. 0.01")
+    log_G = jacobian_norms(traj, log=True)
+    lam = trajectory_lyapunov_spectrum(traj, 1, burn_in=burn_in)
+    log_G = log_G if traj.batched else log_G.unsqueeze(0)
+    lam = lam if traj.batched else lam.unsqueeze(0)
+    lags = traj.lags.numpy()
+    out = []
+    log_eps = math.log(eps)
+    for b in range(traj.batch_size):
+        lg = log_G[b].cpu().numpy()
+        passing = lags[lg >= log_eps]
+        threshold = int(passing.max()) if passing.size else 0
+        slope, intercept, lo, hi = efold_fit(lags, lg)
+        efold = -1.0 / slope if slope < 0 else math.inf
+        l1 = float(lam[b, 0])
+        out.append(MemoryLength(
+            threshold=threshold,
+            threshold_censored=bool(passing.size == lags.size),
+            efold=efold, slope=slope, intercept=intercept, slope_low=lo, slope_high=hi,
+            lyapunov_exponent=l1,
+            lyapunov_time=-1.0 / l1 if l1 < 0 else math.inf,
+            eps=eps,
+        ))
+    return out if traj.batched else out[0]

@@ -1,0 +1,252 @@
+"""Probe a user's own torch modules with no rewriting.
+
+* :func:`adapt` takes a ``torch.nn.RNN``, ``torch.nn.GRU`` or ``torch.nn.LSTM``
+  (any layer and direction of a multi-layer, bidirectional one) and returns the
+  equivalent rnnprobe model with the module's weights copied (float64 by
+  default). The layers below the probed one run inside
+  :meth:`~rnnprobe.models.base.StepModel.prepare_inputs`, so ``record`` takes
+  the module's own inputs.
+* :class:`CellAdapter` wraps any cell-like module ``cell(x, h) -> h`` (``RNNCell``,
+  ``GRUCell``, ``LSTMCell`` whose state is the pair ``(h, c)``, or your own);
+  its step Jacobian comes from ``torch.func``.
+
+Inputs are always time-major ``(T, B, d)`` (or ``(T, d)``), whatever the
+module's ``batch_first``.
+
+Examples
+--------
+>>> import torch
+>>> from rnnprobe.models.adapters import adapt
+>>> lstm = torch.nn.LSTM(3, 5, num_layers=2)
+>>> layer1 = adapt(lstm, layer=1)
+>>> layer1.name, layer1.state_size
+('lstm', 10)
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from rnnprobe._validation import check_dtype, check_int
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.models.base import RecurrentModel, StepModel
+from rnnprobe.models.gated import LSTM, TorchGRU
+from rnnprobe.models.vanilla import VanillaRNN
+
+__all__ = ["adapt", "LayerAdapter", "CellAdapter", "is_adaptable"]
+
+_TORCH_RNNS = (nn.RNN, nn.GRU, nn.LSTM)
+_TORCH_CELLS = (nn.RNNCell, nn.GRUCell, nn.LSTMCell)
+
+
+def is_adaptable(obj) -> bool:
+    """Whether :func:`adapt` accepts ``obj`` (a torch recurrent module or cell)."""
+    return isinstance(obj, _TORCH_RNNS + _TORCH_CELLS)
+
+
+class LayerAdapter(RecurrentModel):
+    """One layer (and direction) of a torch recurrent module, as a step model.
+
+    Wraps an rnnprobe cell holding that layer's weights; ``prepare_inputs`` runs
+    the module's lower layers (a float copy of them) on the inputs, and reverses
+    time for the backward direction.
+    """
+
+    analytic_jacobian = True
+
+    def __init__(self, cell: StepModel, lower: nn.Module | None, reverse: bool, source: str):
+        super().__init__()
+        self.cell = cell
+        self.lower = lower
+        self.reverse = reverse
+        self.source = source
+        self.name = cell.name
+        self.input_size, self.hidden_size, self.state_size = cell.input_size, cell.hidden_size, cell.state_size
+
+    def step(self, x, state, t=0):
+        return self.cell.step(x, state, t)
+
+    def step_jacobian(self, x, state, t=0):
+        return self.cell.step_jacobian(x, state, t)
+
+    def hidden(self, state):
+        return self.cell.hidden(state)
+
+    def prepare_inputs(self, inputs):
+        if self.lower is not None:
+            with torch.no_grad():
+                inputs = self.lower(inputs)[0]
+        return inputs.flip(0) if self.reverse else inputs
+
+    def recurrent_weights(self):
+        return self.cell.recurrent_weights()
+
+    def derivative_diagonals(self, xs, states, t0=0):
+        return self.cell.derivative_diagonals(xs, states, t0)
+
+    def reference_parameter(self):
+        return self.cell.reference_parameter()
+
+    @property
+    def lecture_form(self):
+        return self.cell.lecture_form
+
+    @property
+    def sigma(self):
+        return getattr(self.cell, "sigma", None)
+
+    def extra_repr(self):
+        return f"source={self.source!r}"
+
+
+def _copy_layer_weights(module: nn.Module, layer: int, suffix: str, dtype):
+    def get(name):
+        p = getattr(module, f"{name}_l{layer}{suffix}", None)
+        return None if p is None else p.detach().to(dtype).clone()
+
+    return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+
+def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.float64) -> StepModel:
+    """Return an rnnprobe model equivalent to one layer of a torch recurrent module.
+
+    Parameters
+    ----------
+    module : torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM, or a cell module
+        The trained module (it is not modified). Cells (``RNNCell``, ``GRUCell``,
+        ``LSTMCell``) are wrapped in a :class:`CellAdapter`.
+    layer : int
+        Which layer to probe (0 is the bottom one).
+    direction : {0, 1}
+        0 for the forward direction; 1 for the backward direction of a
+        bidirectional module (its trajectory runs in reversed time).
+    dtype : torch.dtype or str
+        dtype of the copy (float64 by default, as rnnprobe's probes).
+
+    Returns
+    -------
+    StepModel
+        A model whose states equal the module's outputs for that layer.
+    """
+    dtype = check_dtype("dtype", dtype)
+    if isinstance(module, _TORCH_CELLS):
+        return CellAdapter(module, dtype=dtype)
+    if not isinstance(module, _TORCH_RNNS):
+        raise InvalidArgument(
+            f"module must be a torch.nn.RNN, GRU, LSTM or a cell module; got {type(module).__name__}"
+            " (wrap any cell(x, h) -> h in rnnprobe.CellAdapter)"
+        )
+    layer = check_int("layer", layer, min_value=0, max_value=module.num_layers - 1)
+    max_dir = 1 if module.bidirectional else 0
+    direction = check_int("direction", direction, min_value=0, max_value=max_dir)
+    if isinstance(module, nn.LSTM) and module.proj_size > 0:
+        raise InvalidArgument(
+            f"module.proj_size must be 0 (LSTMs with projections are not supported yet); got {module.proj_size!r}"
+        )
+    suffix = "_reverse" if direction == 1 else ""
+    W_ih, W_hh, b_ih, b_hh = _copy_layer_weights(module, layer, suffix, dtype)
+    n, d = W_hh.shape[1], W_ih.shape[1]
+    if b_ih is None:
+        b_ih = torch.zeros(W_hh.shape[0], dtype=dtype)
+        b_hh = torch.zeros(W_hh.shape[0], dtype=dtype)
+    if isinstance(module, nn.RNN):
+        cell = VanillaRNN(n, d, nonlinearity=module.nonlinearity, dtype=dtype)
+        cell.W_h.data, cell.W_x.data, cell.b.data = W_hh, W_ih, b_ih + b_hh
+    else:
+        cell = (TorchGRU if isinstance(module, nn.GRU) else LSTM)(n, d, dtype=dtype)
+        cell.weight_ih.data, cell.weight_hh.data, cell.bias_ih.data, cell.bias_hh.data = W_ih, W_hh, b_ih, b_hh
+    lower = None
+    if layer > 0:
+        kwargs = dict(input_size=module.input_size, hidden_size=module.hidden_size, num_layers=layer,
+                      bias=module.bias, bidirectional=module.bidirectional)
+        if isinstance(module, nn.RNN):
+            kwargs["nonlinearity"] = module.nonlinearity
+        lower = type(module)(**kwargs).to(dtype)
+        own = dict(lower.named_parameters())
+        with torch.no_grad():
+            for name, p in module.named_parameters():
+                if name in own:
+                    own[name].copy_(p.detach().to(dtype))
+        lower.requires_grad_(False)
+    source = f"{type(module).__name__} layer {layer}" + (" (reverse)" if direction else "")
+    adapted = LayerAdapter(cell, lower, reverse=direction == 1, source=source)
+    adapted.requires_grad_(False)
+    return adapted
+
+
+def _size_of(cell, name: str, given: int | None, *, min_value: int) -> int:
+    """A size given explicitly, else read from the cell's attribute of that name."""
+    if given is None:
+        if not hasattr(cell, name):
+            raise InvalidArgument(f"{name} is required: the cell has no attribute {name!r} to read it from; got None")
+        given = getattr(cell, name)
+    return check_int(name, given, min_value=min_value)
+
+
+class CellAdapter(RecurrentModel):
+    """Any cell-like module ``cell(x, h) -> h`` as a step model.
+
+    Parameters
+    ----------
+    cell : torch.nn.Module
+        Called as ``cell(x, h)`` with batched ``x`` ``(B, d)`` and ``h`` ``(B, n)``;
+        cells whose state is a tuple (``LSTMCell``: ``(h, c)``) are handled with
+        ``tuple_state=True`` (detected for ``LSTMCell``), the state being the
+        concatenation of the tuple's parts (``[h; c]``).
+    input_size, hidden_size : int, optional
+        Read from the cell's attributes of the same name when omitted.
+    tuple_state : bool, optional
+        Whether the cell's state is a tuple of equal-size tensors.
+    dtype : torch.dtype or str or None
+        Convert a copy of the cell to this dtype (float64 by default); None
+        keeps the cell as it is (no copy).
+    """
+
+    def __init__(self, cell: nn.Module, *, input_size: int | None = None, hidden_size: int | None = None,
+                 tuple_state: bool | None = None, dtype=torch.float64):
+        super().__init__()
+        if not callable(cell):
+            raise InvalidArgument(f"cell must be callable as cell(x, h); got {type(cell).__name__}")
+        if dtype is not None:
+            dtype = check_dtype("dtype", dtype)
+            cell = copy.deepcopy(cell).to(dtype) if isinstance(cell, nn.Module) else cell
+        self.inner = cell
+        self.input_size = _size_of(cell, "input_size", input_size, min_value=0)
+        self.hidden_size = _size_of(cell, "hidden_size", hidden_size, min_value=1)
+        self.tuple_state = isinstance(cell, nn.LSTMCell) if tuple_state is None else bool(tuple_state)
+        self.parts = 2 if self.tuple_state else 1
+        self.state_size = self.parts * self.hidden_size
+        self.name = f"cell:{type(cell).__name__}"
+        self._dtype = dtype
+
+    def step(self, x, state, t=0):
+        if self.tuple_state:
+            out = self.inner(x, tuple(state.split(self.hidden_size, dim=-1)))
+            return torch.cat(list(out), dim=-1)
+        return self.inner(x, state)
+
+    def step_jacobian(self, x, state, t=0):
+        try:
+            return self.autograd_step_jacobian(x, state, t)
+        except RuntimeError:  # modules torch.func cannot vmap over: one row at a time
+            rows = []
+            for i in range(state.shape[0]):
+                rows.append(torch.autograd.functional.jacobian(
+                    lambda s: self.step(x[i : i + 1], s.unsqueeze(0), t).squeeze(0), state[i]))
+            return torch.stack(rows)
+
+    def reference_parameter(self):
+        for p in self.inner.parameters() if isinstance(self.inner, nn.Module) else ():
+            return p
+        return torch.zeros((), dtype=self._dtype or torch.float64)
+
+    def recurrent_weights(self):
+        weights = {}
+        if isinstance(self.inner, nn.Module):
+            for name, p in self.inner.named_parameters():
+                if p.ndim == 2 and p.shape[1] == self.hidden_size and "hh" in name:
+                    weights[name] = p.detach()
+        return weights

@@ -1,0 +1,156 @@
+"""The one abstraction every probe works on: a chain of steps.
+
+A recurrent net unrolled through time and a deep net unrolled through depth are
+the same object, a chain ``s[k+1] = F_k(x[k], s[k])``. A :class:`StepModel`
+exposes one step, its step Jacobian ``J_k = ∂s[k+1]/∂s[k]`` (analytic where
+cheap, otherwise from ``torch.func``), and the observable hidden part of the state.
+
+Shapes
+------
+``x``: ``(B, input_size)``, ``state``: ``(B, state_size)``, a step Jacobian
+``(B, state_size, state_size)``. The state may be larger than the hidden vector
+(an LSTM's state is ``[h; c]``; a dense RNN's is the window of its last K states).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["StepModel", "RecurrentModel", "FeedForwardModel"]
+
+
+class StepModel(nn.Module):
+    """Base class: one step of a chain ``s' = F_t(x_t, s)``.
+
+    Subclasses set ``name``, ``input_size``, ``hidden_size`` and ``state_size``
+    and implement :meth:`step`; they override :meth:`step_jacobian` with an
+    analytic formula where it is cheap (and say so with
+    ``analytic_jacobian = True``).
+    """
+
+    #: registry name, e.g. ``"vanilla-tanh"``
+    name: str = "model"
+    #: ``"recurrent"`` (steps are time steps) or ``"feedforward"`` (steps are layers)
+    kind: str = "recurrent"
+    #: whether :meth:`step_jacobian` is a closed form (else torch.func autograd)
+    analytic_jacobian: bool = False
+    #: whether every step Jacobian is ``D_s W_h`` (the lecture's form, where the
+    #: Pascanu verdict and the bound B_W apply)
+    lecture_form: bool = False
+    input_size: int
+    hidden_size: int
+    state_size: int
+
+    # ------------------------------------------------------------------ steps
+    def step(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """Return the next state ``(B, state_size)`` from ``x`` ``(B, d)`` and ``state``."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        return self.step(x, state, t)
+
+    def step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """Return ``∂step(x, state)/∂state`` per batch row, shape ``(B, S, S)``."""
+        return self.autograd_step_jacobian(x, state, t)
+
+    def autograd_step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """The step Jacobian from ``torch.func`` (reference for analytic ones)."""
+
+        def one(xi: torch.Tensor, si: torch.Tensor) -> torch.Tensor:
+            return self.step(xi.unsqueeze(0), si.unsqueeze(0), t).squeeze(0)
+
+        return torch.func.vmap(torch.func.jacrev(one, argnums=1))(x, state)
+
+    def jacobians(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor:
+        """Step Jacobians of steps ``t0 .. t0+C-1``.
+
+        Parameters
+        ----------
+        xs : torch.Tensor
+            Inputs ``(C, B, d)`` of those steps.
+        states : torch.Tensor
+            States ``(C, B, S)`` the steps start from.
+        t0 : int
+            Index of the first step (layers of a feed-forward stack differ).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(C, B, S, S)``.
+        """
+        return torch.stack([self.step_jacobian(xs[i], states[i], t0 + i) for i in range(xs.shape[0])])
+
+    # ----------------------------------------------------------------- states
+    def hidden(self, state: torch.Tensor) -> torch.Tensor:
+        """The observable hidden vector ``(B, hidden_size)`` inside a state."""
+        return state[..., : self.hidden_size]
+
+    def initial_state(self, batch: int) -> torch.Tensor:
+        """The default initial state: zeros ``(batch, state_size)``."""
+        p = self.reference_parameter()
+        return torch.zeros(batch, self.state_size, dtype=p.dtype, device=p.device)
+
+    def prepare_inputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Map user inputs ``(T, B, d)`` to the per-step inputs this chain reads.
+
+        The identity, except for adapters of multi-layer torch modules, which run
+        the layers below the probed one here.
+        """
+        return inputs
+
+    def reference_parameter(self) -> torch.Tensor:
+        """A parameter whose dtype and device the model computes in."""
+        return next(self.parameters())
+
+    # ---------------------------------------------------------------- weights
+    def recurrent_weights(self) -> dict[str, torch.Tensor]:
+        """The matrices acting on the previous state, by name (``W_h``, per gate...)."""
+        raise NotImplementedError
+
+    def derivative_diagonals(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor | None:
+        """σ′ of the pre-activations (the lecture's ``D_s``), ``(C, B, n)``.
+
+        Defined only for vanilla RNNs (the lecture's bound uses it); None otherwise.
+        """
+        return None
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.reference_parameter().dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.reference_parameter().device
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
+
+
+class RecurrentModel(StepModel):
+    """A time-invariant recurrent step: the same weights at every step.
+
+    Step Jacobians of many steps are computed in one vectorised call by
+    flattening time and batch.
+    """
+
+    kind = "recurrent"
+
+    def jacobians(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor:
+        C, B = xs.shape[:2]
+        J = self.step_jacobian(xs.reshape(C * B, -1), states.reshape(C * B, -1), t0)
+        return J.reshape(C, B, self.state_size, self.state_size)
+
+    def derivative_diagonals(self, xs, states, t0=0):
+        return None
+
+
+class FeedForwardModel(StepModel):
+    """A deep stack: step ``t`` is layer ``t`` and reads no per-step input.
+
+    ``input_size`` is 0; the network input is the initial state.
+    """
+
+    kind = "feedforward"
+    input_size = 0
+    depth: int

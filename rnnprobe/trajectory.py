@@ -1,0 +1,218 @@
+"""Record the states of one forward pass: the trajectory every probe reads.
+
+Examples
+--------
+>>> import torch, rnnprobe
+>>> model = rnnprobe.build("vanilla-tanh", hidden_size=4, seed=0)
+>>> traj = rnnprobe.record(model, torch.zeros(10, 1))
+>>> traj.length, traj.states.shape
+(10, torch.Size([11, 1, 4]))
+>>> traj.lags[:3].tolist()
+[10, 9, 8]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from rnnprobe._validation import check_finite_tensor, check_int
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.models.adapters import adapt, is_adaptable
+from rnnprobe.models.base import StepModel
+
+__all__ = ["Trajectory", "record", "as_model"]
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """The states ``s_0 … s_T`` of one forward pass (time steps or layers).
+
+    Attributes
+    ----------
+    model : StepModel
+        The chain that produced it.
+    inputs : torch.Tensor
+        Per-step inputs ``(T, B, d)`` (``d = 0`` for feed-forward stacks).
+    states : torch.Tensor
+        ``(T + 1, B, S)``: ``states[t]`` is s_t; ``states[0]`` the initial state.
+    batched : bool
+        Whether the user passed a batch dimension; probes drop it when not.
+    """
+
+    model: StepModel
+    inputs: torch.Tensor
+    states: torch.Tensor
+    batched: bool
+
+    @property
+    def length(self) -> int:
+        """T, the number of steps."""
+        return self.inputs.shape[0]
+
+    @property
+    def batch_size(self) -> int:
+        return self.states.shape[1]
+
+    @property
+    def state_size(self) -> int:
+        return self.states.shape[2]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.states.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.states.device
+
+    @property
+    def lags(self) -> torch.Tensor:
+        """Lag ``k = T − t`` of every start step ``t = 0 … T−1``."""
+        return torch.arange(self.length, 0, -1)
+
+    def hidden_states(self) -> torch.Tensor:
+        """Hidden vectors ``(T + 1, B, n)`` (or ``(T + 1, n)`` unbatched)."""
+        h = self.model.hidden(self.states)
+        return h if self.batched else h[:, 0]
+
+    def step_jacobians(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Step Jacobians ``J_t = ∂s_{t+1}/∂s_t`` for ``start <= t < stop``: ``(C, B, S, S)``."""
+        stop = self.length if stop is None else stop
+        with torch.no_grad():
+            return self.model.jacobians(self.inputs[start:stop], self.states[start:stop], start)
+
+    def iter_jacobians(self, chunk_size: int, *, reverse: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(start, J[start:start+C])`` chunks, last chunk first when ``reverse``."""
+        starts = list(range(0, self.length, chunk_size))
+        for start in reversed(starts) if reverse else starts:
+            yield start, self.step_jacobians(start, min(start + chunk_size, self.length))
+
+    def unbatch(self, values: torch.Tensor) -> torch.Tensor:
+        """Drop the leading batch dimension of a per-sequence result when unbatched."""
+        return values if self.batched else values[0]
+
+
+def as_model(model) -> StepModel:
+    """Accept an rnnprobe model, or adapt a torch RNN/GRU/LSTM or cell on the fly."""
+    if isinstance(model, StepModel):
+        return model
+    if is_adaptable(model):
+        return adapt(model)
+    raise InvalidArgument(
+        f"model must be an rnnprobe StepModel (see rnnprobe.build) or a torch.nn.RNN/GRU/LSTM/cell; "
+        f"got {type(model).__name__} (wrap any cell(x, h) -> h in rnnprobe.CellAdapter)"
+    )
+
+
+def check_model_finite(model: StepModel) -> None:
+    """Raise InvalidArgument if any parameter of ``model`` has NaN/Inf entries."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            bad = int((~torch.isfinite(p)).sum())
+            raise InvalidArgument(f"model parameter {name!r} must be finite; got {bad} NaN/Inf entries")
+
+
+def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Trajectory:
+    """Run one forward pass and keep every state.
+
+    Parameters
+    ----------
+    model : StepModel or torch.nn.RNN/GRU/LSTM/cell
+        The chain to run; torch modules are adapted with :func:`rnnprobe.adapt`
+        (layer 0, float64).
+    inputs : torch.Tensor
+        Recurrent nets: the sequence, ``(T, d)`` or batched ``(T, B, d)``
+        (time-major), T >= 1. Feed-forward stacks: the network input,
+        ``(width,)`` or ``(B, width)``.
+    h0 : torch.Tensor, optional
+        Initial state ``(S,)`` or ``(B, S)`` (S = ``model.state_size``; for an
+        LSTM ``[h; c]``); zeros by default. Feed-forward stacks take their
+        initial state from ``inputs``.
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    InvalidArgument
+        For wrong shapes, an empty sequence, or NaN/Inf in the inputs, the
+        initial state or the model's parameters.
+    """
+    model = as_model(model)
+    check_model_finite(model)
+    if not isinstance(inputs, torch.Tensor):
+        raise InvalidArgument(f"inputs must be a torch.Tensor; got {type(inputs).__name__}")
+    dtype, device = model.dtype, model.device
+    if not inputs.is_floating_point():
+        inputs = inputs.to(dtype)
+    check_finite_tensor("inputs", inputs)
+    inputs = inputs.to(dtype=dtype, device=device)
+    if model.kind == "feedforward":
+        return _record_stack(model, inputs, h0)
+
+    if inputs.ndim not in (2, 3):
+        raise InvalidArgument(
+            f"inputs must have shape (T, d) or (T, B, d) with d = input_size = {model.input_size}; "
+            f"got shape {tuple(inputs.shape)}"
+        )
+    batched = inputs.ndim == 3
+    seq = inputs if batched else inputs.unsqueeze(1)
+    if seq.shape[0] == 0:
+        raise InvalidArgument(f"inputs must hold at least one time step (T >= 1); got shape {tuple(inputs.shape)}")
+    seq = model.prepare_inputs(seq)
+    if seq.shape[-1] != model.input_size:
+        raise InvalidArgument(
+            f"inputs must have last dimension input_size = {model.input_size} for {model.name!r}; "
+            f"got shape {tuple(inputs.shape)}"
+            + (" (inputs are time-major: (T, B, d), whatever batch_first says)" if batched else "")
+        )
+    B = seq.shape[1]
+    state = _initial_state(model, h0, B, batched)
+    states = [state]
+    with torch.no_grad():
+        for t in range(seq.shape[0]):
+            state = model.step(seq[t], state, t)
+            states.append(state)
+    return Trajectory(model, seq, torch.stack(states), batched)
+
+
+def _initial_state(model: StepModel, h0, batch: int, batched: bool) -> torch.Tensor:
+    if h0 is None:
+        return model.initial_state(batch)
+    if not isinstance(h0, torch.Tensor):
+        raise InvalidArgument(f"h0 must be a torch.Tensor or None; got {type(h0).__name__}")
+    check_finite_tensor("h0", h0)
+    S = model.state_size
+    expected = [(S,), (batch, S)] if not batched else [(batch, S), (S,)]
+    if tuple(h0.shape) not in expected:
+        raise InvalidArgument(
+            f"h0 must have shape {expected[0]}" + (f" or {expected[1]}" if batched else "")
+            + f" (state_size {S} for {model.name!r}); got shape {tuple(h0.shape)}"
+        )
+    h0 = h0.to(dtype=model.dtype, device=model.device)
+    return h0.expand(batch, S).clone() if h0.ndim == 1 else h0.clone()
+
+
+def _record_stack(model: StepModel, inputs: torch.Tensor, h0) -> Trajectory:
+    if h0 is not None:
+        raise InvalidArgument(f"h0 must be None for feed-forward stack {model.name!r} (its input is the initial state); got a tensor")
+    if inputs.ndim not in (1, 2):
+        raise InvalidArgument(
+            f"inputs of feed-forward stack {model.name!r} must have shape (width,) or (B, width) with width = {model.width}; "
+            f"got shape {tuple(inputs.shape)}"
+        )
+    batched = inputs.ndim == 2
+    state = model.input_state(inputs if batched else inputs.unsqueeze(0))
+    B = state.shape[0]
+    xs = state.new_zeros(model.depth, B, 0)
+    states = [state]
+    with torch.no_grad():
+        for t in range(model.depth):
+            state = model.step(xs[t], state, t)
+            states.append(state)
+    return Trajectory(model, xs, torch.stack(states), batched)
