@@ -40,9 +40,6 @@ NORM_METHODS = ("power", "svd")
 
 # lags at the start of the sweep (no warm start yet) are done this many at a time
 _COLD_BLOCK = 4
-# power iterations before a lag falls back to an exact SVD (near-degenerate top singular
-# values converge slowly, and an SVD of those few lags is cheaper than more iterations)
-_MAX_ITER = 40
 
 
 def _check_trajectory(traj) -> Trajectory:
@@ -121,7 +118,7 @@ def jacobian_norms(
     *,
     log: bool = False,
     method: str = "power",
-    tol: float = 1e-13,
+    tol: float = 1e-10,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
     """G(t) = ‖∂s_T/∂s_t‖₂ for every start step t, from one backward sweep.
@@ -139,7 +136,9 @@ def jacobian_norms(
         that does not converge to ``tol``; ``'svd'``: a full SVD per lag
         (slower, the reference).
     tol : float
-        Relative tolerance of the power iteration, in (0, 1e-3].
+        Relative residual tolerance of the power iteration, in (0, 1e-3]: G(t)
+        is exact to about ``tol/2`` relative (see
+        :func:`rnnprobe.linalg.spectral_norms`).
     chunk_size : int, optional
         Steps whose products are held at once (memory ~ chunk·B·S² floats).
 
@@ -169,7 +168,7 @@ def jacobian_norms(
                 size = C if u is not None and stop == C else min(stop, _COLD_BLOCK)
                 block = slice(stop - size, stop)
                 u0 = None if u is None else u.expand(size, B, S).reshape(size * B, S)
-                s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol, max_iter=_MAX_ITER)
+                s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol)
                 sigma[block] = s.reshape(size, B)
                 u = u_all.reshape(size, B, S)[0]
                 stop -= size
