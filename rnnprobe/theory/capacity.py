@@ -5,7 +5,8 @@ the state at time t is ``Σ_{k≥1} A^{k−1} w u_{t−k}`` (plus a constant), s
 the readout ``y = P h`` (the hidden part of the state):
 
 * the state covariance solves the discrete Lyapunov equation
-  ``C = A C Aᵀ + σ_u² w wᵀ`` (needs spectral radius ρ(A) < 1);
+  ``C = A C Aᵀ + σ_u² w wᵀ`` (needs spectral radius ρ(A) < 1), i.e.
+  ``C = σ_u² Σ_{k≥1} A^{k−1} w wᵀ A^{(k−1)ᵀ}``;
 * the best linear readout of ``u_{t−k}`` from y explains
   ``MC_k = σ_u² (P A^{k−1} w)ᵀ (P C Pᵀ)⁺ (P A^{k−1} w)`` of its variance;
 * ``Σ_{k≥1} MC_k = tr((PCPᵀ)⁺ PCPᵀ) = rank(P C Pᵀ)``: N for P = I when the
@@ -31,7 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.linalg
 import torch
 
 from rnnprobe._validation import check_int, check_real
@@ -113,8 +113,17 @@ def krylov_rank(W, w, *, rtol: float = 1e-10) -> int:
     return len(Q)
 
 
-def linear_memory_capacity(W, w, max_lag: int | None = None, *, readout=None, rtol: float = 1e-10) -> LinearMemoryCapacity:
+def linear_memory_capacity(W, w, max_lag: int | None = None, *, readout=None, rtol: float = 1e-12,
+                           max_terms: int = 200_000) -> LinearMemoryCapacity:
     """Per-lag memory capacity of ``h' = W h + w u`` read out through ``readout`` (default all of h).
+
+    Computed without inverting C: with ``K = [P w, P W w, P W² w, …]`` (n × M,
+    the lags' readout directions, M large enough that the rest is below
+    float64 resolution) ``P C Pᵀ = K Kᵀ`` and ``MC_k = b_kᵀ (KKᵀ)⁺ b_k`` is the
+    k-th diagonal entry of the projection on K's row space, ``‖V_{k,:}‖²`` for
+    the right singular vectors V of K. The singular values of K are the square
+    roots of C's eigenvalues, so directions of C down to ``rtol²`` relative are
+    resolved (a contracting W makes C very ill-conditioned).
 
     Parameters
     ----------
@@ -123,11 +132,13 @@ def linear_memory_capacity(W, w, max_lag: int | None = None, *, readout=None, rt
     w : array-like
         Input vector (length N).
     max_lag : int, optional
-        Largest lag (default 4·N).
+        Largest lag (default 4·n, n the readout size).
     readout : array-like, optional
         n×N matrix P selecting what the readout sees (default the identity).
     rtol : float
-        Eigenvalues of ``P C Pᵀ`` below ``rtol`` times the largest count as zero.
+        Singular values of K below ``rtol`` times the largest count as zero.
+    max_terms : int
+        Cap on M.
 
     Returns
     -------
@@ -146,18 +157,22 @@ def linear_memory_capacity(W, w, max_lag: int | None = None, *, readout=None, rt
         raise InvalidArgument(f"readout must have N = {N} columns; got shape {P.shape}")
     max_lag = 4 * P.shape[0] if max_lag is None else check_int("max_lag", max_lag, min_value=1)
     rtol = check_real("rtol", rtol, low=0.0, low_open=True)
-    C = scipy.linalg.solve_discrete_lyapunov(W, np.outer(w, w))
-    Ch = P @ C @ P.T
-    Ch = (Ch + Ch.T) / 2
-    evals, evecs = np.linalg.eigh(Ch)
-    keep = evals > rtol * max(evals.max(), 0.0) if evals.max() > 0 else np.zeros_like(evals, dtype=bool)
-    inv_sqrt = evecs[:, keep] / np.sqrt(evals[keep])          # Ch⁺ = inv_sqrt inv_sqrtᵀ
-    per_lag = np.empty(max_lag)
-    v = w.copy()
-    for k in range(max_lag):
-        per_lag[k] = np.sum((inv_sqrt.T @ (P @ v)) ** 2)
+    max_terms = check_int("max_terms", max_terms, min_value=max_lag)
+    cols, v, biggest, k = [], w.copy(), 0.0, 0
+    while k < max_terms:
+        size = np.linalg.norm(v)
+        biggest = max(biggest, size)
+        if k >= max_lag and size <= 1e-17 * biggest:
+            break
+        cols.append(P @ v)
         v = W @ v
-    return LinearMemoryCapacity(float(per_lag.sum()), np.clip(per_lag, 0.0, 1.0), int(keep.sum()), P.shape[0])
+        k += 1
+    K = np.stack(cols, axis=1)                                   # (n, M)
+    _, s, Vh = np.linalg.svd(K, full_matrices=False)
+    keep = s > rtol * s[0] if s.size and s[0] > 0 else np.zeros(s.shape, dtype=bool)
+    V = Vh[keep].T                                               # (M, r)
+    per_lag = np.clip(np.sum(V[:max_lag] ** 2, axis=1), 0.0, 1.0)
+    return LinearMemoryCapacity(float(per_lag.sum()), per_lag, int(keep.sum()), P.shape[0])
 
 
 def reservoir_matrices(model, *, atol: float = 1e-9):
@@ -198,7 +213,7 @@ def reservoir_matrices(model, *, atol: float = 1e-9):
     return A.to(torch.float64).numpy(), w.to(torch.float64).numpy(), P.to(torch.float64).numpy()
 
 
-def predicted_memory_capacity(model, max_lag: int | None = None, *, rtol: float = 1e-10) -> LinearMemoryCapacity:
+def predicted_memory_capacity(model, max_lag: int | None = None, *, rtol: float = 1e-12) -> LinearMemoryCapacity:
     """The closed-form capacity of an affine recurrent model, lag for lag as :func:`rnnprobe.memory_capacity` measures it.
 
     Examples
