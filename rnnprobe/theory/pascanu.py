@@ -63,8 +63,8 @@ def pascanu_bound(sigma_max: float, lags, *, gamma: float = 1.0, log: bool = Fal
     if k.size and (k < 0).any():
         raise InvalidArgument(f"lags must be >= 0; got {lags!r}")
     with np.errstate(divide="ignore"):
-        logs = k * np.log(gamma * sigma_max)
-    logs = np.where(k == 0, 0.0, logs)
+        rate = np.log(gamma * sigma_max)
+    logs = np.where(k == 0, 0.0, k * rate if np.isfinite(rate) else np.where(k == 0, 0.0, -np.inf))
     return logs if log else np.exp(logs)
 
 
