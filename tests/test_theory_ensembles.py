@@ -155,9 +155,8 @@ def test_expected_squared_path_contributions(name, alpha, sw, sb, n):
 
     Exact in expectation for a linear branch at any width (each W_l enters linearly and independently,
     so distinct paths are uncorrelated); mean-field for tanh, where each branch factor carries an O(1/n)
-    correction (|E R/χ₁ − 1| < 0.85/n for tanh over σ_w ∈ [1, 3], σ_b ∈ [0, 0.5], cf. layer_growth; we allow
-    2/n), so a length-m term may be off
-    by m·2/n relative. Averaged over 24 networks (one input and readout each: a linear branch's Jacobian
+    correction (|E R/χ₁ − 1| < 0.85/n for tanh over σ_w ∈ [1, 3], σ_b ∈ [0, 0.5], cf. layer_growth; we
+    allow 2/n), so a length-m term may be off by m·2/n relative. Averaged over 24 networks (one input and readout each: a linear branch's Jacobian
     does not depend on the input, so more inputs per network would not be independent samples);
     tolerance 4 standard errors (spread over the 24 networks) plus that allowance.
     """
