@@ -204,9 +204,9 @@ def fixed_point(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q0
                     f"{nl.name!r} (q exceeds {_Q_MAX:g})"
                 )
     else:
-        hi, lo = q0, q0 / 10
+        hi, lo = q0, q0 / 1e4
         while g(lo) < 0:
-            hi, lo = lo, lo / 10
+            hi, lo = lo, lo / 1e4
             if lo < 1e-280:
                 return 0.0
     return float(optimize.brentq(g, lo, hi, xtol=1e-15 * hi, rtol=4 * np.finfo(float).eps, maxiter=500))
