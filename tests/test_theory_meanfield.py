@@ -357,3 +357,21 @@ def test_correlation_map_predicts_measured_correlations(sw, sb, c1, depth):
     se = (1 - pred**2) / math.sqrt(n * S)
     assert np.all(np.abs(meas - pred) <= 5 * se + 0.02), (meas, pred)
     assert abs(meas[-3:].mean() - cs) <= 5 * (1 - cs**2) / math.sqrt(n * S) + 0.02
+
+
+@pytest.mark.parametrize("name", sorted(rnnprobe.NONLINEARITIES))
+def test_numpy_twins_match_rnnprobe_nonlinearities(name):
+    """The quadrature evaluates built-in φ with numpy; they must be rnnprobe's functions exactly."""
+    nl = as_numpy_nonlinearity(name)
+    x = np.concatenate([np.linspace(-30, 30, 2001), [0.0]])
+    t = torch.from_numpy(x)
+    ref = rnnprobe.NONLINEARITIES[name]
+    # to rounding (1 − tanh² cancels to an absolute error of a few ulps of 1)
+    assert np.allclose(nl.phi(x), ref.function(t).numpy(), rtol=1e-14, atol=1e-15)
+    assert np.allclose(nl.dphi(x), ref.derivative(t).numpy(), rtol=1e-14, atol=1e-15)
+    # a user's Nonlinearity (not the registry's object) goes through torch
+    from rnnprobe.nonlinearities import Nonlinearity
+    custom = as_numpy_nonlinearity(Nonlinearity("softsign", torch.nn.functional.softsign,
+                                                lambda z: 1 / (1 + z.abs()) ** 2, 1.0))
+    assert custom.is_odd() and not custom.is_homogeneous()
+    assert mf.chi1(1.0, 0.0, custom) == pytest.approx(1.0)              # q* = 0, φ′(0) = 1

@@ -23,8 +23,9 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from scipy import special
 
-from rnnprobe.nonlinearities import Nonlinearity, get_nonlinearity
+from rnnprobe.nonlinearities import NONLINEARITIES, Nonlinearity, get_nonlinearity
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["normal_expectation", "bivariate_expectation", "NumpyNonlinearity", "as_numpy_nonlinearity"]
@@ -91,18 +92,47 @@ def bivariate_expectation(f: Callable[[np.ndarray, np.ndarray], np.ndarray], q1:
     return float(_WRAD @ vals @ wt / (2 * math.pi))
 
 
+def _sigmoid(x):
+    return special.expit(x)
+
+
+def _dsigmoid(x):
+    s = special.expit(x)
+    return s * (1.0 - s)
+
+
+# numpy twins of the built-in nonlinearities (the quadrature calls them thousands of times; torch's
+# per-call overhead dominates there). tests/test_theory_meanfield.py checks them against rnnprobe's.
+_NUMPY_TWINS = {
+    "tanh": (np.tanh, lambda x: 1.0 - np.tanh(x) ** 2),
+    "sigmoid": (_sigmoid, _dsigmoid),
+    "relu": (lambda x: np.maximum(x, 0.0), lambda x: (x > 0).astype(float)),
+    "linear": (lambda x: np.asarray(x, dtype=float) * 1.0, lambda x: np.ones_like(x, dtype=float)),
+}
+
+
 class NumpyNonlinearity:
-    """An rnnprobe :class:`~rnnprobe.nonlinearities.Nonlinearity` evaluated on numpy arrays."""
+    """An rnnprobe :class:`~rnnprobe.nonlinearities.Nonlinearity` evaluated on numpy arrays.
+
+    Built-in nonlinearities use numpy twins (same formulas, including ReLU′(0) = 0); any other
+    Nonlinearity is evaluated through its torch functions.
+    """
 
     def __init__(self, nonlinearity: Nonlinearity):
         self.nonlinearity = nonlinearity
         self.name = nonlinearity.name
         self.gamma = nonlinearity.gamma
+        builtin = NONLINEARITIES.get(nonlinearity.name)
+        self._twin = _NUMPY_TWINS.get(nonlinearity.name) if builtin is nonlinearity else None
 
     def phi(self, x: np.ndarray) -> np.ndarray:
+        if self._twin is not None:
+            return self._twin[0](np.asarray(x, dtype=np.float64))
         return self.nonlinearity.function(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
     def dphi(self, x: np.ndarray) -> np.ndarray:
+        if self._twin is not None:
+            return self._twin[1](np.asarray(x, dtype=np.float64))
         return self.nonlinearity.derivative(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
     def is_odd(self) -> bool:
