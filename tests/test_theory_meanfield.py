@@ -375,3 +375,19 @@ def test_numpy_twins_match_rnnprobe_nonlinearities(name):
                                                 lambda z: 1 / (1 + z.abs()) ** 2, 1.0))
     assert custom.is_odd() and not custom.is_homogeneous()
     assert mf.chi1(1.0, 0.0, custom) == pytest.approx(1.0)              # q* = 0, φ′(0) = 1
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda: mf.chi1(-1.0), "sigma_w must lie in"),
+    (lambda: mf.length_map(1.0, 1.0, -0.1), "sigma_b must lie in"),
+    (lambda: mf.chi1(1.0, 0.0, "tahn"), "did you mean 'tanh'"),
+    (lambda: mf.chi1(1.0, 0.0, 3), "nonlinearity must be"),
+    (lambda: mf.layer_growth(1.0, width=1), "width must be >= 2"),
+    (lambda: mf.layer_growth(1.0, width=8, direction="propagate"), "did you mean 'propagated'"),
+    (lambda: mf.length_iterates(1.0, 0, 1.0), "depth must be >= 1"),
+    (lambda: mf.correlation_map(1.5, 1.0), "c must lie in"),
+    (lambda: mf.fixed_point(1.0, 0.1, q0=0.0), "q0 must lie in"),
+])
+def test_invalid_arguments(call, match):
+    with pytest.raises(InvalidArgument, match=match):
+        call()

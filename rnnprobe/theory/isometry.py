@@ -33,8 +33,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from rnnprobe._validation import check_choice, check_int, check_real
 from rnnprobe.theory._gauss import as_numpy_nonlinearity, normal_expectation
 from rnnprobe.theory.meanfield import chi1, critical_sigma_w, fixed_point

@@ -74,14 +74,13 @@ def _check_q(q, name="q"):
 
 
 def _m(nl, power, q, deriv=False, zpow=0):
-    """``E[f(√q z)^power z^zpow]`` with f = φ or φ′."""
+    """``E[f(√q z)^power z^zpow]`` with f = φ or φ′ (zpow in {0, 2})."""
     f = nl.dphi if deriv else nl.phi
+    s = math.sqrt(q)
     if zpow == 0:
         return normal_expectation(lambda x: f(x) ** power, q)
-    s = math.sqrt(q)
-    # z = x/√q; for q = 0 fall back to the limit f(0)^power E z^zpow
-    if s == 0.0:
-        return float(f(np.zeros(1))[0] ** power) * (1.0 if zpow == 0 else (1.0 if zpow == 2 else 3.0))
+    if s == 0.0:  # E[f(0)^power z²] = f(0)^power
+        return float(f(np.zeros(1))[0]) ** power
     return normal_expectation(lambda x: f(x) ** power * (x / s) ** zpow, q)
 
 
