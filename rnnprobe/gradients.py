@@ -133,7 +133,7 @@ def step_norms(traj: Trajectory, *, log: bool = False, chunk_size: int | None = 
     chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
     parts = []
     for _, J in traj.iter_jacobians(chunk_size):
-        sigma, _, _ = spectral_norms(J.reshape(-1, S, S), tol=1e-15)
+        sigma, _, _ = spectral_norms(J.reshape(-1, S, S), tol=1e-13)
         parts.append(sigma.reshape(J.shape[0], B))
     out = torch.cat(parts).T
     return traj.unbatch(torch.log(out) if log else out)

@@ -41,8 +41,10 @@ def spectral_norms(
 
     Each iteration applies ``Aᵀ`` then ``A`` to the current left vector ``u``;
     both ``‖Aᵀu‖`` and ``‖A Aᵀu‖/‖Aᵀu‖`` are lower bounds of σ₁ that increase to
-    it. The iteration stops for every matrix once the relative change of the
-    estimate falls below ``tol``; matrices still unconverged after ``max_iter``
+    it. The iteration stops for a matrix once the relative residual
+    ``‖A Aᵀu − θu‖/θ`` (θ = ‖Aᵀu‖²) falls below ``tol``; a small change of the
+    estimate alone is not enough, as near-equal top singular values make it
+    stall far from σ₁. Matrices still unconverged after ``max_iter``
     iterations get an exact SVD (when ``fallback``).
 
     Parameters
@@ -54,7 +56,7 @@ def spectral_norms(
         neighbouring matrix); a fixed pseudo-random direction is mixed in so
         that a start orthogonal to the top singular vector cannot stall.
     tol : float
-        Relative-change tolerance.
+        Relative residual tolerance (reachable down to a few float eps).
     max_iter : int
         Iteration cap before the SVD fallback.
     fallback : bool
@@ -74,20 +76,21 @@ def spectral_norms(
     u = noise.expand(M, m) if u0 is None else u0 + 1e-3 * noise
     u = (u / torch.linalg.vector_norm(u, dim=-1, keepdim=True).clamp_min(torch.finfo(A.dtype).tiny)).unsqueeze(1)
     tiny = torch.finfo(A.dtype).tiny
-    prev = torch.zeros(M, dtype=A.dtype, device=A.device)
-    sigma = prev
+    sigma = torch.zeros(M, dtype=A.dtype, device=A.device)
     converged = torch.zeros(M, dtype=torch.bool, device=A.device)
-    for it in range(max_iter):
+    for _ in range(max_iter):
         w = torch.bmm(u, A)                                    # (M, 1, n): uᵀA = (Aᵀu)ᵀ
         s1 = torch.linalg.vector_norm(w, dim=-1)               # (M, 1)
         x = torch.bmm(A, (w / s1.clamp_min(tiny).unsqueeze(-1)).mT)  # (M, m, 1)
         sigma = torch.linalg.vector_norm(x, dim=1).squeeze(-1)       # (M,)
+        # relative residual of the Rayleigh quotient θ = s1² of A Aᵀ at u:
+        # ‖A Aᵀu − θu‖/θ = ‖x − s1·u‖/s1. Small changes of the estimate alone do
+        # not mean convergence (near-equal top singular values stall it).
+        residual = torch.linalg.vector_norm(x.mT - s1.unsqueeze(-1) * u, dim=(-2, -1))
         u = (x / sigma.clamp_min(tiny)[:, None, None]).mT
-        if it >= 1:
-            converged = (sigma - prev).abs() <= tol * sigma
-            if bool(converged.all()):
-                break
-        prev = sigma
+        converged = residual <= tol * s1.squeeze(-1)
+        if bool(converged.all()):
+            break
     u = u.squeeze(1)
     if fallback and not bool(converged.all()):
         idx = (~converged).nonzero().squeeze(-1)
