@@ -207,6 +207,29 @@ def test_bounds_are_ordered_and_equal_their_definitions(model, loss_name, data):
         torch.testing.assert_close(torch.exp(lg), lin, rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("gain", [0.3, 1.0, 3.0])
+def test_every_architecture_gradients_and_bounds(name, gain):
+    # the property tests above draw architectures at random; this grid covers each one for sure
+    spec = rnnprobe.architectures[name]
+    g = torch.Generator().manual_seed(4)
+    if spec.kind == "feedforward":
+        model = rnnprobe.build(name, hidden_size=3, depth=12, gain=gain, seed=4, bias_std=0.5)
+        traj = rnnprobe.record(model, torch.randn(3, generator=g, dtype=F64))
+    else:
+        model = rnnprobe.build(name, hidden_size=3, gain=gain, seed=4, bias_std=0.5)
+        traj = rnnprobe.record(model, torch.randn(12, 1, generator=g, dtype=F64))
+    loss = LOSSES["logsumexp"]
+    b = rnnprobe.gradient_bounds(traj, loss)
+    assert b.holds(1e-9) and (b.weight is not None) == model.lecture_form
+    _close(b.gradient, autograd_gradients(traj, loss), b.product)
+    jac, prod, weight = reference_bounds(traj, float(b.final_gradient_norm))
+    _close(b.jacobian, jac, b.product)
+    _close(b.product, prod, b.product, rtol=1e-10)
+    if weight is not None:
+        _close(b.weight, weight, b.weight, rtol=1e-10)
+
+
 def test_holds_detects_a_violated_chain():
     model = rnnprobe.build("vanilla-tanh", hidden_size=3, gain=1.2, seed=4)
     b = rnnprobe.gradient_bounds(rnnprobe.record(model, torch.randn(6, 1, dtype=F64)))

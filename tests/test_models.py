@@ -69,6 +69,19 @@ def test_analytic_step_jacobian_equals_autograd(model, seed, scale, batch, data)
     torch.testing.assert_close(J, model.autograd_step_jacobian(x, state, t), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("gain", [0.5, 1.5, 3.0])
+def test_every_architecture_step_jacobian_equals_autograd(name, gain):
+    # the property test above draws architectures at random; this grid covers each one for sure
+    spec = rnnprobe.architectures[name]
+    kw = dict(depth=3) if spec.kind == "feedforward" else dict(input_size=2)
+    model = rnnprobe.build(name, hidden_size=3, gain=gain, seed=7, bias_std=0.5, **kw)
+    x, state = _rand(2, model.input_size, seed=1), _rand(2, model.state_size, seed=2)
+    for t in range(model.depth if spec.kind == "feedforward" else 1):
+        J = model.step_jacobian(x, state, t)
+        torch.testing.assert_close(J, autograd_jacobian(model, x, state, t), rtol=1e-10, atol=1e-10)
+
+
 @given(model=models(), seed=st.integers(0, 2**16), data=st.data())
 def test_vectorised_jacobians_equal_per_step_jacobians(model, seed, data):
     # along a real trajectory, so stacks see their padded states

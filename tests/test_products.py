@@ -104,6 +104,25 @@ def test_jacobian_norms_equal_spectral_norm_of_autograd_unrolled_jacobian(model,
             assert abs(float(G[b, t] - ref)) <= 1e-8 * float(ref) + atol, (t, b, float(G[b, t]), float(ref))
 
 
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("gain", [0.5, 1.5, 3.0])
+def test_every_architecture_jacobian_norms_equal_autograd(name, gain):
+    # the property test above draws architectures at random; this grid covers each one for sure
+    spec = rnnprobe.architectures[name]
+    g = torch.Generator().manual_seed(3)
+    if spec.kind == "feedforward":
+        model = rnnprobe.build(name, hidden_size=3, depth=6, gain=gain, seed=3, bias_std=0.5)
+        x = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    else:
+        model = rnnprobe.build(name, hidden_size=3, gain=gain, seed=3, bias_std=0.5)
+        x = torch.randn(6, 2, 1, generator=g, dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    G = rnnprobe.jacobian_norms(traj)
+    for b in range(2):
+        ref = torch.stack([torch.linalg.matrix_norm(unrolled_jacobian(traj, t, b), ord=2) for t in range(6)])
+        torch.testing.assert_close(G[b], ref, rtol=1e-8, atol=0)
+
+
 @given(model=models(), data=st.data())
 def test_jacobian_product_equals_autograd_unrolled_jacobian(model, data):
     traj = rnnprobe.record(model, random_inputs(data, model, batched=None))
