@@ -71,7 +71,9 @@ def final_gradient(traj: Trajectory, loss: Callable[[torch.Tensor], torch.Tensor
     with torch.enable_grad():
         for b in range(final.shape[0]):
             s = final[b].clone().requires_grad_(True)
-            (g,) = torch.autograd.grad(per_sequence(s), s, allow_unused=True)
+            out = per_sequence(s)
+            # a loss that does not depend on h_T (e.g. a constant) has zero gradient
+            (g,) = torch.autograd.grad(out, s, allow_unused=True) if out.requires_grad else (None,)
             grads.append(torch.zeros_like(s) if g is None else g)
     g = torch.stack(grads)
     if not bool(torch.isfinite(g).all()):

@@ -140,8 +140,9 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Traje
     Raises
     ------
     InvalidArgument
-        For wrong shapes, an empty sequence, or NaN/Inf in the inputs, the
-        initial state or the model's parameters.
+        For wrong shapes, an empty sequence, NaN/Inf in the inputs, the
+        initial state or the model's parameters, or a forward pass that
+        overflows to NaN/Inf states.
     """
     model = as_model(model)
     check_model_finite(model)
@@ -178,7 +179,7 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Traje
         for t in range(seq.shape[0]):
             state = model.step(seq[t], state, t)
             states.append(state)
-    return Trajectory(model, seq, torch.stack(states), batched)
+    return Trajectory(model, seq, _check_states_finite(model, torch.stack(states)), batched)
 
 
 def _initial_state(model: StepModel, h0, batch: int, batched: bool) -> torch.Tensor:
@@ -206,6 +207,10 @@ def _record_stack(model: StepModel, inputs: torch.Tensor, h0) -> Trajectory:
             f"inputs of feed-forward stack {model.name!r} must have shape (width,) or (B, width) with width = {model.width}; "
             f"got shape {tuple(inputs.shape)}"
         )
+    if inputs.shape[-1] != model.width:
+        raise InvalidArgument(
+            f"inputs must have last dimension width={model.width} for {model.name!r}; got shape {tuple(inputs.shape)}"
+        )
     batched = inputs.ndim == 2
     state = model.input_state(inputs if batched else inputs.unsqueeze(0))
     B = state.shape[0]
@@ -215,4 +220,22 @@ def _record_stack(model: StepModel, inputs: torch.Tensor, h0) -> Trajectory:
         for t in range(model.depth):
             state = model.step(xs[t], state, t)
             states.append(state)
-    return Trajectory(model, xs, torch.stack(states), batched)
+    return Trajectory(model, xs, _check_states_finite(model, torch.stack(states)), batched)
+
+
+def _check_states_finite(model: StepModel, states: torch.Tensor) -> torch.Tensor:
+    """Raise InvalidArgument if the forward pass overflowed (NaN/Inf states), else return ``states``.
+
+    Every probe reads the states: an overflowed pass would give NaN, or silently
+    wrong numbers (a ReLU's σ′(NaN) is 0), downstream.
+    """
+    finite = torch.isfinite(states).flatten(1).all(-1)
+    if bool(finite.all()):
+        return states
+    t = int((~finite).nonzero()[0])
+    largest = float(states[t - 1].abs().max())
+    raise InvalidArgument(
+        f"inputs drive the state of {model.name!r} to NaN/Inf at step {t} (the forward pass overflows "
+        f"{str(states.dtype).removeprefix('torch.')}; largest |state| entry at step {t - 1}: {largest!r}); "
+        "lower the gain or the input scale, or shorten the sequence"
+    )

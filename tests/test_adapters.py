@@ -1,0 +1,233 @@
+"""Adapters: a user's torch RNN/GRU/LSTM (any layer, either direction) and any cell, probed as is."""
+
+import pytest
+import torch
+from torch import nn
+
+import rnnprobe
+from rnnprobe.errors import InvalidArgument
+
+F64 = torch.float64
+KINDS = [("RNN", {"nonlinearity": "tanh"}), ("RNN", {"nonlinearity": "relu"}), ("GRU", {}), ("LSTM", {})]
+
+
+def _module(kind, kwargs, *, input_size=3, hidden_size=4, num_layers=1, bidirectional=False, batch_first=False,
+            bias=True, seed=0):
+    torch.manual_seed(seed)
+    return getattr(nn, kind)(input_size, hidden_size, num_layers=num_layers, bidirectional=bidirectional,
+                             batch_first=batch_first, bias=bias, **kwargs)
+
+
+def _layer_outputs(module, x, layer):
+    """Outputs (T, B, D·n) of layer ``layer`` of ``module`` (a float64 copy), time-major ``x``.
+
+    A fresh module with layers 0..layer holding the same weights: its last layer is the one wanted.
+    """
+    ref = type(module)(module.input_size, module.hidden_size, num_layers=layer + 1, bias=module.bias,
+                       bidirectional=module.bidirectional, **({"nonlinearity": module.nonlinearity}
+                                                            if isinstance(module, nn.RNN) else {})).double()
+    own = dict(ref.named_parameters())
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if name in own:
+                own[name].copy_(p.detach().double())
+    with torch.no_grad():
+        return ref(x)[0]
+
+
+@pytest.mark.parametrize("kind, kwargs", KINDS)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_adapted_layers_give_the_module_states(kind, kwargs, bidirectional):
+    module = _module(kind, kwargs, num_layers=3, bidirectional=bidirectional, seed=1)
+    x = torch.randn(7, 2, 3, dtype=F64, generator=torch.Generator().manual_seed(0))
+    D, n = (2 if bidirectional else 1), 4
+    with torch.no_grad():
+        top = module.double()(x)[0]
+    module.float()
+    for layer in range(3):
+        out = _layer_outputs(module, x, layer)
+        if layer == 2:       # the last layer is also checked against the module itself
+            torch.testing.assert_close(out, top, rtol=1e-12, atol=1e-12)
+        for direction in range(D):
+            model = rnnprobe.adapt(module, layer, direction=direction)
+            assert model.dtype == F64 and model.hidden_size == n and model.name == {"RNN": f"vanilla-{kwargs.get('nonlinearity')}", "GRU": "gru-torch", "LSTM": "lstm"}[kind]
+            h = rnnprobe.record(model, x).hidden_states()[1:]            # (T, B, n), h_1 … h_T
+            expected = out[..., direction * n : (direction + 1) * n]
+            if direction == 1:
+                expected = expected.flip(0)                               # the backward pass runs in reversed time
+            torch.testing.assert_close(h, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, kwargs", KINDS)
+def test_batch_first_modules_still_take_time_major_inputs(kind, kwargs):
+    module = _module(kind, kwargs, num_layers=2, batch_first=True, seed=2).double()
+    x = torch.randn(6, 3, 3, dtype=F64, generator=torch.Generator().manual_seed(1))       # (T, B, d)
+    with torch.no_grad():
+        out = module(x.transpose(0, 1))[0].transpose(0, 1)                                 # module wants (B, T, d)
+    h = rnnprobe.record(rnnprobe.adapt(module, 1), x).hidden_states()[1:]
+    torch.testing.assert_close(h, out, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind, kwargs", KINDS)
+def test_adapted_module_with_initial_state_and_without_bias(kind, kwargs):
+    module = _module(kind, kwargs, bias=False, seed=3).double()
+    x = torch.randn(5, 2, 3, dtype=F64, generator=torch.Generator().manual_seed(2))
+    h0 = torch.randn(1, 2, 4, dtype=F64, generator=torch.Generator().manual_seed(3))
+    c0 = torch.randn(1, 2, 4, dtype=F64, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        out = module(x, (h0, c0) if kind == "LSTM" else h0)[0]
+    state0 = torch.cat([h0[0], c0[0]], dim=1) if kind == "LSTM" else h0[0]
+    traj = rnnprobe.record(rnnprobe.adapt(module), x, h0=state0)
+    torch.testing.assert_close(traj.hidden_states()[1:], out, rtol=1e-12, atol=1e-12)
+
+
+def test_record_accepts_raw_torch_modules_and_cells():
+    gru = _module("GRU", {}, seed=4)
+    x = torch.randn(6, 3, dtype=torch.float32, generator=torch.Generator().manual_seed(5))
+    traj = rnnprobe.record(gru, x)                        # adapted on the fly: layer 0, float64
+    assert traj.dtype == F64
+    with torch.no_grad():
+        out = gru.double()(x.double())[0]
+    torch.testing.assert_close(traj.hidden_states()[1:], out, rtol=1e-12, atol=1e-12)
+    cell = nn.LSTMCell(3, 2)
+    traj = rnnprobe.record(cell, x)
+    assert traj.state_size == 4 and traj.model.name == "cell:LSTMCell"
+    spec = rnnprobe.weight_spectrum(_module("RNN", {"nonlinearity": "tanh"}, seed=6))
+    assert list(spec.blocks) == ["W_h"]
+
+
+def test_adapt_copies_and_leaves_the_module_alone():
+    module = _module("LSTM", {}, num_layers=2, seed=7)
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    model = rnnprobe.adapt(module, 1)
+    with torch.no_grad():
+        model.cell.weight_hh.add_(1.0)
+    for k, v in module.state_dict().items():
+        assert v.dtype == torch.float32 and torch.equal(v, before[k])
+    fresh = rnnprobe.adapt(module, 1)
+    torch.testing.assert_close(fresh.recurrent_weights()["W_hi"], module.weight_hh_l1[:4].double().detach())
+    rnn = _module("RNN", {"nonlinearity": "tanh"}, num_layers=2, seed=8)
+    torch.testing.assert_close(rnnprobe.adapt(rnn, 1).recurrent_weights()["W_h"], rnn.weight_hh_l1.double().detach())
+
+
+@pytest.mark.parametrize("kind, kwargs", KINDS)
+def test_adapted_models_jacobians_equal_autograd(kind, kwargs):
+    module = _module(kind, kwargs, num_layers=2, bidirectional=True, seed=9)
+    model = rnnprobe.adapt(module, 1, direction=1)
+    traj = rnnprobe.record(model, torch.randn(5, 3, dtype=F64, generator=torch.Generator().manual_seed(6)))
+    J = traj.step_jacobians()[:, 0]
+    for t in range(5):
+        ref = torch.autograd.functional.jacobian(lambda s: model.step(traj.inputs[t], s[None], t)[0], traj.states[t, 0])
+        torch.testing.assert_close(J[t], ref, rtol=1e-10, atol=1e-12)
+
+
+def test_adapt_rejects_bad_arguments():
+    lstm = _module("LSTM", {}, num_layers=2)
+    with pytest.raises(InvalidArgument, match=r"layer must be <= 1; got 2"):
+        rnnprobe.adapt(lstm, 2)
+    with pytest.raises(InvalidArgument, match=r"layer must be >= 0; got -1"):
+        rnnprobe.adapt(lstm, -1)
+    with pytest.raises(InvalidArgument, match=r"direction must be <= 0; got 1"):
+        rnnprobe.adapt(lstm, 0, direction=1)
+    with pytest.raises(InvalidArgument, match=r"proj_size must be 0.*got 2"):
+        rnnprobe.adapt(nn.LSTM(3, 4, proj_size=2))
+    with pytest.raises(InvalidArgument, match=r"module must be a torch.nn.RNN.*Linear.*CellAdapter"):
+        rnnprobe.adapt(nn.Linear(3, 4))
+    with pytest.raises(InvalidArgument, match=r"dtype must be.*float16"):
+        rnnprobe.adapt(lstm, dtype=torch.float16)
+    with pytest.raises(InvalidArgument, match=r"model must be an rnnprobe StepModel.*Linear"):
+        rnnprobe.record(nn.Linear(3, 4), torch.zeros(2, 3))
+
+
+# --------------------------------------------------------------------------- cells
+def _run_cell(cell, x, state, tuple_state=False):
+    states = [state]
+    with torch.no_grad():
+        for t in range(x.shape[0]):
+            state = cell(x[t], state)
+            states.append(state)
+    if tuple_state:
+        return torch.stack([torch.cat(s, dim=-1) for s in states])
+    return torch.stack(states)
+
+
+class GatedLeak(nn.Module):
+    """A custom cell: h' = 0.5 h + sigmoid(B x) ⊙ tanh(A h)."""
+
+    def __init__(self, input_size, hidden_size):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.A = nn.Parameter(torch.randn(hidden_size, hidden_size, generator=torch.Generator().manual_seed(0)))
+        self.B = nn.Parameter(torch.randn(hidden_size, input_size, generator=torch.Generator().manual_seed(1)))
+
+    def forward(self, x, h):
+        return 0.5 * h + torch.sigmoid(x @ self.B.T) * torch.tanh(h @ self.A.T)
+
+
+class NoSizes(nn.Module):
+    """A cell without size attributes whose Python control flow torch.func cannot vmap."""
+
+    def __init__(self):
+        super().__init__()
+        self.W = nn.Parameter(torch.tensor([[0.3, -0.8], [0.9, 0.2]], dtype=F64))
+
+    def forward(self, x, h):
+        if float(h.detach().abs().sum()) > 1e9:      # data-dependent branch: vmap raises, the adapter falls back
+            return h
+        return torch.tanh(h @ self.W.T + x)
+
+
+@pytest.mark.parametrize("make, tuple_state", [
+    (lambda: nn.RNNCell(3, 4), False), (lambda: nn.RNNCell(3, 4, nonlinearity="relu"), False),
+    (lambda: nn.GRUCell(3, 4), False), (lambda: nn.LSTMCell(3, 4), True), (lambda: GatedLeak(3, 4), False),
+], ids=["RNNCell-tanh", "RNNCell-relu", "GRUCell", "LSTMCell", "custom"])
+def test_cell_adapter_states_and_jacobians(make, tuple_state):
+    torch.manual_seed(10)
+    cell = make()
+    model = rnnprobe.CellAdapter(cell)
+    assert model.state_size == (8 if tuple_state else 4) and model.input_size == 3
+    x = torch.randn(6, 2, 3, dtype=F64, generator=torch.Generator().manual_seed(7))
+    h0 = torch.randn(2, model.state_size, dtype=F64, generator=torch.Generator().manual_seed(8))
+    traj = rnnprobe.record(model, x, h0)
+    ref_cell = cell.double()
+    start = tuple(h0.split(4, dim=1)) if tuple_state else h0
+    torch.testing.assert_close(traj.states, _run_cell(ref_cell, x, start, tuple_state), rtol=1e-12, atol=1e-12)
+    # Jacobians and G(t) against autograd through the user's own cell
+    for t in range(6):
+        def f(s, t=t):
+            s = s[None]
+            for j in range(t, 6):
+                arg = tuple(s.split(4, dim=1)) if tuple_state else s
+                out = ref_cell(x[j, :1], arg)
+                s = torch.cat(out, dim=1) if tuple_state else out
+            return s[0]
+        full = torch.autograd.functional.jacobian(f, traj.states[t, 0])
+        G = rnnprobe.jacobian_norms(traj)[0, t]
+        torch.testing.assert_close(G, torch.linalg.matrix_norm(full, ord=2), rtol=1e-8, atol=0)
+    J = traj.step_jacobians()
+    torch.testing.assert_close(J[0, 0], rnnprobe.jacobian_product(traj, 0, 1)[0])
+
+
+def test_cell_adapter_without_size_attributes_and_unvmappable_cell():
+    cell = NoSizes()
+    with pytest.raises(InvalidArgument, match=r"input_size is required.*got None"):
+        rnnprobe.CellAdapter(cell)
+    model = rnnprobe.CellAdapter(cell, input_size=2, hidden_size=2)
+    x = torch.randn(4, 3, 2, dtype=F64, generator=torch.Generator().manual_seed(9))
+    traj = rnnprobe.record(model, x)
+    torch.testing.assert_close(traj.states, _run_cell(cell, x, torch.zeros(3, 2, dtype=F64)), rtol=0, atol=0)
+    with pytest.raises(RuntimeError):
+        model.autograd_step_jacobian(x[0], traj.states[0])             # torch.func cannot vmap this cell
+    J = traj.step_jacobians()                                          # per-row autograd fallback
+    W = cell.W.detach()
+    pre = traj.states[:-1] @ W.T + x
+    torch.testing.assert_close(J, (1 - torch.tanh(pre) ** 2)[..., None] * W, rtol=1e-12, atol=1e-14)
+
+
+def test_cell_adapter_keeps_or_converts_dtype():
+    cell = nn.GRUCell(2, 3)
+    assert rnnprobe.CellAdapter(cell).dtype == F64
+    assert cell.weight_hh.dtype == torch.float32                          # the user's cell is not touched
+    kept = rnnprobe.CellAdapter(cell, dtype=None)
+    assert kept.dtype == torch.float32 and kept.inner is cell
+    assert set(rnnprobe.CellAdapter(cell).recurrent_weights()) == {"weight_hh"}

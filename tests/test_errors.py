@@ -1,0 +1,136 @@
+"""Bad input raises InvalidArgument naming the parameter and the value; nothing silently returns NaN."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rnnprobe
+from rnnprobe.errors import InvalidArgument, RnnProbeError
+
+F64 = torch.float64
+
+
+def test_error_hierarchy():
+    assert issubclass(InvalidArgument, RnnProbeError) and issubclass(InvalidArgument, ValueError)
+    assert rnnprobe.InvalidArgument is InvalidArgument and rnnprobe.RnnProbeError is RnnProbeError
+    with pytest.raises(ValueError):                     # generic handlers keep working
+        rnnprobe.build("nope")
+
+
+@pytest.mark.parametrize("name, hint", [("vanila-tanh", "vanilla-tanh"), ("lstn", "lstm"), ("gru_torch", "gru-torch"),
+                                        ("densemlp2", "densemlp"), ("Residual", "residual")])
+def test_unknown_architecture_names_suggest_the_nearest(name, hint):
+    for call in (lambda: rnnprobe.build(name), lambda: rnnprobe.architectures[name]):
+        with pytest.raises(InvalidArgument, match=rf"architecture must be one of .*'vanilla-tanh'.*; got '{name}' "
+                                                  rf"\(did you mean '{hint}'\?\)"):
+            call()
+
+
+def test_unknown_architecture_without_a_close_name():
+    with pytest.raises(InvalidArgument) as info:
+        rnnprobe.build("transformer")
+    assert "got 'transformer'" in str(info.value) and "did you mean" not in str(info.value)
+    with pytest.raises(InvalidArgument, match=r"architecture must be one of .*; got 3"):
+        rnnprobe.build(3)
+
+
+@pytest.mark.parametrize("name, kwargs, pattern", [
+    ("vanilla-tanh", dict(hidden_size=-1), r"hidden_size must be >= 1; got -1"),
+    ("vanilla-tanh", dict(hidden_size=0), r"hidden_size must be >= 1; got 0"),
+    ("gru", dict(hidden_size=2.5), r"hidden_size must be an integer; got 2.5"),
+    ("lstm", dict(hidden_size=True), r"hidden_size must be an integer; got True"),
+    ("lstm", dict(input_size=-2), r"input_size must be >= 0; got -2"),
+    ("mlp", dict(depth=0), r"depth must be >= 1; got 0"),
+    ("densemlp", dict(depth=-3), r"depth must be >= 1; got -3"),
+    ("densemlp", dict(growth=0), r"growth must be >= 1; got 0"),
+    ("dense", dict(window=0), r"window must be >= 1; got 0"),
+    ("vanilla-tanh", dict(seed=-1), r"seed must be >= 0; got -1"),
+    ("vanilla-tanh", dict(gain=-0.5), r"gain must lie in \[0, inf\); got -0.5"),
+    ("gru", dict(gain=math.nan), r"gain must be a finite real number; got nan"),
+    ("gru", dict(gain=math.inf), r"gain must be a finite real number; got inf"),
+    ("gru", dict(gain="1"), r"gain must be a finite real number; got '1'"),
+    ("residual", dict(alpha=math.nan), r"alpha must be a finite real number; got nan"),
+    ("lstm", dict(forget_bias=math.inf), r"forget_bias must be a finite real number; got inf"),
+    ("lstm", dict(chrono=2), r"chrono must be >= 3; got 2"),
+    ("gru-torch", dict(update_bias=-math.inf), r"update_bias must be a finite real number; got -inf"),
+    ("vanilla-relu", dict(bias_std=-1.0), r"bias_std must lie in \[0, inf\); got -1.0"),
+    ("vanilla-relu", dict(input_gain=-1.0), r"input_gain must lie in \[0, inf\); got -1.0"),
+    ("mlp", dict(nonlinearity="tanhh"), r"nonlinearity must be one of 'tanh', 'relu', 'sigmoid', 'linear'; got 'tanhh' \(did you mean 'tanh'\?\)"),
+    ("gru", dict(init="orthogonl"), r"init must be one of 'gaussian', 'orthogonal', 'spectral'; got 'orthogonl' \(did you mean 'orthogonal'\?\)"),
+    ("gru", dict(init="xavier"), r"init must be one of 'gaussian', 'orthogonal', 'spectral'; got 'xavier'"),
+    ("gru", dict(dtype="float16"), r"dtype must be one of 'float32', 'float64'; got 'float16'"),
+    ("gru", dict(dtype=torch.int32), r"dtype must be torch.float32 or torch.float64; got torch.int32"),
+    ("gru", dict(depth=3), r"depth applies to feed-forward stacks only; got depth=3 for 'gru'"),
+    ("mlp", dict(input_size=4), r"input_size is not used by feed-forward stack 'mlp'.*got 4"),
+    ("vanilla-tanh", dict(alpha=0.5), r"option 'alpha' is not accepted by architecture 'vanilla-tanh'; allowed: .*gain"),
+    ("lstm", dict(forgetbias=1.0), r"option 'forgetbias'.*did you mean 'forget_bias'"),
+])
+def test_build_rejects_bad_options(name, kwargs, pattern):
+    with pytest.raises(InvalidArgument, match=pattern):
+        rnnprobe.build(name, **kwargs)
+
+
+def test_feedforward_layer_index_out_of_range():
+    net = rnnprobe.build("resmlp", hidden_size=2, depth=3)
+    with pytest.raises(InvalidArgument, match=r"layer index t must lie in \[0, 3\); got 3"):
+        net.step(torch.zeros(1, 0, dtype=F64), torch.zeros(1, 2, dtype=F64), 3)
+
+
+def test_probes_want_a_trajectory():
+    for probe in (rnnprobe.jacobian_norms, rnnprobe.jacobian_singular_values, rnnprobe.jacobian_product,
+                  rnnprobe.gradient_norms, rnnprobe.gradient_bounds, rnnprobe.step_norms, rnnprobe.memory_length,
+                  rnnprobe.trajectory_lyapunov_spectrum):
+        with pytest.raises(InvalidArgument, match=r"traj must be a Trajectory from rnnprobe.record\(model, inputs\); got Tensor"):
+            probe(torch.zeros(3, 1))
+
+
+# --------------------------------------------------------------------------- no silent NaN
+ARCHS = sorted(rnnprobe.architectures)
+
+
+@given(name=st.sampled_from(ARCHS), n=st.integers(1, 3), gain=st.sampled_from([0.0, 0.3, 1.0, 3.0]),
+       init=st.sampled_from(rnnprobe.INIT_SCHEMES), seed=st.integers(0, 1000),
+       scale=st.sampled_from([0.0, 1.0, 100.0, 1e6]), T=st.integers(1, 12), bias=st.sampled_from([0.0, 1.0]))
+def test_no_probe_returns_nan_on_valid_extreme_inputs(name, n, gain, init, seed, scale, T, bias):
+    """Zero gains, saturated units, dead ReLUs, T = 1: logs may be -inf, never NaN.
+
+    The one documented exception: ``MemoryLength.slope_low/slope_high``, the
+    confidence interval of a fit on fewer than two finite points, is NaN
+    (undefined), and is left out here.
+    """
+    spec = rnnprobe.architectures[name]
+    if spec.kind == "feedforward":
+        model = rnnprobe.build(name, hidden_size=n, depth=T, gain=gain, init=init, seed=seed, bias_std=bias)
+        x = scale * torch.randn(n, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    else:
+        model = rnnprobe.build(name, hidden_size=n, gain=gain, init=init, seed=seed, bias_std=bias)
+        x = scale * torch.randn(T, 1, dtype=F64, generator=torch.Generator().manual_seed(seed))
+    try:
+        traj = rnnprobe.record(model, x)
+    except InvalidArgument as err:                       # a linear net can overflow: said, not silent
+        assert "NaN/Inf" in str(err)
+        return
+    results = {
+        "G": rnnprobe.jacobian_norms(traj, log=True),
+        "G_svd": rnnprobe.jacobian_norms(traj, method="svd"),
+        "sv": rnnprobe.jacobian_singular_values(traj, log=True),
+        "P": rnnprobe.jacobian_product(traj),
+        "g": rnnprobe.gradient_norms(traj, log=True),
+        "lyap": rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=0),
+    }
+    b = rnnprobe.gradient_bounds(traj, log=True)
+    results.update(bounds_g=b.gradient, bounds_G=b.jacobian, bounds_prod=b.product)
+    if b.weight is not None:
+        results["bounds_W"] = b.weight
+    for key, value in results.items():
+        assert not bool(torch.isnan(value).any()), key
+    assert b.holds(1e-9)
+    m = rnnprobe.memory_length(traj, burn_in=0).as_dict()
+    for key, value in m.items():
+        if key not in ("slope_low", "slope_high"):
+            assert not (isinstance(value, float) and math.isnan(value)), key
+    spec = rnnprobe.weight_spectrum(model)
+    assert not math.isnan(spec.sigma_max)

@@ -1,0 +1,482 @@
+"""Jacobian products through time: G(t), singular values, closed forms, long horizons.
+
+Every number is checked against an independent reference: autograd's full
+Jacobian of the unrolled net, ``torch.linalg`` SVDs, closed forms (linear and
+orthogonal RNNs, diagonal W) and an mpmath high-precision SVD.
+"""
+
+import math
+
+import mpmath
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rnnprobe
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.linalg import spectral_norms
+
+EPS = torch.finfo(torch.float64).eps
+ARCHS = sorted(rnnprobe.architectures)
+
+
+# --------------------------------------------------------------------------- strategies
+@st.composite
+def models(draw, archs=tuple(ARCHS), max_hidden=4, min_gain=0.3, max_gain=3.0, max_depth=6):
+    """A random built-in model: architecture, size, gain, init scheme, seed and options."""
+    name = draw(st.sampled_from(archs))
+    spec = rnnprobe.architectures[name]
+    opts = dict(
+        gain=draw(st.floats(min_gain, max_gain)),
+        init=draw(st.sampled_from(rnnprobe.INIT_SCHEMES)),
+        seed=draw(st.integers(0, 2**16)),
+        bias_std=draw(st.sampled_from([0.0, 0.5])),
+    )
+    if "nonlinearity" in spec.options:
+        opts["nonlinearity"] = draw(st.sampled_from(["tanh", "sigmoid", "relu", "linear"]))
+    if "alpha" in spec.options:
+        opts["alpha"] = draw(st.floats(0.1, 1.0))
+    if "window" in spec.options:
+        opts["window"] = draw(st.integers(1, 3))
+    if "growth" in spec.options:
+        opts["growth"] = draw(st.integers(1, 2))
+    if "update_bias" in spec.options:
+        opts["update_bias"] = draw(st.floats(-2.0, 3.0))
+    if "chrono" in spec.options and draw(st.booleans()):
+        opts["chrono"] = draw(st.integers(3, 50))
+    elif "forget_bias" in spec.options:
+        opts["forget_bias"] = draw(st.floats(-1.0, 3.0))
+    n = draw(st.integers(1, max_hidden))
+    if spec.kind == "feedforward":
+        return rnnprobe.build(name, hidden_size=n, depth=draw(st.integers(1, max_depth)), **opts)
+    return rnnprobe.build(name, hidden_size=n, input_size=draw(st.integers(0, 2)), **opts)
+
+
+def random_inputs(data, model, *, max_T=8, batched=None):
+    """Inputs for ``record``; small scales put tanh/sigmoid nets near their linear regime."""
+    seed = data.draw(st.integers(0, 2**16), label="input seed")
+    scale = data.draw(st.sampled_from([0.0, 1e-3, 0.1, 1.0, 3.0]), label="input scale")
+    batch = data.draw(st.sampled_from([None, 2]), label="batch") if batched is None else batched
+    g = torch.Generator().manual_seed(seed)
+    if model.kind == "feedforward":
+        shape = (model.width,) if batch is None else (batch, model.width)
+    else:
+        T = data.draw(st.integers(1, max_T), label="T")
+        shape = (T, model.input_size) if batch is None else (T, batch, model.input_size)
+    return scale * torch.randn(shape, generator=g, dtype=torch.float64)
+
+
+# --------------------------------------------------------------------------- references
+def unrolled_jacobian(traj, t, b=0):
+    """autograd's full Jacobian ∂s_T/∂s_t of sequence b, unrolling ``model.step``."""
+    model, xs = traj.model, traj.inputs[:, b : b + 1]
+
+    def f(s):
+        s = s.unsqueeze(0)
+        for j in range(t, traj.length):
+            s = model.step(xs[j], s, j)
+        return s.squeeze(0)
+
+    return torch.autograd.functional.jacobian(f, traj.states[t, b].clone())
+
+
+def forward_error_scale(traj, t, b=0):
+    """Π_s ‖J_s‖₂: the scale of float64 rounding in a product of step Jacobians."""
+    J = traj.step_jacobians(t)[:, b]
+    return float(torch.linalg.matrix_norm(J, ord=2).prod())
+
+
+def as_batch(values, traj):
+    return values if traj.batched else values.unsqueeze(0)
+
+
+# --------------------------------------------------------------------------- G(t) vs autograd
+@given(model=models(), data=st.data())
+def test_jacobian_norms_equal_spectral_norm_of_autograd_unrolled_jacobian(model, data):
+    traj = rnnprobe.record(model, random_inputs(data, model))
+    G = as_batch(rnnprobe.jacobian_norms(traj), traj)      # default method
+    assert G.shape == (traj.batch_size, traj.length)
+    for b in range(traj.batch_size):
+        for t in range(traj.length):
+            ref = torch.linalg.matrix_norm(unrolled_jacobian(traj, t, b), ord=2)
+            atol = 1e-13 * forward_error_scale(traj, t, b)
+            assert abs(float(G[b, t] - ref)) <= 1e-8 * float(ref) + atol, (t, b, float(G[b, t]), float(ref))
+
+
+@pytest.mark.parametrize("name", ARCHS)
+@pytest.mark.parametrize("gain", [0.5, 1.5, 3.0])
+def test_every_architecture_jacobian_norms_equal_autograd(name, gain):
+    # the property test above draws architectures at random; this grid covers each one for sure
+    spec = rnnprobe.architectures[name]
+    g = torch.Generator().manual_seed(3)
+    if spec.kind == "feedforward":
+        model = rnnprobe.build(name, hidden_size=3, depth=6, gain=gain, seed=3, bias_std=0.5)
+        x = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    else:
+        model = rnnprobe.build(name, hidden_size=3, gain=gain, seed=3, bias_std=0.5)
+        x = torch.randn(6, 2, 1, generator=g, dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    G = rnnprobe.jacobian_norms(traj)
+    for b in range(2):
+        ref = torch.stack([torch.linalg.matrix_norm(unrolled_jacobian(traj, t, b), ord=2) for t in range(6)])
+        torch.testing.assert_close(G[b], ref, rtol=1e-8, atol=0)
+
+
+@given(model=models(), data=st.data())
+def test_jacobian_product_equals_autograd_unrolled_jacobian(model, data):
+    traj = rnnprobe.record(model, random_inputs(data, model, batched=None))
+    t = data.draw(st.integers(0, traj.length - 1), label="t")
+    P = as_batch(rnnprobe.jacobian_product(traj, t), traj)
+    for b in range(traj.batch_size):
+        ref = unrolled_jacobian(traj, t, b)
+        atol = 1e-12 * max(1.0, forward_error_scale(traj, t, b))
+        torch.testing.assert_close(P[b], ref, rtol=1e-10, atol=atol)
+
+
+@given(model=models(archs=tuple(rnnprobe.architectures.recurrent())), data=st.data())
+def test_batched_trajectory_gives_the_unbatched_results_per_sequence(model, data):
+    x = random_inputs(data, model, batched=3)
+    traj = rnnprobe.record(model, x)
+    G, sv = rnnprobe.jacobian_norms(traj), rnnprobe.jacobian_singular_values(traj)
+    P = rnnprobe.jacobian_product(traj)
+    for b in range(3):
+        single = rnnprobe.record(model, x[:, b])
+        torch.testing.assert_close(G[b], rnnprobe.jacobian_norms(single), rtol=1e-10, atol=1e-300)
+        torch.testing.assert_close(sv[b], rnnprobe.jacobian_singular_values(single), rtol=1e-8, atol=1e-12 * float(sv[b].max()))
+        torch.testing.assert_close(P[b], rnnprobe.jacobian_product(single), rtol=1e-10, atol=1e-14)
+
+
+def test_batched_feedforward_stack_gives_the_unbatched_results_per_sequence():
+    net = rnnprobe.build("densemlp", hidden_size=3, depth=5, growth=2, seed=4, gain=1.3)
+    x = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    G = rnnprobe.jacobian_norms(rnnprobe.record(net, x))
+    assert G.shape == (4, 5)
+    for b in range(4):
+        torch.testing.assert_close(G[b], rnnprobe.jacobian_norms(rnnprobe.record(net, x[b])), rtol=1e-10, atol=0)
+
+
+# --------------------------------------------------------------------------- power iteration vs SVD
+def _with_singular_values(s, m, n, seed):
+    g = torch.Generator().manual_seed(seed)
+    U = torch.linalg.qr(torch.randn(m, m, generator=g, dtype=torch.float64))[0]
+    V = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0]
+    S = torch.zeros(m, n, dtype=torch.float64)
+    k = min(m, n, len(s))
+    S[range(k), range(k)] = torch.tensor(s[:k], dtype=torch.float64)
+    return U @ S @ V.T
+
+
+def _assert_power_matches_svd(A, rtol):
+    sigma, u, converged = spectral_norms(A)
+    ref = torch.linalg.matrix_norm(A, ord=2)
+    assert sigma.shape == ref.shape and u.shape == A.shape[:2] and converged.dtype == torch.bool
+    assert torch.isfinite(sigma).all() and torch.isfinite(u).all()
+    torch.testing.assert_close(sigma, ref, rtol=rtol, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 5), (3, 7), (8, 2), (32, 32)])
+def test_power_iteration_matches_svd_on_random_matrices(shape):
+    A = torch.randn(20, *shape, generator=torch.Generator().manual_seed(sum(shape)), dtype=torch.float64)
+    _assert_power_matches_svd(A, rtol=1e-12)
+
+
+def test_power_iteration_on_matrices_with_equal_top_singular_values():
+    # orthogonal × c: every singular value is c; repeated top pair; all equal but one
+    orth = torch.stack([_with_singular_values([c] * 6, 6, 6, seed) for seed, c in enumerate([1.0, 0.3, 7.0])])
+    pair = torch.stack([_with_singular_values([2.0, 2.0, 1.0, 0.5], 4, 4, seed) for seed in range(5)])
+    _assert_power_matches_svd(orth, rtol=1e-13)
+    _assert_power_matches_svd(pair, rtol=1e-13)
+
+
+@pytest.mark.parametrize("gap", [1e-2, 1e-4, 1e-6, 1e-7, 3e-8, 1e-9, 1e-12])
+def test_power_iteration_with_nearly_equal_top_singular_values(gap):
+    # The hard case: the estimate barely moves per iteration, so a small change
+    # of it does not mean convergence. Accuracy must not depend on the gap.
+    A = torch.stack([_with_singular_values([1.0, 1.0 - gap, 0.6, 0.3, 0.1], 5, 5, seed) for seed in range(30)])
+    _assert_power_matches_svd(A, rtol=1e-11)
+
+
+def test_power_iteration_on_rank_deficient_and_zero_matrices():
+    rank1 = torch.stack([_with_singular_values([3.0], 5, 4, seed) for seed in range(4)])
+    rank2 = torch.stack([_with_singular_values([1.0, 1.0], 6, 6, seed) for seed in range(4)])
+    _assert_power_matches_svd(rank1, rtol=1e-13)
+    _assert_power_matches_svd(rank2, rtol=1e-13)
+    zero = torch.zeros(3, 4, 4, dtype=torch.float64)
+    sigma, u, converged = spectral_norms(zero)
+    assert sigma.tolist() == [0.0, 0.0, 0.0]
+    assert torch.isfinite(u).all()
+    assert torch.log(sigma).tolist() == [-math.inf] * 3
+
+
+def test_power_iteration_warm_start_orthogonal_to_top_vector_still_converges():
+    A = torch.stack([_with_singular_values([2.0, 1.0, 0.5], 3, 3, seed) for seed in range(6)])
+    U = torch.linalg.svd(A)[0]
+    bad_start = U[:, :, 1]        # exactly the second singular vector: no top component
+    sigma, _, _ = spectral_norms(A, bad_start)
+    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(A, ord=2), rtol=1e-12, atol=0)
+
+
+def test_power_iteration_reports_unconverged_matrices_without_fallback():
+    A = _with_singular_values([1.0, 1.0 - 1e-6, 0.5], 3, 3, 0)[None]
+    sigma, _, converged = spectral_norms(A, max_iter=3, fallback=False)
+    assert not bool(converged[0])
+    assert float(sigma[0]) <= float(torch.linalg.matrix_norm(A, ord=2)[0]) * (1 + 1e-15)  # a lower bound
+
+
+@given(model=models(), data=st.data())
+def test_jacobian_norms_power_and_svd_methods_agree(model, data):
+    traj = rnnprobe.record(model, random_inputs(data, model, max_T=12))
+    power = rnnprobe.jacobian_norms(traj, method="power", log=True)
+    svd = rnnprobe.jacobian_norms(traj, method="svd", log=True)
+    assert not torch.isnan(power).any()
+    finite = torch.isfinite(svd)
+    assert torch.equal(finite, torch.isfinite(power))
+    torch.testing.assert_close(power[finite], svd[finite], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("arch", ["vanilla-tanh", "vanilla-sigmoid", "gru", "lstm", "residual"])
+def test_jacobian_norms_near_linear_orthogonal_nets(arch):
+    # orthogonal W and tiny inputs: every singular value of the product lies
+    # within ~1e-7 of the top one, where a naive power iteration stalls.
+    for seed in range(4):
+        model = rnnprobe.build(arch, hidden_size=4, init="orthogonal", gain=1.0, seed=seed)
+        x = 3e-4 * torch.randn(12, 1, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        traj = rnnprobe.record(model, x)
+        ref = torch.stack([torch.linalg.matrix_norm(unrolled_jacobian(traj, t), ord=2) for t in range(12)])
+        torch.testing.assert_close(rnnprobe.jacobian_norms(traj), ref, rtol=1e-10, atol=0)
+
+
+def test_zero_products_give_zero_norms_and_minus_inf_logs_never_nan():
+    model = rnnprobe.build("vanilla-relu", hidden_size=3, seed=0)
+    with torch.no_grad():
+        model.b.fill_(-10.0)                       # every unit dead: J_t = 0
+    traj = rnnprobe.record(model, torch.randn(6, 1, dtype=torch.float64))
+    for method in ("power", "svd"):
+        assert rnnprobe.jacobian_norms(traj, method=method).tolist() == [0.0] * 6
+        assert rnnprobe.jacobian_norms(traj, method=method, log=True).tolist() == [-math.inf] * 6
+    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    assert not torch.isnan(sv).any() and bool((sv == -math.inf).all())
+
+
+def test_partially_dead_relu_keeps_finite_top_and_minus_inf_tail():
+    model = rnnprobe.build("vanilla-linear", hidden_size=3, seed=0)
+    with torch.no_grad():
+        model.W_h.copy_(torch.diag(torch.tensor([0.5, 0.25, 0.0], dtype=torch.float64)))
+    traj = rnnprobe.record(model, torch.randn(5, 1, dtype=torch.float64))
+    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    k = traj.lags.to(torch.float64)
+    torch.testing.assert_close(sv[:, 0], k * math.log(0.5), rtol=0, atol=1e-12)
+    torch.testing.assert_close(sv[:, 1], k * math.log(0.25), rtol=0, atol=1e-12)
+    assert bool((sv[:, 2] == -math.inf).all())
+
+
+# --------------------------------------------------------------------------- closed forms
+def _linear(n, *, gain, init="orthogonal", seed=0, W=None):
+    model = rnnprobe.build("vanilla-linear", hidden_size=n, init=init, gain=gain, seed=seed, bias_std=0.5)
+    if W is not None:
+        with torch.no_grad():
+            model.W_h.copy_(W)
+    return model
+
+
+@pytest.mark.parametrize("init", ["gaussian", "orthogonal", "spectral"])
+def test_linear_rnn_product_is_a_matrix_power(init):
+    model = _linear(5, gain=0.9, init=init, seed=3)
+    traj = rnnprobe.record(model, torch.randn(12, 1, dtype=torch.float64))
+    W = model.W_h.detach()
+    for start in range(13):
+        for stop in range(start, 13, 3):
+            torch.testing.assert_close(rnnprobe.jacobian_product(traj, start, stop),
+                                       torch.linalg.matrix_power(W, stop - start), rtol=1e-12, atol=1e-14)
+
+
+def test_orthogonal_identity_rnn_has_unit_singular_values_at_every_lag():
+    model = _linear(6, gain=1.0, seed=1)
+    traj = rnnprobe.record(model, torch.randn(60, 1, dtype=torch.float64))
+    sv = rnnprobe.jacobian_singular_values(traj)
+    assert sv.shape == (60, 6)
+    torch.testing.assert_close(sv, torch.ones(60, 6, dtype=torch.float64), rtol=0, atol=1e-12)
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj), torch.ones(60, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("gain", [0.3, 0.8, 1.7])
+def test_scaled_orthogonal_rnn_has_singular_values_g_to_the_k(gain):
+    model = _linear(5, gain=gain, seed=2)
+    traj = rnnprobe.record(model, torch.randn(80, 1, dtype=torch.float64))
+    k = traj.lags.to(torch.float64)
+    expected = (k * math.log(gain))[:, None].expand(80, 5)
+    torch.testing.assert_close(rnnprobe.jacobian_singular_values(traj, log=True), expected, rtol=0, atol=1e-11 * 80)
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj, log=True), expected[:, 0], rtol=0, atol=1e-11 * 80)
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj), gain**k, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("T", [30, 3000])
+def test_diagonal_rnn_singular_values_are_powers_of_the_diagonal(T):
+    a = torch.tensor([0.95, -0.7, 0.3, -0.05], dtype=torch.float64)
+    model = _linear(4, gain=1.0, W=torch.diag(a))
+    traj = rnnprobe.record(model, torch.randn(T, 1, dtype=torch.float64))
+    k = traj.lags.to(torch.float64)[:, None]
+    expected = k * torch.log(a.abs())               # already decreasing
+    got = rnnprobe.jacobian_singular_values(traj, log=True)
+    assert torch.isfinite(got).all()               # 0.05^3000 = 1e-3903: only in log space
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-12 * T)
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj, log=True), expected[:, 0], rtol=0, atol=1e-12 * T)
+    if T <= 30:
+        torch.testing.assert_close(rnnprobe.jacobian_singular_values(traj), torch.exp(expected), rtol=1e-10, atol=0)
+
+
+# --------------------------------------------------------------------------- long horizons
+LONG_T = 100_000
+
+
+def test_long_horizon_orthogonal_linear_in_log_space():
+    """T = 1e5, gain 0.5: G = 0.5^k underflows float64 beyond k ≈ 1075; the log is k log 0.5."""
+    model = _linear(4, gain=0.5, seed=0)
+    traj = rnnprobe.record(model, torch.randn(LONG_T, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    k = traj.lags.to(torch.float64)
+    log_G = rnnprobe.jacobian_norms(traj, log=True)
+    assert torch.isfinite(log_G).all()
+    # each renormalised step adds one rounding of log 0.5: error ~ k·eps
+    torch.testing.assert_close(log_G, k * math.log(0.5), rtol=1e-12, atol=1e-9)
+    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    assert sv.shape == (LONG_T, 4) and torch.isfinite(sv).all()
+    torch.testing.assert_close(sv, (k * math.log(0.5))[:, None].expand_as(sv), rtol=1e-12, atol=1e-9)
+
+
+def test_long_horizon_tanh_rnn_in_log_space():
+    """T = 1e5 for a contracting tanh RNN: finite logs, ordered, top singular value = G."""
+    model = rnnprobe.build("vanilla-tanh", hidden_size=3, init="orthogonal", gain=0.5, seed=0, bias_std=0.3)
+    x = torch.randn(LONG_T, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    traj = rnnprobe.record(model, x)
+    log_G = rnnprobe.jacobian_norms(traj, log=True)
+    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    assert torch.isfinite(log_G).all() and torch.isfinite(sv).all()
+    assert bool((sv[:, :-1] >= sv[:, 1:]).all())
+    # ‖J_s‖ <= ‖D_s‖‖W_h‖ < 0.5, so G(t) <= 0.5^k and G shrinks as the lag grows
+    k = traj.lags.to(torch.float64)
+    assert bool((log_G <= k * math.log(0.5) + 1e-9).all())
+    assert bool((log_G[:-1] <= log_G[1:] + 1e-9).all())
+    torch.testing.assert_close(sv[:, 0], log_G, rtol=1e-12, atol=1e-8)
+    # bracketed by independent per-step SVDs: Σ log σ_min(J_s) <= log G(t) <= Σ log ‖J_s‖₂
+    step_sv = torch.linalg.svdvals(traj.step_jacobians()[:, 0])
+    upper = torch.log(step_sv[:, 0]).flip(0).cumsum(0).flip(0)
+    lower = torch.log(step_sv[:, -1]).flip(0).cumsum(0).flip(0)
+    assert bool((log_G <= upper + 1e-6).all()) and bool((log_G >= lower - 1e-6).all())
+    assert bool((sv[:, -1] >= lower - 1e-6).all())       # so is the smallest: σ_min(P) >= Π σ_min(J_s)
+
+
+# --------------------------------------------------------------------------- mpmath reference
+MP_DPS = 250
+
+
+def _mp_log_singular_values(traj):
+    """log singular values of every product, from mpmath at MP_DPS digits, shape (T, S)."""
+    J = traj.step_jacobians()[:, 0]
+    S, T = traj.state_size, traj.length
+    out = torch.empty(T, S, dtype=torch.float64)
+    with mpmath.workdps(MP_DPS):
+        P = mpmath.eye(S)
+        for t in range(T - 1, -1, -1):
+            P = P * mpmath.matrix(J[t].tolist())
+            sv = mpmath.svd_r(P, compute_uv=False)
+            logs = sorted((float(mpmath.log(sv[i])) for i in range(S)), reverse=True)
+            out[t] = torch.tensor(logs, dtype=torch.float64)
+    return out
+
+
+@pytest.mark.parametrize("arch, gain, seed, n", [
+    ("vanilla-tanh", 2.5, 4, 3), ("vanilla-tanh", 0.6, 1, 4), ("gru", 1.0, 2, 3),
+    ("gru-torch", 2.0, 6, 3), ("lstm", 1.0, 3, 3), ("lstm", 2.0, 5, 3), ("dense", 1.5, 7, 2),
+])
+def test_singular_values_against_mpmath(arch, gain, seed, n):
+    """Accuracy of ``jacobian_singular_values`` against a 250-digit SVD of the product.
+
+    * Resolved values (true σ_i >= 1e-12·σ₁, taken from an SVD of the
+      renormalised product): absolute error <= 10·k·eps·σ₁ (observed <= 2·k·eps·σ₁),
+      i.e. the top one to float64 rounding and the rest to ``10·k·eps·σ₁/σ_i``
+      relative (about 1e-3 just above the resolution 1e-12).
+    * The tail (true σ_i < 1e-12·σ₁, from the QR sweep's accumulated log|R_ii|)
+      is accurate only in log, to an offset set by the orientation of the
+      output frame: bounded (observed <= 14.2 nats over these models; tested
+      <= 20) and not growing like the lag: fitted against k, the error grows
+      by less than a tenth of the rate at which log(σ_i/σ₁) falls, so its share
+      of log σ_i vanishes as k grows. (Near-equal exponents can swap estimates
+      between indices: per-index errors are bounded, not constant.)
+    """
+    model = rnnprobe.build(arch, hidden_size=n, gain=gain, seed=seed)
+    T = 70
+    x = torch.randn(T, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    traj = rnnprobe.record(model, x)
+    est = rnnprobe.jacobian_singular_values(traj, log=True)
+    ref = _mp_log_singular_values(traj)
+    rel = ref - ref[:, :1]
+    # the reference itself resolves down to ~10^-(MP_DPS - 20) of σ₁
+    assert float(rel.min()) > -(MP_DPS - 40) * math.log(10)
+    k = traj.lags.to(torch.float64)[:, None]
+    resolved = rel >= math.log(2e-12)
+    tail = rel < math.log(1e-12)
+    # resolved: |σ̂ - σ| <= 10 k eps σ₁
+    abs_err = (torch.exp(est - ref[:, :1]) - torch.exp(rel)).abs()
+    assert bool((abs_err[resolved] <= (10 * EPS * k).expand_as(ref)[resolved]).all()), float(abs_err[resolved].max())
+    torch.testing.assert_close(est[:, 0], ref[:, 0], rtol=0, atol=10 * EPS * T)
+    # tail: bounded log error that does not grow with the lag
+    if tail.any():
+        assert float((est - ref)[tail].abs().max()) <= 20.0
+        for i in range(traj.state_size):
+            rows = tail[:, i].nonzero().squeeze(-1)
+            if rows.numel() < 10:
+                continue
+            lag = k[rows, 0]
+            err = (est - ref)[rows, i]
+            A = torch.stack([lag, torch.ones_like(lag)], dim=1)
+            slope = float(torch.linalg.lstsq(A, err[:, None]).solution[0, 0])
+            fall_rate = float((rel[rows, i] / lag).abs().min())
+            assert abs(slope) <= 0.1 * fall_rate, (i, slope, fall_rate)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "known limitation (reported): the fixed resolution 1e-12 assumes the renormalised product's "
+    "rounding noise stays below 1e-12·σ₁; for non-normal step Jacobians it does not, and noise is "
+    "reported as a resolved singular value (here σ₂ off by ~38 nats; also seen at T=1e5 for "
+    "vanilla-tanh gain 0.5 seed 0, where σ₂ was off by ~5000 nats at 10 lags)"))
+def test_singular_value_tail_is_not_mistaken_for_rounding_noise():
+    # W = Q [[0.5, 1e4], [0, 0.4]] Qᵀ: eigenvalues 0.5 and 0.4, ‖W‖ = 1e4. The
+    # exact singular values of W^k satisfy σ₁σ₂ = (0.5·0.4)^k; σ₁ is resolved.
+    c, s_ = math.cos(0.7), math.sin(0.7)
+    Q = torch.tensor([[c, -s_], [s_, c]], dtype=torch.float64)
+    W = Q @ torch.tensor([[0.5, 1e4], [0.0, 0.4]], dtype=torch.float64) @ Q.T
+    traj = rnnprobe.record(_linear(2, gain=1.0, W=W), torch.zeros(200, 1))
+    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    k = traj.lags.to(torch.float64)
+    log_sigma2 = k * math.log(0.5 * 0.4) - sv[:, 0]          # σ₂ = |det W^k| / σ₁
+    assert float((sv[:, 1] - log_sigma2).abs().max()) < 12.0
+
+
+# --------------------------------------------------------------------------- arguments
+def test_product_probes_reject_bad_arguments():
+    traj = rnnprobe.record(rnnprobe.build("vanilla-tanh", hidden_size=2), torch.zeros(4, 1))
+    with pytest.raises(InvalidArgument, match=r"method.*'power'.*'svd'.*'pwer'.*did you mean 'power'"):
+        rnnprobe.jacobian_norms(traj, method="pwer")
+    with pytest.raises(InvalidArgument, match=r"tol.*0\.1"):
+        rnnprobe.jacobian_norms(traj, tol=0.1)
+    with pytest.raises(InvalidArgument, match=r"resolution.*0\.5"):
+        rnnprobe.jacobian_singular_values(traj, resolution=0.5)
+    with pytest.raises(InvalidArgument, match=r"stop.*<= 4.*5"):
+        rnnprobe.jacobian_product(traj, 0, 5)
+    with pytest.raises(InvalidArgument, match=r"start.*<= 2.*3"):
+        rnnprobe.jacobian_product(traj, 3, 2)
+    with pytest.raises(InvalidArgument, match=r"chunk_size.*>= 1.*0"):
+        rnnprobe.jacobian_norms(traj, chunk_size=0)
+    with pytest.raises(InvalidArgument, match=r"traj must be a Trajectory.*Tensor"):
+        rnnprobe.jacobian_norms(torch.zeros(3))
+
+
+def test_chunking_does_not_change_results():
+    model = rnnprobe.build("gru", hidden_size=3, gain=1.4, seed=1)
+    traj = rnnprobe.record(model, torch.randn(23, 2, 1, dtype=torch.float64))
+    for chunk in (1, 4, 7, 100):
+        torch.testing.assert_close(rnnprobe.jacobian_norms(traj, chunk_size=chunk), rnnprobe.jacobian_norms(traj),
+                                   rtol=1e-12, atol=0)
+        sv, ref = rnnprobe.jacobian_singular_values(traj, chunk_size=chunk), rnnprobe.jacobian_singular_values(traj)
+        torch.testing.assert_close(sv / ref[..., :1], ref / ref[..., :1], rtol=1e-10, atol=1e-13)

@@ -1,0 +1,132 @@
+"""weight_spectrum: singular values and spectral radius per block, and the Pascanu et al. (2013) verdict."""
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import rnnprobe
+from rnnprobe.errors import InvalidArgument
+
+ARCHS = sorted(rnnprobe.architectures)
+F64 = torch.float64
+# sup|σ′| by hand: tanh′(0) = 1, relu′ = 1 on x > 0, sigmoid′(0) = 1/4, identity′ = 1
+GAMMA = {"tanh": 1.0, "relu": 1.0, "sigmoid": 0.25, "linear": 1.0}
+BLOCKS = {
+    "vanilla-tanh": ["W_h"], "vanilla-relu": ["W_h"], "vanilla-sigmoid": ["W_h"], "vanilla-linear": ["W_h"],
+    "gru": ["U_r", "U_z", "U"], "gru-torch": ["W_hr", "W_hz", "W_hn"], "lstm": ["W_hi", "W_hf", "W_hg", "W_ho"],
+    "residual": ["W_h"], "dense": ["W_0", "W_1", "W_2"], "mlp": [f"W_{l}" for l in range(8)],
+    "resmlp": [f"W_{l}" for l in range(8)], "densemlp": [f"W_{l}" for l in range(8)],
+}
+
+
+def test_gamma_is_sup_of_the_derivative():
+    x = torch.linspace(-6, 6, 120001, dtype=F64, requires_grad=True)
+    for name, gamma in GAMMA.items():
+        sigma = rnnprobe.NONLINEARITIES[name]
+        (d,) = torch.autograd.grad(sigma(x).sum(), x)
+        assert float(d.abs().max()) == pytest.approx(gamma, abs=1e-9)
+        assert sigma.gamma == gamma
+
+
+@pytest.mark.parametrize("name", ARCHS)
+def test_block_spectra_against_scipy_and_numpy(name):
+    model = rnnprobe.build(name, hidden_size=5, gain=1.3, seed=1)
+    spec = rnnprobe.weight_spectrum(model)
+    assert list(spec.blocks) == BLOCKS[name]
+    for block_name, W in model.recurrent_weights().items():
+        block = spec.blocks[block_name]
+        W_np = W.numpy()
+        np.testing.assert_allclose(block.singular_values.numpy(), scipy.linalg.svdvals(W_np), rtol=1e-12, atol=1e-14)
+        assert block.spectral_norm == pytest.approx(float(scipy.linalg.svdvals(W_np)[0]), rel=1e-12)
+        if W_np.shape[0] == W_np.shape[1]:
+            assert block.spectral_radius == pytest.approx(float(np.abs(np.linalg.eigvals(W_np)).max()), rel=1e-10)
+        else:
+            assert block.spectral_radius is None
+    assert spec.sigma_max == pytest.approx(max(b.spectral_norm for b in spec.blocks.values()), rel=0)
+
+
+def test_orthogonal_and_spectral_initialisations_show_in_the_spectrum():
+    orth = rnnprobe.weight_spectrum(rnnprobe.build("vanilla-tanh", hidden_size=6, init="orthogonal", gain=0.7, seed=2))
+    torch.testing.assert_close(orth.blocks["W_h"].singular_values, torch.full((6,), 0.7, dtype=F64), rtol=1e-13, atol=0)
+    assert orth.blocks["W_h"].spectral_radius == pytest.approx(0.7, rel=1e-12)
+    spec = rnnprobe.weight_spectrum(rnnprobe.build("vanilla-tanh", hidden_size=6, init="spectral", gain=1.1, seed=2))
+    assert spec.blocks["W_h"].spectral_radius == pytest.approx(1.1, rel=1e-12)
+    assert spec.sigma_max >= 1.1 - 1e-12                     # ‖W‖₂ >= spectral radius
+
+
+@given(nonlinearity=st.sampled_from(sorted(GAMMA)), stack=st.booleans(), gain=st.floats(0.1, 5.0),
+       init=st.sampled_from(rnnprobe.INIT_SCHEMES), seed=st.integers(0, 1000))
+def test_pascanu_verdict_is_vanishing_exactly_when_sigma_max_below_one_over_gamma(nonlinearity, stack, gain, init, seed):
+    if stack:
+        model = rnnprobe.build("mlp", hidden_size=4, depth=3, nonlinearity=nonlinearity, gain=gain, init=init, seed=seed)
+        weights = [model.W[l].detach() for l in range(3)]
+    else:
+        model = rnnprobe.build(f"vanilla-{nonlinearity}", hidden_size=4, gain=gain, init=init, seed=seed)
+        weights = [model.W_h.detach()]
+    spec = rnnprobe.weight_spectrum(model)
+    sigma_max = max(float(scipy.linalg.svdvals(W.numpy())[0]) for W in weights)
+    gamma = GAMMA[nonlinearity]
+    assert spec.gamma == gamma
+    assert spec.sigma_max == pytest.approx(sigma_max, rel=1e-12)
+    assert spec.pascanu == ("vanishing" if sigma_max < 1 / gamma else "inconclusive")
+    assert spec.vanishing_guaranteed == (spec.pascanu == "vanishing")
+    assert f"{sigma_max:.4g}" in spec.explanation
+
+
+@pytest.mark.parametrize("name", ["gru", "gru-torch", "lstm", "residual", "dense", "resmlp", "densemlp"])
+def test_pascanu_verdict_does_not_apply_beyond_the_lecture_form(name):
+    for gain in (0.1, 3.0):
+        spec = rnnprobe.weight_spectrum(rnnprobe.build(name, hidden_size=3, gain=gain))
+        assert spec.pascanu == "not applicable" and spec.gamma is None and not spec.vanishing_guaranteed
+        assert name in spec.explanation
+
+
+@given(nonlinearity=st.sampled_from(sorted(GAMMA)), stack=st.booleans(), fraction=st.floats(0.05, 0.999),
+       init=st.sampled_from(rnnprobe.INIT_SCHEMES), seed=st.integers(0, 1000), T=st.integers(1, 20),
+       scale=st.sampled_from([0.0, 1.0, 3.0]), bias_std=st.sampled_from([0.0, 1.0]))
+def test_when_the_verdict_is_vanishing_gradients_do_decay(nonlinearity, stack, fraction, init, seed, T, scale, bias_std):
+    """σ_max < 1/γ ⇒ G(k) <= (γ σ_max)^k: every step Jacobian D_s W has norm <= γ σ_max < 1."""
+    gamma = GAMMA[nonlinearity]
+    probe = rnnprobe.build("mlp" if stack else f"vanilla-{nonlinearity}", hidden_size=4, init=init, seed=seed,
+                           **({"nonlinearity": nonlinearity, "depth": T} if stack else {}))
+    sigma_1 = rnnprobe.weight_spectrum(probe).sigma_max
+    gain = fraction / gamma / sigma_1                           # rescale so that σ_max = fraction / γ
+    kwargs = dict(nonlinearity=nonlinearity, depth=T) if stack else {}
+    model = rnnprobe.build("mlp" if stack else f"vanilla-{nonlinearity}", hidden_size=4, init=init, seed=seed,
+                           gain=gain, bias_std=bias_std, **kwargs)
+    spec = rnnprobe.weight_spectrum(model)
+    assert spec.sigma_max == pytest.approx(fraction / gamma, rel=1e-9)
+    assert spec.pascanu == "vanishing"
+    g = torch.Generator().manual_seed(seed)
+    x = scale * torch.randn(4, generator=g, dtype=F64) if stack else scale * torch.randn(T, 1, generator=g, dtype=F64)
+    traj = rnnprobe.record(model, x)
+    k = traj.lags.to(F64)
+    log_G = rnnprobe.jacobian_norms(traj, log=True)
+    assert bool((log_G <= k * math.log(gamma * spec.sigma_max) + 1e-9).all())
+
+
+def test_weight_spectrum_of_torch_modules_and_cells():
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(2, 3, nonlinearity="relu")
+    spec = rnnprobe.weight_spectrum(rnn)
+    np.testing.assert_allclose(spec.blocks["W_h"].singular_values.numpy(),
+                               scipy.linalg.svdvals(rnn.weight_hh_l0.detach().double().numpy()), rtol=1e-12)
+    assert spec.gamma == 1.0
+    cell = rnnprobe.weight_spectrum(rnnprobe.CellAdapter(torch.nn.GRUCell(2, 3)))
+    assert list(cell.blocks) == ["weight_hh"] and cell.pascanu == "not applicable"
+    assert cell.blocks["weight_hh"].spectral_radius is None             # (9, 3): stacked gates
+
+
+def test_weight_spectrum_rejects_non_finite_weights():
+    model = rnnprobe.build("gru", hidden_size=3)
+    with torch.no_grad():
+        model.weight_hh[4, 1] = math.nan
+    with pytest.raises(InvalidArgument, match=r"model weight 'U_z' must be finite; got NaN/Inf"):
+        rnnprobe.weight_spectrum(model)
+    with pytest.raises(InvalidArgument, match=r"model must be an rnnprobe StepModel.*ndarray"):
+        rnnprobe.weight_spectrum(np.eye(3))
