@@ -46,7 +46,8 @@ def trajectory_lyapunov_spectrum(traj: Trajectory, k: int | None = None, *, burn
     if burn_in >= T:
         raise InvalidArgument(f"burn_in must be smaller than the number of steps T = {T}; got {burn_in!r}")
     # a fixed random orthonormal frame (generic: not aligned with any invariant subspace)
-    frame = start_vectors(k, S, dtype=traj.dtype, device=traj.device, seed=seed).T
+    # the first k vectors of one fixed S-frame, so the top-k exponents use the frame of the full spectrum
+    frame = start_vectors(S, S, dtype=traj.dtype, device=traj.device, seed=seed)[:k].T
     Q = torch.linalg.qr(frame)[0].expand(B, S, k)
     total = torch.zeros(B, k, dtype=traj.dtype, device=traj.device)
     chunk = default_chunk_size(S, B)

@@ -38,6 +38,8 @@ from rnnprobe.trajectory import Trajectory
 __all__ = ["MemoryLength", "memory_length", "efold_fit"]
 
 _MAX_FIT_POINTS = 1000
+# rates (per step) closer to 0 than this are rounding: no decay
+_FLAT = 1e-12
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class MemoryLength:
     threshold_censored : bool
         True when every lag up to T passes (the memory is at least T).
     efold : float
-        −1/slope of the Theil–Sen fit of log G on lag (``inf`` if not decaying).
+        −1/slope of the Theil–Sen fit of log G on lag (``inf`` if not decaying (slope >= -1e-12)).
     slope, intercept : float
         The fit's slope (per step, natural log) and intercept.
     slope_low, slope_high : float
@@ -59,7 +61,7 @@ class MemoryLength:
     lyapunov_exponent : float
         λ₁ along the trajectory.
     lyapunov_time : float
-        −1/λ₁ (``inf`` when λ₁ ≥ 0).
+        −1/λ₁ (``inf`` when λ₁ >= -1e-12).
     eps : float
         The threshold used.
     """
@@ -126,14 +128,15 @@ def memory_length(traj: Trajectory, eps: float = 1e-2, *, burn_in: int | None = 
         passing = lags[lg >= log_eps]
         threshold = int(passing.max()) if passing.size else 0
         slope, intercept, lo, hi = efold_fit(lags, lg)
-        efold = -1.0 / slope if slope < 0 else math.inf
+        # a slope within rounding of 0 (an isometric net) is no decay at all, not a huge e-fold
+        efold = -1.0 / slope if slope < -_FLAT else math.inf
         l1 = float(lam[b, 0])
         out.append(MemoryLength(
             threshold=threshold,
             threshold_censored=bool(passing.size == lags.size),
             efold=efold, slope=slope, intercept=intercept, slope_low=lo, slope_high=hi,
             lyapunov_exponent=l1,
-            lyapunov_time=-1.0 / l1 if l1 < 0 else math.inf,
+            lyapunov_time=-1.0 / l1 if l1 < -_FLAT else math.inf,
             eps=eps,
         ))
     return out if traj.batched else out[0]

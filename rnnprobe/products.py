@@ -19,6 +19,7 @@ tensor([0.0625, 0.1250, 0.2500, 0.5000], dtype=torch.float64)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -38,6 +39,10 @@ __all__ = [
 
 NORM_METHODS = ("power", "svd")
 
+# relative perturbation of Jacobian entries that models float64 rounding (per sqrt(S))
+_ROUNDING = 4 * 2.0**-52
+# a singular value that this perturbation moves by more than 1% is noise
+_NOISE_TOL = 1e-2
 # lags at the start of the sweep (no warm start yet) are done this many at a time
 _COLD_BLOCK = 4
 
@@ -55,12 +60,15 @@ def default_chunk_size(state_size: int, batch: int) -> int:
     return max(1, min(256, (1 << 19) // max(1, state_size * state_size * batch)))
 
 
-def normalized_products(traj: Trajectory, chunk_size: int | None = None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
+def normalized_products(traj: Trajectory, chunk_size: int | None = None, *, perturbation: float = 0.0,
+                        seed: int = 0) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Backward sweep: yield ``(start, P̂, c)`` chunks, latest steps first.
 
     ``P̂[i]`` ``(B, S, S)`` has unit Frobenius norm and ``c[i]`` ``(B,)`` is the
     log scale, so that ``∂s_T/∂s_{start+i} = exp(c[i]) · P̂[i]`` (``c = -inf``
-    and ``P̂ = 0`` once the product is exactly zero).
+    and ``P̂ = 0`` once the product is exactly zero). With ``perturbation`` > 0
+    every step Jacobian entry is multiplied by ``1 + perturbation·ξ`` (ξ standard
+    normal, from ``seed``): a model of rounding, to see which results it moves.
     """
     traj = _check_trajectory(traj)
     B, S = traj.batch_size, traj.state_size
@@ -68,8 +76,12 @@ def normalized_products(traj: Trajectory, chunk_size: int | None = None) -> Iter
     tiny = torch.finfo(traj.dtype).tiny
     P = torch.eye(S, dtype=traj.dtype, device=traj.device).expand(B, S, S)
     log_scale = torch.zeros(B, dtype=traj.dtype, device=traj.device)
+    generator = torch.Generator().manual_seed(seed) if perturbation else None
     for start, J in traj.iter_jacobians(chunk_size, reverse=True):
         C = J.shape[0]
+        if perturbation:
+            xi = torch.randn(J.shape, generator=generator, dtype=torch.float64).to(J)
+            J = J * (1 + perturbation * xi)
         buf = torch.empty(C, B, S, S, dtype=traj.dtype, device=traj.device)
         norms = torch.empty(C, B, dtype=traj.dtype, device=traj.device)
         for i in range(C - 1, -1, -1):
@@ -186,10 +198,13 @@ def jacobian_singular_values(
 ) -> torch.Tensor:
     """All singular values of ∂s_T/∂s_t for every start step t, in log space where needed.
 
-    The products are formed in the renormalised backward sweep, so the singular
+    The products are formed in the renormalised backward sweep, and the singular
     values down to ``resolution`` times the largest come from an SVD of the
-    renormalised product, exact to float64 rounding at any horizon. Smaller ones
-    cannot be resolved that way (they are below the rounding of the largest); for
+    renormalised product, at any horizon, unless the rounding of the product
+    moves them: the sweep is repeated with every Jacobian entry perturbed at the
+    level of float64 rounding, and a value that moves by more than 1%
+    is noise (non-normal products amplify rounding far beyond
+    eps·σ₁). Those, and values below ``resolution``, cannot be resolved by an SVD; for
     them a QR sweep carries the transposed product applied to a frame of its
     approximate left singular vectors (from a forward QR sweep of the whole chain,
     which converges to them exponentially fast in the lag) and takes them from
@@ -220,11 +235,16 @@ def jacobian_singular_values(
     resolution = check_real("resolution", resolution, low=0.0, high=1e-6, low_open=True)
     B, T, S = traj.batch_size, traj.length, traj.state_size
     out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
-    for start, P, logs in normalized_products(traj, chunk_size):
-        s = torch.linalg.svdvals(P)
-        out[start : start + P.shape[0]] = torch.log(s) + logs[..., None]
-    # values below resolution: the QR sweep's estimate
-    unresolved = out < (out[..., :1] + torch.log(torch.tensor(resolution, dtype=traj.dtype)))
+    moved = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
+    # the same sweep with every Jacobian entry perturbed at the level of rounding: a
+    # singular value it moves by more than `_NOISE_TOL` (in log) is rounding noise of
+    # the renormalised product (non-normal products amplify rounding far beyond eps·σ₁)
+    perturbed = normalized_products(traj, chunk_size, perturbation=_ROUNDING * S**0.5, seed=1)
+    for (start, P, logs), (_, P2, logs2) in zip(normalized_products(traj, chunk_size), perturbed):
+        C = P.shape[0]
+        out[start : start + C] = torch.log(torch.linalg.svdvals(P)) + logs[..., None]
+        moved[start : start + C] = torch.log(torch.linalg.svdvals(P2)) + logs2[..., None]
+    unresolved = (out < out[..., :1] + math.log(resolution)) | ~((out - moved).abs() <= _NOISE_TOL)
     if bool(unresolved.any()):
         qr_logs = _qr_log_diagonals(traj, chunk_size)
         out = torch.where(unresolved, qr_logs, out)

@@ -435,11 +435,7 @@ def test_singular_values_against_mpmath(arch, gain, seed, n):
             assert abs(slope) <= 0.1 * fall_rate, (i, slope, fall_rate)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known limitation (reported): the fixed resolution 1e-12 assumes the renormalised product's "
-    "rounding noise stays below 1e-12·σ₁; for non-normal step Jacobians it does not, and noise is "
-    "reported as a resolved singular value (here σ₂ off by ~38 nats; also seen at T=1e5 for "
-    "vanilla-tanh gain 0.5 seed 0, where σ₂ was off by ~5000 nats at 10 lags)"))
+
 def test_singular_value_tail_is_not_mistaken_for_rounding_noise():
     # W = Q [[0.5, 1e4], [0, 0.4]] Qᵀ: eigenvalues 0.5 and 0.4, ‖W‖ = 1e4. The
     # exact singular values of W^k satisfy σ₁σ₂ = (0.5·0.4)^k; σ₁ is resolved.
