@@ -137,7 +137,7 @@ def _int_or_strategy(name: str, value, *, min_value: int, allow_none: bool = Fal
     if value is None and allow_none:
         return None
     if isinstance(value, SearchStrategy):
-        return value.map(lambda v: check_int(name, v, min_value=min_value))
+        return value.map(lambda v: None if v is None and allow_none else check_int(name, v, min_value=min_value))
     return check_int(name, value, min_value=min_value)
 
 
@@ -277,7 +277,7 @@ def seeded_torch_rnn(kind: str = "lstm", input_size: int = 1, hidden_size: int =
     bias, bidirectional, batch_first : bool
         As for the torch module.
     nonlinearity : {'tanh', 'relu'}
-        ``rnn`` only.
+        ``rnn`` only (ignored by the other kinds).
     gain : float
         Factor on the recurrent matrices (1 keeps torch's init).
     seed : int
@@ -550,19 +550,16 @@ def torch_rnns(*, kinds=("rnn", "gru", "lstm"), min_input: int = 1, max_input: i
     min_gain, max_gain = _real_bounds("min_gain", min_gain, "max_gain", max_gain)
     dtype = check_dtype("dtype", dtype)
 
-    def one(kind):
-        kwargs = dict(num_layers=st.integers(min_layers, max_layers), bias=biases, bidirectional=bidir,
-                      gain=_floats(min_gain, max_gain), seed=_seeds())
-        if kind == "rnn":
-            kwargs["nonlinearity"] = st.sampled_from(nonlinearities)
-        if batch_first:
-            kwargs["batch_first"] = st.just(True)
-        if dtype != torch.float32:
-            kwargs["dtype"] = st.just(dtype)
-        return st.builds(seeded_torch_rnn, st.just(kind), st.integers(min_input, max_input),
-                         st.integers(min_hidden, max_hidden), **kwargs)
-
-    return _one_of_names(kinds, one)
+    # one builds() for every kind (no flatmap): the same draws whatever the kind, so the kind shrinks too;
+    # nonlinearity is drawn always and used by 'rnn' only
+    kwargs = dict(num_layers=st.integers(min_layers, max_layers), bias=biases, bidirectional=bidir,
+                  nonlinearity=st.sampled_from(nonlinearities), gain=_floats(min_gain, max_gain), seed=_seeds())
+    if batch_first:
+        kwargs["batch_first"] = st.just(True)
+    if dtype != torch.float32:
+        kwargs["dtype"] = st.just(dtype)
+    return st.builds(seeded_torch_rnn, st.sampled_from(kinds), st.integers(min_input, max_input),
+                     st.integers(min_hidden, max_hidden), **kwargs)
 
 
 def _tensor_from_elements(shape, elements, dtype):
@@ -605,8 +602,9 @@ def sequences(*, min_length: int = 1, max_length: int = 20, input_size=1, batch=
         Bounds on T (1 <= min_length <= max_length).
     input_size : int or SearchStrategy[int]
         d >= 0.
-    batch : int or SearchStrategy[int] or None
-        B >= 1 for batched sequences; None (default) for unbatched ones.
+    batch : int or SearchStrategy[int or None] or None
+        B >= 1 for batched sequences; None (default) for unbatched ones; a
+        strategy may draw both (e.g. ``st.none() | st.integers(1, 3)``).
     min_scale, max_scale : float
         Bounds on the standard deviation of the Gaussian entries (>= 0; 0
         gives zeros).
