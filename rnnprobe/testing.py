@@ -1050,8 +1050,8 @@ def assert_jacobian_close(a, b, inputs=None, *, rtol: float | None = None, atol:
             trajs = (_trajectory(a, None, None), _trajectory(b, None, None))
         else:
             trajs = (_trajectory(a, inputs, h0), _trajectory(b, inputs, h0))
-        name_a, name_b = f"a = {_describe(a)}", f"b = {_describe(b)}"
         ta, tb = trajs
+        name_a, name_b = f"a = {_describe(ta)}", f"b = {_describe(tb)}"
         if (ta.length, ta.batch_size, ta.state_size) != (tb.length, tb.batch_size, tb.state_size):
             raise AssertionError(
                 f"the models' Jacobians cannot match: (steps, batch, state size) = {(ta.length, ta.batch_size, ta.state_size)} "
