@@ -100,18 +100,22 @@ def _convert(name: str, text, where: str):
         raise pytest.UsageError(f"{where} must be {kind}; got {text!r}") from None
 
 
-def _validate(overrides: dict, where: str) -> dict:
+def _validate(overrides: dict, where: str, error=pytest.UsageError) -> dict:
+    """Check values with rnnprobe.testing's own rules; ``error`` reports a bad one."""
     if not overrides:
         return {}
     from rnnprobe.errors import InvalidArgument
-    from rnnprobe.testing import Defaults, _validated
+    from rnnprobe.testing import _validated
 
     try:
-        checked = _validated(overrides)
-        Defaults(**checked)
-    except InvalidArgument as error:
-        raise pytest.UsageError(f"{where}: {error}") from None
-    return checked
+        return _validated(overrides)
+    except InvalidArgument as problem:
+        raise error(f"{where}: {problem}") from None
+
+
+def _fail_test(message: str):
+    """Fail the test being set up (a bad marker), with no traceback into the plugin."""
+    pytest.fail(message, pytrace=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -144,9 +148,9 @@ def _overrides(request: pytest.FixtureRequest) -> dict:
     markers = list(request.node.iter_markers("rnnprobe"))       # closest first
     for marker in reversed(markers):
         if marker.args:
-            raise pytest.UsageError(f"@pytest.mark.rnnprobe takes keyword arguments only ({', '.join(OPTIONS)}); "
-                                    f"got positional {marker.args!r}")
-        overrides.update(_validate(dict(marker.kwargs), "@pytest.mark.rnnprobe"))
+            _fail_test(f"@pytest.mark.rnnprobe takes keyword arguments only ({', '.join(OPTIONS)}); "
+                       f"got positional {marker.args!r}")
+        overrides.update(_validate(dict(marker.kwargs), "@pytest.mark.rnnprobe", error=_fail_test))
     return overrides
 
 
