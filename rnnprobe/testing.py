@@ -420,10 +420,18 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
                     f"{reach}: use orthogonal init with gain near 1/γ = {_fmt(1 / spec.gamma)}")
         return ("G(k) decays through the σ′ factors (saturated or dead units): try orthogonal init with gain near "
                 f"1/γ = {_fmt(1 / spec.gamma) if spec.gamma else '1'}, smaller inputs or biases, or a gated architecture")
+    torch_module = getattr(ctx.model, "source", None) is not None
     if family == "lstm":
+        if torch_module:
+            return ("raise the forget-gate bias b_f (about 1 + e^b_f steps of memory at the origin): in torch.nn.LSTM, "
+                    "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size; or chrono init, "
+                    f"b_f = log U(1, T_max − 1) with T_max >= {steps}")
         return ("raise the forget-gate bias (forget_bias: about 1 + e^b steps of memory at the origin), "
                 f"or use chrono init with T_max >= {steps} (rnnprobe.build('lstm', chrono={steps}))")
     if family == "gru":
+        if torch_module:
+            return ("raise the update-gate bias (z near 1 keeps the state): in torch.nn.GRU, "
+                    "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size")
         return "raise the update-gate bias (update_bias: z near 1 keeps the state)"
     if family == "residual":
         return "raise alpha's identity share: smaller alpha or gain keeps the residual step near the identity"
@@ -1068,9 +1076,11 @@ def assert_jacobian_close(a, b, inputs=None, *, rtol: float | None = None, atol:
     if trajs[0] is not trajs[1]:
         state_diff = _close_report(trajs[0].states, trajs[1].states, rtol, atol)
         if state_diff is not None:
-            (ts, sb, si), _, _, sd = state_diff
-            lines.append(f"the forward passes already differ: state s_{ts} (sequence {sb}, entry {si}) differs by up to "
-                         f"{_fmt(sd)}")
+            sa, sb = trajs[0].states.to(torch.float64), trajs[1].states.to(torch.float64)
+            per_step = ~((sa - sb).abs() <= atol + rtol * sb.abs())
+            first_step = int(torch.nonzero(per_step.flatten(1).any(1))[0])
+            lines.append(f"the forward passes already differ: from state s_{first_step} on (largest difference "
+                         f"{_fmt(state_diff[3])})")
             hint = ("compare the two models' weights and conventions (e.g. 'gru' puts the reset gate before U, "
                     "'gru-torch' and torch.nn.GRU after it)")
         else:
