@@ -65,7 +65,7 @@ from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
-from rnnprobe.memory import efold_fit, memory_length
+from rnnprobe.memory import MemoryLength, efold_fit
 from rnnprobe.models.base import StepModel
 from rnnprobe.products import jacobian_norms, jacobian_singular_values
 from rnnprobe.spectrum import WeightSpectrum, weight_spectrum
@@ -303,6 +303,14 @@ class _Context:
         return text
 
 
+def _argmax(values: torch.Tensor, tol: float = 1e-9) -> int:
+    """Index of the largest value; among values within ``tol`` of it (rounding ties), the first."""
+    values = torch.nan_to_num(values, nan=math.inf)
+    top = values.max()
+    near = values >= top - tol if torch.isfinite(top) else values == top
+    return int(torch.nonzero(near)[0])
+
+
 def _raise(headline: str, lines: list[str | None], hint: str | None) -> None:
     body = [headline] + ["  " + line for line in lines if line]
     if hint:
@@ -339,10 +347,42 @@ def _by_lag(traj: Trajectory, per_start: torch.Tensor) -> torch.Tensor:
     return values.flip(-1).detach().to(torch.float64).cpu()
 
 
+# Up to this state size a batched SVD per lag is much faster than jacobian_norms' default
+# power iteration (which runs to its iteration cap when the top singular values are close,
+# as in LSTMs); both agree to float64 rounding.
+_SVD_MAX_STATE = 128
+
+
+def _log_G(traj: Trajectory) -> torch.Tensor:
+    """log G(k), ``(B, T)`` by ascending lag."""
+    method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
+    return _by_lag(traj, jacobian_norms(traj, log=True, method=method))
+
+
+def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[MemoryLength]:
+    """:func:`rnnprobe.memory_length` per sequence, from an already computed log G(k) (by ascending lag)."""
+    lam = trajectory_lyapunov_spectrum(traj, 1)
+    lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
+    lags = np.arange(1, traj.length + 1)
+    out = []
+    for b in range(traj.batch_size):
+        lg = log_G[b].numpy()
+        passing = lags[lg >= math.log(eps)]
+        slope, intercept, low, high = efold_fit(lags, lg)
+        l1 = float(lam[b])
+        out.append(MemoryLength(
+            threshold=int(passing.max()) if passing.size else 0,
+            threshold_censored=bool(passing.size == lags.size),
+            efold=-1.0 / slope if slope < 0 else math.inf, slope=slope, intercept=intercept,
+            slope_low=low, slope_high=high, lyapunov_exponent=l1,
+            lyapunov_time=-1.0 / l1 if l1 < 0 else math.inf, eps=eps))
+    return out
+
+
 def _measure(traj: Trajectory, loss) -> tuple[str, str, torch.Tensor]:
     """(label, definition, log values (B, T) by ascending lag) of G(k), or of ĝ(k) for a loss."""
     if loss is None:
-        return "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _by_lag(traj, jacobian_norms(traj, log=True))
+        return "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
     log_g = _by_lag(traj, gradient_norms(traj, loss, log=True))
     log_final = torch.log(torch.linalg.vector_norm(final_gradient(traj, loss), dim=-1)).to(torch.float64).cpu()
     return "ĝ(k)", "‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖", log_g - log_final[:, None]
@@ -507,7 +547,7 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
             tail = log_q[b, within - 1 :]
             bad = tail >= log_eps
             if bool(bad.any()):
-                i = int(torch.argmax(tail))
+                i = _argmax(tail)
                 lag = within + i
                 problems.append((f"gradients do not vanish within {within} {ctx.unit}: {label} = "
                                  f"{_fmt_log(tail[i])} >= eps = {_fmt(eps)} at lag k = {lag} "
@@ -581,7 +621,7 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
         problems = []
         bad = log_q[b] > log_max
         if bool(bad.any()):
-            worst = int(torch.argmax(log_q[b])) + 1
+            worst = _argmax(log_q[b]) + 1
             first_lag = int(torch.nonzero(bad)[0]) + 1
             problems.append((f"gradients explode: {label} = {_fmt_log(log_q[b, worst - 1])} > max_norm = "
                              f"{_fmt(max_norm)} at lag k = {worst} (first above max_norm at lag {first_lag}; "
@@ -675,7 +715,7 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
                     if b not in failing:
                         failing.append(b)
                     if first is None:
-                        lag = int(torch.argmax(torch.nan_to_num(excess, nan=math.inf))) + 1
+                        lag = _argmax(excess) + 1
                         first = (b, lo_name, hi_name, lo[b, lag - 1], hi[b, lag - 1], lag, int(bad.sum()))
         if first is None:
             return
@@ -689,7 +729,7 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
     lags = torch.arange(1, T + 1)
     values = _bound_values(bound, lags)
     if loss is None:
-        label, definition, log_q = "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _by_lag(traj, jacobian_norms(traj, log=True))
+        label, definition, log_q = "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
     else:
         label, definition, log_q = "g(k)", "‖∂L/∂s_{T−k}‖", _by_lag(traj, gradient_norms(traj, loss, log=True))
     log_bound = torch.log(values)
@@ -700,7 +740,7 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
         if bool(bad.any()):
             failing.append(b)
             if first is None:
-                lag = int(torch.argmax(excess)) + 1
+                lag = _argmax(excess) + 1
                 first = (b, lag, int(bad.sum()))
     if first is None:
         return
@@ -771,15 +811,15 @@ def _memory_check(model, steps, inputs, eps, measure, h0, at_least: bool) -> Non
                 f"{steps} {ctx.unit} (threshold memory is measured up to lag T); got T = {T}")
     elif T < 2:
         raise InvalidArgument(f"measure={measure!r} needs T >= 2 {ctx.unit} to fit; got T = {T}")
-    results = memory_length(traj, eps)
-    results = results if isinstance(results, list) else [results]
+    log_G_all = _log_G(traj)
+    results = _memory_lengths(traj, eps, log_G_all)
     failing = [b for b, m in enumerate(results)
                if (_memory_value(m, measure) < steps if at_least else _memory_value(m, measure) > steps)]
     if not failing:
         return
     b = failing[0]
     m = results[b]
-    log_G = _by_lag(traj, jacobian_norms(traj, log=True))[b]
+    log_G = log_G_all[b]
     value = _memory_value(m, measure)
     shown = str(int(value)) + ("+ (censored: G >= eps at every lag)" if m.threshold_censored else "") \
         if measure == "threshold" else _fmt(value)
@@ -930,7 +970,7 @@ def assert_near_isometry(model, inputs=None, *, tol: float | None = None, lags=N
         if bool(bad.any()):
             failing.append(b)
             if first is None:
-                j = int(torch.argmax(torch.nan_to_num(dev, nan=math.inf)))
+                j = _argmax(dev)
                 first = (b, checked[j], int(bad.sum()))
     if first is None:
         return
