@@ -3,10 +3,13 @@
 import dataclasses
 import os
 import pathlib
+import re
+import sys
 import tomllib
 
 import pytest
-import torch
+import scipy.stats  # noqa: F401  (imported before pytester's inline runs, which unload the modules they
+import torch        # import first, and numpy's C extensions cannot be loaded twice in one process)
 
 import rnnprobe.pytest_plugin as plugin
 from rnnprobe import testing as rt
@@ -203,3 +206,46 @@ def test_registered_and_lazy(request):
     assert "rnnprobe.testing" not in sys.modules and "rnnprobe.strategies" not in sys.modules
 """)
     pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_lazy.py").assert_outcomes(passed=1)
+
+
+# --------------------------------------------------------------------------- the user guide, docs/testing.md
+def _guide_blocks():
+    return re.findall(r"```(\w+)\n(.*?)```", (REPO / "docs" / "testing.md").read_text(), flags=re.S)
+
+
+def _guide_files():
+    files = {}
+    for lang, body in _guide_blocks():
+        if lang == "python" and body.startswith("# file: "):
+            name, _, code = body.partition("\n")
+            files[name.removeprefix("# file: ")] = code
+    return files
+
+
+def test_the_guides_test_files_pass(pytester):
+    files = _guide_files()
+    assert set(files) == {"test_my_rnn.py", "test_properties.py", "test_with_fixtures.py", "conftest.py"}
+    for name, code in files.items():
+        (pytester.path / name).write_text(code)
+    previous = rt.get_defaults()
+    try:  # the guide's conftest.py calls set_defaults(), process-wide
+        pytester.runpytest(*PLUGIN).assert_outcomes(passed=6)
+    finally:
+        rt.set_defaults(**dataclasses.asdict(previous))
+
+
+def test_the_guides_failure_messages_are_what_its_code_raises(pytester, monkeypatch):
+    blocks = _guide_blocks()
+    (pytester.path / "test_my_rnn.py").write_text(_guide_files()["test_my_rnn.py"])
+    monkeypatch.syspath_prepend(str(pytester.path))
+    checked = 0
+    for (lang, code), following in zip(blocks, blocks[1:]):
+        if lang != "python" or not code.startswith("# raises AssertionError:"):
+            continue
+        assert following[0] == "text"
+        with torch.random.fork_rng(), pytest.raises(AssertionError) as info:
+            exec(compile(code, "docs/testing.md", "exec"), {})
+        assert str(info.value) == following[1].rstrip("\n")
+        checked += 1
+    monkeypatch.delitem(sys.modules, "test_my_rnn", raising=False)
+    assert checked == 6
