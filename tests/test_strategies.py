@@ -1,6 +1,10 @@
 """Tests of rnnprobe.strategies: what they draw, how they shrink, and what they refuse."""
 
 import math
+import os
+import pathlib
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -157,8 +161,8 @@ def test_sequences_from_elements(x):
 @settings(max_examples=30, deadline=None)
 @given(st.data())
 def test_sequences_for_fit_every_kind_of_model(data):
-    model = data.draw(rs.models(architectures=sorted(rnnprobe.architectures), max_hidden=3, max_depth=4)
-                      | rs.torch_rnns(max_hidden=3))
+    model = data.draw(rs.models(architectures=sorted(rnnprobe.architectures), max_hidden=3, min_input=0,
+                                max_depth=4) | rs.torch_rnns(max_hidden=3))
     x = data.draw(rs.sequences_for(model, max_length=6, batch=st.none() | st.integers(1, 2)))
     traj = rnnprobe.record(model, x)
     if isinstance(model, rnnprobe.StepModel) and model.kind == "feedforward":
@@ -296,3 +300,14 @@ def test_values_drawn_from_a_strategy_argument_are_validated_when_drawn():
     strategy = rs.sequences(batch=st.just(0))  # nothing to check before drawing
     with pytest.raises(InvalidArgument, match=r"batch must be >= 1; got 0"):
         find(strategy, lambda x: True, settings=QUICK)
+
+
+def test_import_rnnprobe_stays_light():
+    """hypothesis only comes with rnnprobe.strategies; rnnprobe.testing does not need it."""
+    code = ("import sys, rnnprobe; assert 'hypothesis' not in sys.modules, 'rnnprobe'; "
+            "import rnnprobe.testing; assert 'hypothesis' not in sys.modules, 'rnnprobe.testing'; "
+            "import rnnprobe.strategies; assert 'hypothesis' in sys.modules")
+    repo = pathlib.Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(repo)})
+    assert result.returncode == 0, result.stderr
