@@ -411,7 +411,9 @@ def models(*, architectures=None, min_hidden: int = 1, max_hidden: int = 8, min_
     ------
     InvalidArgument
         At call time, for bounds out of range or in the wrong order, unknown
-        architecture or init names, or an option no drawn architecture accepts.
+        architecture or init names, an option no drawn architecture accepts, or
+        a fixed option value an architecture rejects (values drawn from a
+        strategy option are checked when drawn).
 
     Examples
     --------
@@ -448,6 +450,15 @@ def models(*, architectures=None, min_hidden: int = 1, max_hidden: int = 8, min_
             raise InvalidArgument(
                 f"option {key!r} is not accepted by any of the architectures {', '.join(names)}; "
                 f"allowed: {', '.join(allowed)}" + (f" (did you mean {hint!r}?)" if hint else ""))
+
+    # fixed option values are checked now, by building a tiny model of each architecture that takes them
+    for name in names:
+        fixed = {k: v for k, v in options.items() if k in accepted[name] and not isinstance(v, SearchStrategy)}
+        if fixed:
+            if _architectures[name].kind == "feedforward":
+                build(name, 1, depth=1, **fixed)
+            else:
+                build(name, 1, 1, **fixed)
 
     def one(name):
         spec = _architectures[name]

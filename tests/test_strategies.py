@@ -250,6 +250,8 @@ INVALID = [
     (rs.models, dict(options={"forget_bais": 1.0}), r"option 'forget_bais' is not accepted .*did you mean 'forget_bias'"),
     (rs.models, dict(architectures="vanilla-tanh", options={"forget_bias": 1.0}), r"option 'forget_bias' is not accepted"),
     (rs.models, dict(options={"gain": 1.0}), r"options must not set 'gain'.*min_gain/max_gain"),
+    (rs.models, dict(architectures="dense", options={"window": 0}), r"window must be >= 1; got 0"),
+    (rs.models, dict(options={"forget_bias": "high"}), r"forget_bias must be a finite real number; got 'high'"),
     (rs.models, dict(options={"seed": 1}), r"options must not set 'seed'"),
     (rs.models, dict(dtype="float16"), r"dtype must be one of 'float32', 'float64'; got 'float16'"),
     (rs.torch_rnns, dict(kinds="transformer"), r"kinds must be one of 'rnn', 'gru', 'lstm'; got 'transformer'"),
