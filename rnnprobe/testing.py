@@ -460,7 +460,7 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
                     f"{reach}: use orthogonal init with gain near 1/γ = {_fmt(1 / spec.gamma)}")
         return ("G(k) decays through the σ′ factors (saturated or dead units): try orthogonal init with gain near "
                 f"1/γ = {_fmt(1 / spec.gamma) if spec.gamma else '1'}, smaller inputs or biases, or a gated architecture")
-    torch_module = getattr(ctx.model, "source", None) is not None
+    torch_module = getattr(ctx.model, "source", None) is not None or ctx.model.name.startswith("cell:")
     if family == "lstm":
         if torch_module:
             return ("raise the forget-gate bias b_f (about 1 + e^b_f steps of memory at the origin): in torch.nn.LSTM, "
