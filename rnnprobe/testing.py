@@ -474,7 +474,7 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
                     "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size")
         return "raise the update-gate bias (update_bias: z near 1 keeps the state)"
     if family == "residual":
-        return "raise alpha's identity share: smaller alpha or gain keeps the residual step near the identity"
+        return "keep the residual step I + α·D·W_h near the identity: a smaller alpha or gain lets gradients pass the skip path"
     return "try orthogonal init with gain near 1, or a gated architecture (LSTM with forget_bias >= 1)"
 
 
