@@ -57,9 +57,9 @@ class ArchitectureSpec:
     description: str
     fixed: Mapping[str, object] = field(default_factory=dict)
 
-    @property
+    @functools.cached_property
     def options(self) -> tuple[str, ...]:
-        """Keyword options :func:`build` accepts for this architecture."""
+        """Keyword options :func:`build` accepts for this architecture (computed once)."""
         cls = self.factory.func if isinstance(self.factory, functools.partial) else self.factory
         names = []
         for klass in cls.__mro__:
