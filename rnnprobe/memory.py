@@ -35,7 +35,7 @@ from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.products import _check_trajectory, jacobian_norms
 from rnnprobe.trajectory import Trajectory
 
-__all__ = ["MemoryLength", "memory_length", "efold_fit"]
+__all__ = ["MemoryLength", "memory_length", "efold_fit", "summarise_memory"]
 
 _MAX_FIT_POINTS = 1000
 # rates (per step) closer to 0 than this are rounding: no decay
@@ -97,6 +97,35 @@ def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float,
     return float(res.slope), float(res.intercept), float(res.low_slope), float(res.high_slope)
 
 
+def summarise_memory(lags: np.ndarray, log_G: np.ndarray, lyapunov_exponent: float, eps: float) -> MemoryLength:
+    """The :class:`MemoryLength` of one sequence from its log G per lag and its λ₁.
+
+    Parameters
+    ----------
+    lags : numpy.ndarray
+        Lags k (any order), as ``traj.lags``.
+    log_G : numpy.ndarray
+        log G(k) at those lags.
+    lyapunov_exponent : float
+        λ₁ along the trajectory.
+    eps : float
+        Threshold on G.
+    """
+    passing = lags[log_G >= math.log(eps)]
+    slope, intercept, lo, hi = efold_fit(lags, log_G)
+    l1 = lyapunov_exponent
+    # a rate within rounding of 0 (an isometric net) is no decay at all, not a huge e-fold
+    return MemoryLength(
+        threshold=int(passing.max()) if passing.size else 0,
+        threshold_censored=bool(passing.size == lags.size),
+        efold=-1.0 / slope if slope < -_FLAT else math.inf,
+        slope=slope, intercept=intercept, slope_low=lo, slope_high=hi,
+        lyapunov_exponent=l1,
+        lyapunov_time=-1.0 / l1 if l1 < -_FLAT else math.inf,
+        eps=eps,
+    )
+
+
 def memory_length(traj: Trajectory, eps: float = 1e-2, *, burn_in: int | None = None) -> MemoryLength | list[MemoryLength]:
     """Effective memory length of a trajectory: threshold, e-folding and Lyapunov time.
 
@@ -121,22 +150,5 @@ def memory_length(traj: Trajectory, eps: float = 1e-2, *, burn_in: int | None = 
     log_G = log_G if traj.batched else log_G.unsqueeze(0)
     lam = lam if traj.batched else lam.unsqueeze(0)
     lags = traj.lags.numpy()
-    out = []
-    log_eps = math.log(eps)
-    for b in range(traj.batch_size):
-        lg = log_G[b].cpu().numpy()
-        passing = lags[lg >= log_eps]
-        threshold = int(passing.max()) if passing.size else 0
-        slope, intercept, lo, hi = efold_fit(lags, lg)
-        # a slope within rounding of 0 (an isometric net) is no decay at all, not a huge e-fold
-        efold = -1.0 / slope if slope < -_FLAT else math.inf
-        l1 = float(lam[b, 0])
-        out.append(MemoryLength(
-            threshold=threshold,
-            threshold_censored=bool(passing.size == lags.size),
-            efold=efold, slope=slope, intercept=intercept, slope_low=lo, slope_high=hi,
-            lyapunov_exponent=l1,
-            lyapunov_time=-1.0 / l1 if l1 < -_FLAT else math.inf,
-            eps=eps,
-        ))
+    out = [summarise_memory(lags, log_G[b].cpu().numpy(), float(lam[b, 0]), eps) for b in range(traj.batch_size)]
     return out if traj.batched else out[0]

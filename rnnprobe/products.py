@@ -37,7 +37,11 @@ __all__ = [
     "NORM_METHODS",
 ]
 
-NORM_METHODS = ("power", "svd")
+NORM_METHODS = ("auto", "power", "svd")
+
+# 'auto': up to this state size a batched SVD of every product is faster than the
+# power iteration (whose per-iteration overhead dominates for small matrices)
+_SVD_MAX_STATE = 64
 
 # relative perturbation of Jacobian entries that models float64 rounding (per sqrt(S))
 _ROUNDING = 4 * 2.0**-52
@@ -129,7 +133,7 @@ def jacobian_norms(
     traj: Trajectory,
     *,
     log: bool = False,
-    method: str = "power",
+    method: str = "auto",
     tol: float = 1e-10,
     chunk_size: int | None = None,
 ) -> torch.Tensor:
@@ -142,8 +146,9 @@ def jacobian_norms(
     log : bool
         Return log G(t) (natural log; ``-inf`` where the product is exactly
         zero). Use it for long horizons, where G(t) itself underflows.
-    method : {'power', 'svd'}
-        ``'power'`` (default): power iteration warm-started from the
+    method : {'auto', 'power', 'svd'}
+        ``'auto'`` (default): ``'svd'`` for state sizes up to 64, where a batched
+        SVD is faster, ``'power'`` above. ``'power'``: power iteration warm-started from the
         neighbouring lag's singular vector, with an SVD fallback for any lag
         that does not converge to ``tol``; ``'svd'``: a full SVD per lag
         (slower, the reference).
@@ -162,6 +167,8 @@ def jacobian_norms(
     """
     traj = _check_trajectory(traj)
     check_choice("method", method, NORM_METHODS)
+    if method == "auto":
+        method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
     tol = check_real("tol", tol, low=0.0, high=1e-3, low_open=True)
     B, T = traj.batch_size, traj.length
     out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)

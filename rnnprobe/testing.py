@@ -65,7 +65,7 @@ from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
-from rnnprobe.memory import MemoryLength, efold_fit
+from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
 from rnnprobe.models.base import StepModel
 from rnnprobe.products import jacobian_norms, jacobian_singular_values
 from rnnprobe.spectrum import WeightSpectrum, weight_spectrum
@@ -347,16 +347,9 @@ def _by_lag(traj: Trajectory, per_start: torch.Tensor) -> torch.Tensor:
     return values.flip(-1).detach().to(torch.float64).cpu()
 
 
-# Up to this state size a batched SVD per lag is much faster than jacobian_norms' default
-# power iteration (which runs to its iteration cap when the top singular values are close,
-# as in LSTMs); both agree to float64 rounding.
-_SVD_MAX_STATE = 128
-
-
 def _log_G(traj: Trajectory) -> torch.Tensor:
     """log G(k), ``(B, T)`` by ascending lag."""
-    method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
-    return _by_lag(traj, jacobian_norms(traj, log=True, method=method))
+    return _by_lag(traj, jacobian_norms(traj, log=True))
 
 
 def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[MemoryLength]:
@@ -364,19 +357,7 @@ def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[M
     lam = trajectory_lyapunov_spectrum(traj, 1)
     lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
     lags = np.arange(1, traj.length + 1)
-    out = []
-    for b in range(traj.batch_size):
-        lg = log_G[b].numpy()
-        passing = lags[lg >= math.log(eps)]
-        slope, intercept, low, high = efold_fit(lags, lg)
-        l1 = float(lam[b])
-        out.append(MemoryLength(
-            threshold=int(passing.max()) if passing.size else 0,
-            threshold_censored=bool(passing.size == lags.size),
-            efold=-1.0 / slope if slope < 0 else math.inf, slope=slope, intercept=intercept,
-            slope_low=low, slope_high=high, lyapunov_exponent=l1,
-            lyapunov_time=-1.0 / l1 if l1 < 0 else math.inf, eps=eps))
-    return out
+    return [summarise_memory(lags, log_G[b].numpy(), float(lam[b]), eps) for b in range(traj.batch_size)]
 
 
 def _measure(traj: Trajectory, loss) -> tuple[str, str, torch.Tensor]:

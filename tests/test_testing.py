@@ -55,8 +55,8 @@ def test_defaults_get_set_override():
     (dict(epsilon=0.1), r"unknown default 'epsilon'.*did you mean 'eps'"),
     (dict(eps=1.0), r"eps must lie in \(0, 1\); got 1.0"),
     (dict(eps=0), r"eps must lie in \(0, 1\); got 0"),
-    (dict(max_norm=0.0), r"max_norm must lie in \(0, inf\]; got 0.0"),
-    (dict(rtol=-1e-3), r"rtol must lie in \[0, inf\]; got -0.001"),
+    (dict(max_norm=0.0), r"max_norm must lie in \(0, inf\); got 0.0"),
+    (dict(rtol=-1e-3), r"rtol must lie in \[0, inf\); got -0.001"),
     (dict(seed=1.5), r"seed must be an integer; got 1.5"),
 ])
 def test_invalid_defaults(kwargs, message):
@@ -133,7 +133,7 @@ def test_vanish_reports_which_sequence_of_a_batch_fails():
 def test_vanish_argument_checks():
     with pytest.raises(InvalidArgument, match=r"within must be <= T = 30, the number of steps .*got 31"):
         rt.assert_gradients_vanish(linear(0.5), X30, within=31)
-    with pytest.raises(InvalidArgument, match=r"rate must lie in \(0, inf\]; got 0.0"):
+    with pytest.raises(InvalidArgument, match=r"rate must lie in \(0, inf\); got 0.0"):
         rt.assert_gradients_vanish(linear(0.5), X30, rate=0.0)
     with pytest.raises(InvalidArgument, match=r"rate needs a sequence of T >= 2 steps to fit; got T = 1"):
         rt.assert_gradients_vanish(linear(0.5), X30[:1], rate=0.1)
