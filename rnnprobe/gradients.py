@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import spectral_norms, start_vectors
+from rnnprobe.linalg import start_vectors
 from rnnprobe.products import _check_trajectory, default_chunk_size, jacobian_norms
 from rnnprobe.trajectory import Trajectory
 
@@ -133,7 +133,9 @@ def step_norms(traj: Trajectory, *, log: bool = False, chunk_size: int | None = 
     chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
     parts = []
     for _, J in traj.iter_jacobians(chunk_size):
-        sigma, _, _ = spectral_norms(J.reshape(-1, S, S), tol=1e-15)
+        # a batched SVD: exact to rounding, and 5-10x faster here than power iteration to
+        # tol 1e-15, which often does not converge on step Jacobians and falls back to the SVD
+        sigma = torch.linalg.matrix_norm(J.reshape(-1, S, S), ord=2)
         parts.append(sigma.reshape(J.shape[0], B))
     out = torch.cat(parts).T
     return traj.unbatch(torch.log(out) if log else out)
