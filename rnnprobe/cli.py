@@ -37,6 +37,8 @@ AXIS_OPTIONS = {"arch": "--arch", "length": "--lengths", "depth": "--depths", "g
 #: files a run writes into its directory (besides points/)
 TABLE_FILES = ("results.csv", "summary.csv", "meta.json")
 POINTS_DIR = "points"
+#: how long to try connecting to a Dask scheduler
+SCHEDULER_TIMEOUT = "10s"
 
 
 class CommaList(click.ParamType):
@@ -65,9 +67,21 @@ class CommaList(click.ParamType):
         return out
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is when a record is emitted (robust to redirection)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _setup_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("rnnprobe")
     root.handlers[:] = [handler]
@@ -80,8 +94,8 @@ def _setup_logging(verbose: int) -> None:
 def main(verbose: int) -> None:
     """Measure how gradients and memory travel through recurrent (and deep) networks.
 
-    Run a study (``rnnprobe study vanishing``), list the studies (``rnnprobe studies``),
-    or probe one model (``rnnprobe probe lstm``). Each command has its own --help.
+    Run a study ('rnnprobe study vanishing'), list the studies ('rnnprobe studies'),
+    or probe one model ('rnnprobe probe lstm'). Each command has its own --help.
     """
     _setup_logging(verbose)
 
@@ -176,7 +190,7 @@ def _connect(address: str):
     except ImportError:
         _fail("needs Dask: pip install 'rnnprobe[dask]'", "--scheduler")
     try:
-        return Client(address, timeout="10s", set_as_default=False)
+        return Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
     except Exception as exc:  # noqa: BLE001 - any connection failure is a bad address
         _fail(f"cannot connect to the Dask scheduler at {address!r}: {type(exc).__name__}: {exc}", "--scheduler")
 
@@ -191,6 +205,11 @@ def _versions() -> dict:
         except metadata.PackageNotFoundError:
             out[dist] = None
     return out
+
+
+def _progress_enabled() -> bool:
+    """A progress bar only on a terminal (never in logs, pipes or CI)."""
+    return sys.stderr.isatty()
 
 
 def _now() -> str:
@@ -306,7 +325,7 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
              f"Dask scheduler {scheduler}" if client else f"{n_jobs} job(s)")
 
     bar = None
-    if sys.stderr.isatty():
+    if _progress_enabled():
         bar = click.progressbar(length=len(points), label=f"{study.name}", show_eta=True, show_pos=True,
                                 file=sys.stderr)
         bar.__enter__()
@@ -431,14 +450,20 @@ def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, tr
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" not in str(exc) and "Weights only" not in str(exc):
-            _fail(f"{str(path)!r} is not a file torch.load can read: {exc}", "--model")
+        pickled_objects = "Unsupported global" in str(exc)
         if not trust_pickle:
-            _fail(f"{str(path)!r} holds pickled Python objects, not only tensors (torch.load(weights_only=True) "
-                  "refused it); unpickling runs arbitrary code, so it is refused. Save a checkpoint "
-                  "{'spec': ..., 'state_dict': ...} instead, or pass --trust-pickle if you trust the file", "--model")
+            if pickled_objects:
+                _fail(f"{str(path)!r} holds pickled Python objects, not only tensors (torch.load(weights_only=True) "
+                      "refused it); unpickling runs arbitrary code, so it is refused. Save a checkpoint "
+                      "{'spec': ..., 'state_dict': ...} instead, or pass --trust-pickle if you trust the file",
+                      "--model")
+            _fail(f"{str(path)!r} is not a file torch.load(weights_only=True) can read (not saved by torch.save?)",
+                  "--model")
         log.warning("--trust-pickle: unpickling %s with weights_only=False", path)
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc2:  # noqa: BLE001 - unreadable file
+            _fail(f"{str(path)!r} is not a file torch.load can read: {type(exc2).__name__}: {exc2}", "--model")
     except Exception as exc:  # noqa: BLE001 - unreadable file
         _fail(f"{str(path)!r} is not a file torch.load can read: {type(exc).__name__}: {exc}", "--model")
 
@@ -535,16 +560,21 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
     else:
         model = _load_user_model(model_path, spec_path, layer=layer, direction=direction,
                                  trust_pickle=trust_pickle, dtype=torch_dtype)
-        source = str(model_path)
+        source = str(model_path) + (f" ({model.source})" if getattr(model, "source", None) else "")
     if model.kind != "recurrent":
         _fail(f"the model must be recurrent; got {model.kind!r}", "--model")
+    # the inputs the model reads: an adapted upper layer of a torch module reads the module's inputs
+    lower = getattr(model, "lower", None)
+    input_size = lower.input_size if lower is not None else model.input_size
     try:
-        x = probes.sequence(seed, length, model.input_size, torch_dtype)
+        x = probes.sequence(seed, length, input_size, torch_dtype)
         traj = rnnprobe.record(model, x)
         mem = rnnprobe.memory_length(traj, eps=eps)
         spec = rnnprobe.weight_spectrum(model)
     except rnnprobe.InvalidArgument as exc:
         raise click.UsageError(str(exc)) from exc
+    except RuntimeError as exc:  # a user's module that does not run
+        raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
     largest = max(spec.blocks.items(), key=lambda kv: kv[1].spectral_norm) if spec.blocks else (None, None)
     result = {
         "model": source, "name": model.name, "hidden_size": model.hidden_size, "input_size": model.input_size,
