@@ -43,7 +43,7 @@ from pathlib import Path
 from rnnprobe.errors import RnnProbeError
 
 __all__ = [
-    "PointStore", "RunReport", "PointFailed", "run_points", "atomic_write", "write_csv", "remove_temporary",
+    "PointStore", "RunReport", "PointFailed", "run_points", "atomic_write", "write_csv", "csv_line", "remove_temporary",
     "read_identity", "identity_differences", "write_identity",
 ]
 
@@ -84,17 +84,24 @@ def remove_temporary(directory) -> int:
     return n
 
 
-def write_csv(path, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> int:
-    """Write a CSV table atomically (cells already formatted as strings); return the row count."""
+def csv_line(cells: Sequence[str]) -> str:
+    """One CSV record (quoted where needed), without the line terminator."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    n = 0
+    csv.writer(buf, lineterminator="\r\n").writerow(cells)   # so that embedded \r and \n get quoted
+    return buf.getvalue()[:-2]
+
+
+def write_csv(path, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> int:
+    """Write a CSV table atomically; return the row count.
+
+    Each row is a sequence of cells already formatted as strings, or a line already
+    encoded by :func:`csv_line` (faster for long tables).
+    """
+    parts = [csv_line(columns)]
     for row in rows:
-        writer.writerow(row)
-        n += 1
-    atomic_write(path, buf.getvalue())
-    return n
+        parts.append(row if isinstance(row, str) else csv_line(row))
+    atomic_write(path, "\n".join(parts) + "\n")
+    return len(parts) - 1
 
 
 def _file_name(key: str) -> str:

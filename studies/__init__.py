@@ -203,8 +203,15 @@ def _core_axes(archs) -> dict[str, Axis]:
 
 def format_value(value) -> str:
     """A value as written to point ids and CSV cells: '' for None, repr for floats."""
+    kind = type(value)          # fast paths first: tables have about a million cells
+    if kind is float:
+        return repr(value)
     if value is None:
         return ""
+    if kind is str:
+        return value
+    if kind is int or kind is bool:
+        return str(value)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, numbers.Integral):
@@ -335,12 +342,18 @@ class Study:
         return [self.name] + [format_value(point[c]) for c in CORE_AXES + self.extra_columns]
 
     def result_rows(self, points, records: Mapping[str, Mapping]):
-        """Cells of results.csv, in grid order then the study's row order (deterministic)."""
+        """CSV lines of results.csv, in grid order then the study's row order (deterministic)."""
+        from rnnprobe.runner import csv_line
+
         for point in points:
             pid = self.point_id(point)
-            head = self._grid_cells(point) + [pid]
+            head = csv_line(self._grid_cells(point) + [pid]) + ","
             for row in records[pid]["rows"]:
-                yield head + [format_value(v) for v in row]
+                cells = [format_value(v) for v in row]
+                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (cells[0], cells[4])):
+                    yield head + csv_line(cells)      # a metric or block name that needs quoting
+                else:
+                    yield head + ",".join(cells)
 
     def summary_rows(self, points, records: Mapping[str, Mapping]):
         """Cells of summary.csv, one row per point in grid order."""

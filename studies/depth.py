@@ -40,7 +40,8 @@ from __future__ import annotations
 import math
 
 from studies import Axis
-from studies._probes import bound_rtol, dtype_of, per_index_rows, per_layer_rows, sequence, spectrum_rows, to_device
+
+# torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("mlp", "resmlp", "densemlp", "stacked-rnn")
 
@@ -108,6 +109,7 @@ def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64
     import torch
 
     import rnnprobe
+    from studies._probes import dtype_of, sequence
 
     dt = dtype_of(dtype)
     g = torch.Generator().manual_seed(seed)
@@ -143,6 +145,7 @@ def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64
 def build_chain(point, *, dtype="float64"):
     """The chain model of a grid point and its input vector."""
     import rnnprobe
+    from studies._probes import dtype_of, sequence
 
     n, L = point["hidden"], point["depth"]
     if point["arch"] == "stacked-rnn":
@@ -160,6 +163,7 @@ def probe(point, *, dtype="float64", device="cpu"):
     import torch
 
     import rnnprobe
+    from studies._probes import bound_rtol, per_index_rows, per_layer_rows, spectrum_rows, to_device
 
     model, x = build_chain(point, dtype=dtype)
     model = to_device(model, device)

@@ -32,7 +32,8 @@ state (``init`` column), Gaussian N(0, 1/d) input weights, zero other biases.
 from __future__ import annotations
 
 from studies import Axis
-from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows, to_device
+
+# torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
 
@@ -118,6 +119,7 @@ def cost(point) -> float:
 def build_model(point, *, dtype="float64", device="cpu"):
     """The model of one grid point, gate biases applied."""
     import rnnprobe
+    from studies._probes import dtype_of, to_device
 
     options = {}
     if point.get("forget_bias") is not None:
@@ -134,6 +136,7 @@ def build_model(point, *, dtype="float64", device="cpu"):
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: G per lag, memory lengths, spectra and memory capacity."""
     import rnnprobe
+    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
 
     model = build_model(point, dtype=dtype, device=device)
     x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))

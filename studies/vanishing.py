@@ -30,7 +30,8 @@ vanilla RNNs until saturation (tanh) or without bound (ReLU).
 from __future__ import annotations
 
 from studies import Axis
-from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows, to_device
+
+# torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
 
@@ -71,6 +72,7 @@ def cost(point) -> float:
 def build_model(point, *, dtype="float64", device="cpu"):
     """The model of one grid point (seeded by the point's seed)."""
     import rnnprobe
+    from studies._probes import dtype_of, to_device
 
     model = rnnprobe.build(point["arch"], point["hidden"], 1, gain=point["gain"], init=point["init"],
                            seed=point["seed"], dtype=dtype_of(dtype))
@@ -80,6 +82,7 @@ def build_model(point, *, dtype="float64", device="cpu"):
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: per-lag rows, spectra, Lyapunov spectrum and the summary."""
     import rnnprobe
+    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
 
     model = build_model(point, dtype=dtype, device=device)
     x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))

@@ -265,9 +265,27 @@ def test_memory_point_capacity_and_biases():
 
 def test_memory_longer_with_larger_forget_bias():
     study = studies.load("memory")
-    base = dict(arch="lstm", hidden=8, length=200, depth=None, gain=0.5, seed=0, init="orthogonal",
+    base = dict(arch="lstm", hidden=4, length=100, depth=None, gain=0.5, seed=0, init="orthogonal",
                 update_bias=None, chrono=None)
     short = studies.run_point(dict(base, forget_bias=0.0), study="memory")["summary"]
     long = studies.run_point(dict(base, forget_bias=4.0), study="memory")["summary"]
     assert long["memory_efold"] > 3 * short["memory_efold"]
     assert long["memory_threshold"] > short["memory_threshold"]
+
+
+def test_result_rows_quote_awkward_names(tmp_path):
+    import csv
+
+    from rnnprobe.runner import write_csv
+
+    study = studies.load("vanishing")
+    point = dict(arch="gru", hidden=2, length=3, depth=None, gain=1.0, seed=0, init="orthogonal")
+    pid = study.point_id(point)
+    records = {pid: {"rows": [["weight_singular_value", None, None, 0, "W,odd\"block", 0.5],
+                              ["jacobian_norm", 1, None, None, None, 1e-300]]}}
+    write_csv(tmp_path / "r.csv", study.result_columns(), study.result_rows([point], records))
+    with open(tmp_path / "r.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["block"] for r in rows] == ['W,odd"block', ""]
+    assert [float(r["value"]) for r in rows] == [0.5, 1e-300] and rows[0]["point_id"] == pid
+    assert rows[1]["lag"] == "1" and rows[1]["index"] == "" and rows[0]["depth"] == ""
