@@ -10,6 +10,18 @@ Heavy imports (torch, the studies, pandas, the report generator) happen inside t
 commands that need them, so that ``rnnprobe --help`` answers at once. Every bad
 argument is a usage error (exit code 2) that names the option and the value, and
 is caught before anything is written.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> from rnnprobe.cli import main
+>>> print(CliRunner().invoke(main, ["studies"]).output)
+depth      How far from an isometry is the input-output Jacobian of a deep stack, ...
+memory     How long do recurrent nets remember, ...
+vanishing  How do gradients vanish or explode through time, ...
+>>> result = CliRunner().invoke(main, ["study", "vanishng"])
+>>> result.exit_code, "did you mean 'vanishing'?" in result.output
+(2, True)
 """
 
 from __future__ import annotations

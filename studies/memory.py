@@ -27,6 +27,18 @@ Gate biases (extra columns; empty where they do not apply):
 
 Initialisation: ``orthogonal`` gain x Haar matrices for everything acting on the
 state (``init`` column), Gaussian N(0, 1/d) input weights, zero other biases.
+
+Examples
+--------
+>>> import studies
+>>> study = studies.load("memory")
+>>> len(study.points(study.resolve()))       # (1 + 4 + 4 + 5 + 1 + 1) variants x 2 gains x 2 seeds
+64
+>>> point = dict(arch="gru", hidden=3, length=30, depth=None, gain=1.0, seed=0, init="orthogonal",
+...              forget_bias=None, update_bias=2.0, chrono=None)
+>>> rows, summary = study.module.probe(point)
+>>> 0 < summary["memory_capacity"] <= 3
+True
 """
 
 from __future__ import annotations

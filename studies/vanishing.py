@@ -25,6 +25,17 @@ h, except [h; c] for the LSTM and the window of the last K states for ``dense``.
 
 Gains above 1 are where exploding gradients show: G(k) grows with k for the
 vanilla RNNs until saturation (tanh) or without bound (ReLU).
+
+Examples
+--------
+>>> import studies
+>>> study = studies.load("vanishing")
+>>> len(study.points(study.resolve()))       # 7 architectures x 5 lengths x 3 gains x 2 seeds
+210
+>>> point = dict(arch="vanilla-tanh", hidden=4, length=20, depth=None, gain=0.5, seed=0, init="orthogonal")
+>>> rows, summary = study.module.probe(point)
+>>> summary["pascanu"], summary["bound_holds"], summary["sigma_max"]
+('vanishing', True, 0.5...)
 """
 
 from __future__ import annotations

@@ -357,6 +357,35 @@ def test_failing_point_is_an_error_with_progress_kept(tmp_path, monkeypatch):
     assert 0 <= len(list((out / "points").glob("vanishing*.json"))) < 8
 
 
+def test_interrupt_keeps_progress_and_says_how_to_resume(tmp_path, monkeypatch):
+    module = studies.load("vanishing").module
+    real = module.probe
+    calls = []
+
+    def interrupted(point, **kw):
+        calls.append(point)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(point, **kw)
+
+    monkeypatch.setattr(module, "probe", interrupted)
+    out = tmp_path / "o"
+    result = invoke("study", "vanishing", *QUICK, "--out", out)
+    assert result.exit_code == 130 and "interrupted: 2 of 8 points are saved" in result.output
+    assert "run the same command again to resume" in result.output and not (out / "results.csv").exists()
+    monkeypatch.setattr(module, "probe", real)
+    result = invoke("study", "vanishing", *QUICK, "--out", out)
+    assert result.exit_code == 0 and "(6 computed, 2 resumed)" in result.output
+
+
+def test_float32_run(tmp_path):
+    result = invoke("study", "vanishing", *QUICK, "--dtype", "float32", "--out", tmp_path / "f32")
+    assert result.exit_code == 0, result.output
+    summ = pd.read_csv(tmp_path / "f32" / "summary.csv")
+    assert summ.bound_holds.all() and len(summ) == 8
+    assert json.loads((tmp_path / "f32" / "meta.json").read_text())["config"]["dtype"] == "float32"
+
+
 # ------------------------------------------------------------------ probe
 def test_probe_builtin_table_and_json():
     result = invoke("probe", "vanilla-tanh", "--gain", "0.5", "--hidden", "6", "--length", "50")
