@@ -300,7 +300,14 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
 
     identity = {"study": study.name, "grid": grid, "dtype": dtype, "device": device, "rnnprobe": __version__}
     points_dir = out / POINTS_DIR
-    previous = runner.read_identity(points_dir) if points_dir.is_dir() else None
+    store = runner.PointStore(points_dir)
+    try:
+        previous = runner.read_identity(points_dir) if points_dir.is_dir() else None
+        done_before = set(store.load())
+    except (ValueError, OSError, runner.RnnProbeError) as exc:
+        _fail(f"{str(points_dir)!r} is not a readable rnnprobe run ({exc}); choose another --out", "--out")
+    if previous is not None and not isinstance(previous, dict):
+        _fail(f"{str(points_dir)!r} holds an unreadable run identity; choose another --out", "--out")
     if previous is not None and previous.get("identity") != identity and not force:
         diff = runner.identity_differences(previous.get("identity") or {}, identity)
         _fail(f"{str(out)!r} holds a run made with different settings (differs in: {', '.join(diff)}); "
@@ -311,7 +318,6 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
     # ---- arguments are valid: from here on we write
     n_jobs = jobs or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     started = time.perf_counter()
-    store = runner.PointStore(points_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         if previous is not None and previous.get("identity") != identity:
@@ -319,7 +325,7 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
             store.clear()
             for f in TABLE_FILES:
                 (out / f).unlink(missing_ok=True)
-            previous = None
+            previous, done_before = None, set()
         created = previous.get("created") if previous else _now()
         runner.write_identity(points_dir, {"identity": identity, "created": created})
     except OSError as exc:
@@ -327,7 +333,7 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
     runner.remove_temporary(out)
 
     by_id = {study.point_id(p): p for p in points}
-    done_before = set(store.load()) & set(by_id)
+    done_before &= set(by_id)
     order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
     import functools
 

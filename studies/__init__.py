@@ -275,12 +275,12 @@ class Study:
         question = doc.splitlines()[0] if doc else ""
         extra = dict(getattr(module, "EXTRA_AXES", {}))
         core = _core_axes(module.ARCHS)
-        axes = {k: core[k] if k in core else extra[k] for k in module.GRID}
         for grid_name in ("GRID", "QUICK"):
             unknown = set(getattr(module, grid_name)) - set(core) - set(extra)
             if unknown or set(getattr(module, grid_name)) != set(module.GRID):
                 raise RnnProbeStudyError(f"study {name!r}: {grid_name} axes {sorted(getattr(module, grid_name))} "
                                          f"must equal GRID's and be core or EXTRA_AXES")
+        axes = {k: core[k] if k in core else extra[k] for k in module.GRID}
         return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
 
     @property

@@ -149,6 +149,15 @@ def test_unwritable_output_dirs(tmp_path):
         assert list(locked.iterdir()) == []
 
 
+def test_foreign_points_directory_is_refused(tmp_path):
+    points = tmp_path / "o" / "points"
+    points.mkdir(parents=True)
+    (points / "notes.json").write_text('{"mine": true}')
+    result = invoke("study", "vanishing", *QUICK, "--out", tmp_path / "o")
+    assert result.exit_code == 2 and "not a readable rnnprobe run" in result.output and "Traceback" not in result.output
+    assert sorted(p.name for p in points.iterdir()) == ["notes.json"] and not (tmp_path / "o" / "results.csv").exists()
+
+
 def test_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
     monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", "1s")

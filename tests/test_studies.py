@@ -57,6 +57,16 @@ def test_adding_a_study_is_adding_a_file(tmp_path, monkeypatch):
     assert studies.available()["toy"] == "Does a toy study show up?"
 
 
+def test_malformed_study_module_is_reported():
+    import types
+
+    module = types.ModuleType("bad")
+    module.__doc__ = "Bad?"
+    module.ARCHS, module.GRID, module.QUICK = ("gru",), {"arch": ["gru"], "colour": ["red"]}, {"arch": ["gru"]}
+    with pytest.raises(studies.RnnProbeStudyError, match="must equal GRID's and be core or EXTRA_AXES"):
+        studies.Study.from_module("bad", module)
+
+
 def test_unknown_study_suggests_nearest():
     with pytest.raises(rnnprobe.InvalidArgument, match="unknown study 'vanishng'.*did you mean 'vanishing'"):
         studies.load("vanishng")
