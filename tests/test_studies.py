@@ -299,3 +299,12 @@ def test_result_rows_quote_awkward_names(tmp_path):
     assert [r["block"] for r in rows] == ['W,odd"block', ""]
     assert [float(r["value"]) for r in rows] == [0.5, 1e-300] and rows[0]["point_id"] == pid
     assert rows[1]["lag"] == "1" and rows[1]["index"] == "" and rows[0]["depth"] == ""
+
+
+def test_docs_describe_every_column_and_metric():
+    text = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+    documented = set(__import__("re").findall(r"`([a-z_]+)`", text))
+    names = set(studies.METRICS) | set(studies.RESULT_COLUMNS) | set(studies.SUMMARY_COLUMNS)
+    for name in NAMES:
+        names |= set(studies.load(name).extra_columns)
+    assert names - documented == set()
