@@ -7,40 +7,75 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`memory_capacity`.
+  :func:`memory_capacity`, :func:`path_lengths`;
+* published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
+* for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
 Importing rnnprobe is light: torch, numpy and scipy, never pandas or matplotlib.
+The public names are loaded on first use (PEP 562), so that ``import rnnprobe.cli``
+(the command line) does not pay for importing torch: ``rnnprobe --help`` answers at once.
+
+Examples
+--------
+>>> import rnnprobe
+>>> "record" in rnnprobe.__all__ and callable(rnnprobe.record)
+True
 """
 
-from rnnprobe.capacity import MemoryCapacity, memory_capacity
-from rnnprobe.errors import InvalidArgument, RnnProbeError
-from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
-from rnnprobe.init import INIT_SCHEMES, init_matrix
-from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
-from rnnprobe.memory import MemoryLength, memory_length
-from rnnprobe.models import (
-    GRU,
-    LSTM,
-    MLP,
-    ArchitectureSpec,
-    CellAdapter,
-    DenseMLP,
-    DenseRNN,
-    ResidualRNN,
-    ResMLP,
-    StepModel,
-    TorchGRU,
-    VanillaRNN,
-    adapt,
-    architectures,
-    build,
-)
-from rnnprobe.nonlinearities import NONLINEARITIES
-from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values
-from rnnprobe.spectrum import BlockSpectrum, WeightSpectrum, weight_spectrum
-from rnnprobe.trajectory import Trajectory, record
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
+
+# public name -> the submodule that defines it (loaded on first attribute access)
+_EXPORTS = {
+    # errors
+    "RnnProbeError": "rnnprobe.errors",
+    "InvalidArgument": "rnnprobe.errors",
+    # architectures
+    "architectures": "rnnprobe.models",
+    "build": "rnnprobe.models",
+    "adapt": "rnnprobe.models",
+    "CellAdapter": "rnnprobe.models",
+    "ArchitectureSpec": "rnnprobe.models",
+    "StepModel": "rnnprobe.models",
+    "VanillaRNN": "rnnprobe.models",
+    "ResidualRNN": "rnnprobe.models",
+    "DenseRNN": "rnnprobe.models",
+    "GRU": "rnnprobe.models",
+    "TorchGRU": "rnnprobe.models",
+    "LSTM": "rnnprobe.models",
+    "MLP": "rnnprobe.models",
+    "ResMLP": "rnnprobe.models",
+    "DenseMLP": "rnnprobe.models",
+    "INIT_SCHEMES": "rnnprobe.init",
+    "init_matrix": "rnnprobe.init",
+    "NONLINEARITIES": "rnnprobe.nonlinearities",
+    # trajectories
+    "Trajectory": "rnnprobe.trajectory",
+    "record": "rnnprobe.trajectory",
+    # probes
+    "jacobian_norms": "rnnprobe.products",
+    "jacobian_singular_values": "rnnprobe.products",
+    "jacobian_product": "rnnprobe.products",
+    "gradient_norms": "rnnprobe.gradients",
+    "gradient_bounds": "rnnprobe.gradients",
+    "GradientBounds": "rnnprobe.gradients",
+    "step_norms": "rnnprobe.gradients",
+    "weight_spectrum": "rnnprobe.spectrum",
+    "WeightSpectrum": "rnnprobe.spectrum",
+    "BlockSpectrum": "rnnprobe.spectrum",
+    "memory_length": "rnnprobe.memory",
+    "MemoryLength": "rnnprobe.memory",
+    "lyapunov_spectrum": "rnnprobe.lyapunov",
+    "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
+    "memory_capacity": "rnnprobe.capacity",
+    "MemoryCapacity": "rnnprobe.capacity",
+    "path_lengths": "rnnprobe.paths",
+    "PathLengths": "rnnprobe.paths",
+}
 
 __all__ = [
     # errors
@@ -58,4 +93,41 @@ __all__ = [
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
     "memory_capacity", "MemoryCapacity",
+    "path_lengths", "PathLengths",
 ]
+
+
+def __getattr__(name: str):
+    """Load a public name (or a submodule) on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value          # later lookups skip __getattr__
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from rnnprobe.capacity import MemoryCapacity, memory_capacity
+    from rnnprobe.errors import InvalidArgument, RnnProbeError
+    from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
+    from rnnprobe.init import INIT_SCHEMES, init_matrix
+    from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
+    from rnnprobe.memory import MemoryLength, memory_length
+    from rnnprobe.models import (GRU, LSTM, MLP, ArchitectureSpec, CellAdapter, DenseMLP, DenseRNN,
+                                 ResidualRNN, ResMLP, StepModel, TorchGRU, VanillaRNN, adapt,
+                                 architectures, build)
+    from rnnprobe.nonlinearities import NONLINEARITIES
+    from rnnprobe.paths import PathLengths, path_lengths
+    from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values
+    from rnnprobe.spectrum import BlockSpectrum, WeightSpectrum, weight_spectrum
+    from rnnprobe.trajectory import Trajectory, record

@@ -1,0 +1,415 @@
+"""Studies: rnnprobe's probes swept over a grid of architectures, lengths, depths, gains and seeds.
+
+A study is one module in this package (``studies/<name>.py``; modules whose name
+starts with ``_`` are helpers, not studies). Adding a study is adding one file
+that defines:
+
+* a module docstring whose **first line is the question the study answers**
+  (``rnnprobe studies`` lists it);
+* ``ARCHS``: the architecture names the study accepts;
+* ``GRID``: the default grid, a dict ``axis -> list of values``, with axes among
+  ``arch, hidden, length, depth, gain, seed`` and the study's own ``EXTRA_AXES``;
+* ``QUICK``: a small grid of the same axes for smoke tests (``--quick``, seconds);
+* ``EXTRA_AXES`` (optional): ``{name: Axis(...)}``, the study's own grid columns;
+* ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point.
+  ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
+  field does not apply) and ``summary`` a dict of the scalar columns of
+  ``summary.csv`` (see :data:`SUMMARY_COLUMNS`; missing ones are left empty);
+* ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
+  every combination makes sense (default: the Cartesian product);
+* ``cost(point) -> float`` (optional): relative cost, to start long points first.
+
+The output tables follow the project's schema (``docs/results.md``): results.csv
+is tidy (one row per grid point x lag/layer/index x metric), summary.csv has one
+row per grid point. This module is light: listing studies reads their docstrings
+without importing them (nor torch).
+
+Examples
+--------
+>>> import studies
+>>> sorted(studies.available())
+['depth', 'memory', 'vanishing']
+>>> study = studies.load("vanishing")
+>>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
+>>> [study.point_id(p) for p in study.points(grid)]
+['vanishing:arch=gru,hidden=8,length=10,gain=0.5,seed=0,init=orthogonal']
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import importlib
+import itertools
+import math
+import numbers
+import pkgutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from rnnprobe.errors import InvalidArgument
+
+__all__ = [
+    "Axis", "GridError", "Study", "available", "load", "run_point",
+    "CORE_AXES", "GRID_COLUMNS", "ROW_COLUMNS", "RESULT_COLUMNS", "SUMMARY_COLUMNS", "METRICS",
+    "format_value",
+]
+
+
+# --------------------------------------------------------------------------- schema
+#: grid columns every table has, in this order (the study's extra axes follow)
+GRID_COLUMNS = {
+    "study": "name of the study (str)",
+    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn')",
+    "hidden": "hidden size n (the width for feed-forward stacks) (int)",
+    "length": "sequence length T (int); empty for feed-forward depth rows",
+    "depth": "number of layers L (int; depth study only, empty otherwise)",
+    "gain": "gain of the matrices acting on the state (float; see the study's init)",
+    "seed": "seed of the weights, the inputs and the readout (int)",
+}
+CORE_AXES = ("arch", "hidden", "length", "depth", "gain", "seed")
+
+#: the per-row columns of results.csv, after the grid columns and point_id
+ROW_COLUMNS = {
+    "metric": "name of the measured quantity (see METRICS)",
+    "lag": "lag k = T - t >= 1 (time metrics; empty otherwise)",
+    "layer": "layer l = 0 .. L-1 (depth metrics; empty otherwise)",
+    "index": "index i >= 0 of a singular value or Lyapunov exponent (empty otherwise)",
+    "block": "weight block, e.g. 'W_h', 'U_z', 'W_hf' (weight_singular_value only)",
+    "value": "the measured value, natural units (float)",
+}
+POINT_ID = {"point_id": "string key of the grid point, stable across runs: '<study>:axis=value,...'"}
+
+RESULT_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **ROW_COLUMNS}
+
+METRICS = {
+    "jacobian_norm": "time: G(k) = ||ds_T/ds_{T-k}||_2 per lag; depth: ||ds_L/ds_l||_2 per layer",
+    "gradient_norm": "time: g(k) = ||dL/ds_{T-k}|| per lag; depth: ||dL/ds_l|| per layer "
+                     "(L: a fixed random unit readout of the final hidden vector, seeded by seed)",
+    "bound_jacobian": "||dL/ds_T|| * G(k) per lag (an upper bound on gradient_norm)",
+    "bound_product": "B_prod(k) = ||dL/ds_T|| * prod_{s=T-k}^{T-1} ||J_s||_2 per lag",
+    "bound_weight": "the lecture's B_W(k) = ||dL/ds_T|| * ||W_h||_2^k * prod ||D_s||_2 per lag (vanilla RNNs only)",
+    "memory_capacity_lag": "MC_k, squared correlation of the best linear readout of u_{t-k} (memory study)",
+    "weight_singular_value": "singular values of each recurrent weight block (with block), decreasing",
+    "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
+    "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
+}
+
+SUMMARY_SCALARS = {
+    "memory_threshold": "largest lag k with G(k) >= eps (int)",
+    "memory_threshold_censored": "True when every lag up to T passes (the memory is at least T) (bool)",
+    "memory_efold": "e-folding time -1/slope of a Theil-Sen fit of log G(k) on k (float, inf when not decaying)",
+    "efold_slope": "slope of that fit, per step (natural log)",
+    "efold_slope_low": "lower end of the slope's 95% confidence interval",
+    "efold_slope_high": "upper end of the slope's 95% confidence interval",
+    "lyapunov_exponent": "top Lyapunov exponent lambda_1 along the trajectory, per step",
+    "lyapunov_time": "-1/lambda_1 when lambda_1 < 0, else inf (steps)",
+    "sigma_max": "largest spectral norm over the recurrent weight blocks",
+    "spectral_radius": "spectral radius of the block with the largest spectral norm (empty if not square)",
+    "gamma": "sup|sigma'| of the nonlinearity where the Pascanu verdict applies",
+    "pascanu": "Pascanu et al. (2013) verdict: 'vanishing' | 'inconclusive' | 'not applicable'",
+    "bound_holds": "whether g <= ||dL/ds_T|| G <= B_prod <= B_W held at every lag/layer (bool)",
+    "eps": "threshold of memory_threshold",
+    "memory_capacity": "Jaeger's linear memory capacity sum_k MC_k (memory study)",
+    "log_sv_mean": "mean of the log singular values of the input-output Jacobian (depth study)",
+    "log_sv_std": "standard deviation of those log singular values: 0 is an isometry (depth study)",
+    "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",
+    "min_singular_value": "smallest singular value of the input-output Jacobian (depth study)",
+    "elapsed_s": "wall seconds spent on the grid point (the only column that varies between runs)",
+}
+SUMMARY_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **SUMMARY_SCALARS}
+
+
+# --------------------------------------------------------------------------- axes
+class RnnProbeStudyError(InvalidArgument):
+    """A study module does not follow the study contract."""
+
+
+class GridError(InvalidArgument):
+    """A grid axis has a bad value; ``axis`` names it (the CLI maps it to its option)."""
+
+    def __init__(self, axis: str, message: str):
+        super().__init__(message)
+        self.axis = axis
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One grid axis: its type, its documentation and what it accepts.
+
+    Attributes
+    ----------
+    type : type
+        ``int``, ``float`` or ``str``.
+    doc : str
+        What the column means (goes into docs/results.md and meta.json).
+    min_value : float, optional
+        Smallest accepted value (numbers).
+    choices : tuple of str, optional
+        Accepted values (strings).
+    allow_empty : bool
+        Whether the axis may list no values (arch-specific axes may).
+    """
+
+    type: type
+    doc: str
+    min_value: float | None = None
+    choices: tuple[str, ...] | None = None
+    allow_empty: bool = False
+
+    def check(self, name: str, values) -> list:
+        """Return ``values`` converted to ``type``; raise :class:`GridError` for a bad one."""
+        values = list(values)
+        if not values and not self.allow_empty:
+            raise GridError(name, f"{name} must list at least one value; got an empty list (the grid would be empty)")
+        out = []
+        for v in values:
+            if self.type is str:
+                if not isinstance(v, str):
+                    raise GridError(name, f"{name} values must be strings; got {v!r}")
+                if self.choices is not None and v not in self.choices:
+                    hint = difflib.get_close_matches(v, self.choices, n=1, cutoff=0.5)
+                    msg = f"{name} must be one of {', '.join(self.choices)}; got {v!r}"
+                    raise GridError(name, msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+            elif self.type is int:
+                if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+                    raise GridError(name, f"{name} values must be integers; got {v!r}")
+                v = int(v)
+            else:
+                if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+                    raise GridError(name, f"{name} values must be finite real numbers; got {v!r}")
+                v = float(v)
+            if self.min_value is not None and v < self.min_value:
+                raise GridError(name, f"{name} values must be >= {self.min_value:g}; got {v!r}")
+            out.append(v)
+        if len(set(out)) != len(out):
+            dup = next(v for v in out if out.count(v) > 1)
+            raise GridError(name, f"{name} lists {dup!r} twice; each value must appear once")
+        return out
+
+
+def _core_axes(archs) -> dict[str, Axis]:
+    return {
+        "arch": Axis(str, GRID_COLUMNS["arch"], choices=tuple(archs)),
+        "hidden": Axis(int, GRID_COLUMNS["hidden"], min_value=1),
+        "length": Axis(int, GRID_COLUMNS["length"], min_value=1),
+        "depth": Axis(int, GRID_COLUMNS["depth"], min_value=1),
+        "gain": Axis(float, GRID_COLUMNS["gain"], min_value=0.0),
+        "seed": Axis(int, GRID_COLUMNS["seed"], min_value=0),
+    }
+
+
+def format_value(value) -> str:
+    """A value as written to point ids and CSV cells: '' for None, repr for floats."""
+    kind = type(value)          # fast paths first: tables have about a million cells
+    if kind is float:
+        return repr(value)
+    if value is None:
+        return ""
+    if kind is str:
+        return value
+    if kind is int or kind is bool:
+        return str(value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return str(value)
+
+
+# --------------------------------------------------------------------------- discovery
+def _package_dir() -> Path:
+    return Path(__file__).resolve().parent
+
+
+def _study_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(_package_dir())])
+                  if not m.name.startswith("_") and not m.ispkg)
+
+
+def available() -> dict[str, str]:
+    """``{name: one-line question}`` of every study, read without importing them."""
+    out = {}
+    for name in _study_names():
+        source = (_package_dir() / f"{name}.py").read_text(encoding="utf-8")
+        doc = ast.get_docstring(ast.parse(source)) or ""
+        out[name] = doc.strip().splitlines()[0] if doc.strip() else ""
+    return out
+
+
+def unknown_study_message(name: str) -> str:
+    """The message for an unknown study name, with the nearest spelling."""
+    names = _study_names()
+    msg = f"unknown study {name!r}; available: {', '.join(names)}"
+    hint = difflib.get_close_matches(str(name), names, n=1, cutoff=0.4)
+    return msg + (f" (did you mean {hint[0]!r}?)" if hint else "")
+
+
+def load(name: str) -> Study:
+    """Load a study by name; :class:`~rnnprobe.errors.InvalidArgument` if there is none."""
+    if name not in _study_names():
+        raise InvalidArgument(unknown_study_message(name))
+    return Study.from_module(name, importlib.import_module(f"{__name__}.{name}"))
+
+
+# --------------------------------------------------------------------------- studies
+@dataclass(frozen=True)
+class Study:
+    """One study: its grids, its axes and the function probing one grid point."""
+
+    name: str
+    module: ModuleType
+    question: str
+    axes: Mapping[str, Axis]
+    grid: Mapping[str, list]
+    quick: Mapping[str, list]
+    extra_axes: Mapping[str, Axis] = field(default_factory=dict)
+
+    @classmethod
+    def from_module(cls, name: str, module: ModuleType) -> Study:
+        doc = (module.__doc__ or "").strip()
+        question = doc.splitlines()[0] if doc else ""
+        extra = dict(getattr(module, "EXTRA_AXES", {}))
+        core = _core_axes(module.ARCHS)
+        for grid_name in ("GRID", "QUICK"):
+            unknown = set(getattr(module, grid_name)) - set(core) - set(extra)
+            if unknown or set(getattr(module, grid_name)) != set(module.GRID):
+                raise RnnProbeStudyError(f"study {name!r}: {grid_name} axes {sorted(getattr(module, grid_name))} "
+                                         f"must equal GRID's and be core or EXTRA_AXES")
+        axes = {k: core[k] if k in core else extra[k] for k in module.GRID}
+        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
+
+    @property
+    def archs(self) -> tuple[str, ...]:
+        return tuple(self.module.ARCHS)
+
+    @property
+    def extra_columns(self) -> tuple[str, ...]:
+        """The study's own grid columns, in order (after the core grid columns)."""
+        return tuple(self.extra_axes)
+
+    @property
+    def grid_columns(self) -> tuple[str, ...]:
+        return tuple(GRID_COLUMNS) + self.extra_columns
+
+    def result_columns(self) -> tuple[str, ...]:
+        return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
+
+    def summary_columns(self) -> tuple[str, ...]:
+        return self.grid_columns + ("point_id",) + tuple(SUMMARY_SCALARS)
+
+    def column_docs(self) -> dict[str, dict[str, str]]:
+        """Column meanings of both tables (for meta.json)."""
+        extra = {k: a.doc for k, a in self.extra_axes.items()}
+        results = {**GRID_COLUMNS, **extra, **POINT_ID, **ROW_COLUMNS}
+        summary = {**GRID_COLUMNS, **extra, **POINT_ID, **SUMMARY_SCALARS}
+        return {"results.csv": results, "summary.csv": summary, "metrics": dict(METRICS)}
+
+    def resolve(self, overrides: Mapping[str, list] | None = None, *, quick: bool = False) -> dict[str, list]:
+        """The grid to run: the default (or quick) grid with ``overrides`` replacing axes.
+
+        Raises :class:`GridError` for an axis the study does not have or a bad value.
+        """
+        grid = dict(self.quick if quick else self.grid)
+        for axis, values in (overrides or {}).items():
+            if axis not in self.axes:
+                raise GridError(axis, f"axis {axis!r} does not apply to study {self.name!r}; "
+                                      f"its axes are {', '.join(self.axes)}")
+            grid[axis] = list(values)
+        return {axis: self.axes[axis].check(axis, grid[axis]) for axis in self.axes}
+
+    def points(self, grid: Mapping[str, list]) -> list[dict]:
+        """Every grid point, in a fixed order; each point has every grid column (None where n/a)."""
+        expand = getattr(self.module, "points", None)
+        if expand is None:
+            keys = list(grid)
+            raw = [dict(zip(keys, combo)) for combo in itertools.product(*(grid[k] for k in keys))]
+        else:
+            raw = list(expand(grid))
+        columns = tuple(CORE_AXES) + self.extra_columns
+        return [{c: p.get(c) for c in columns} for p in raw]
+
+    def point_id(self, point: Mapping) -> str:
+        """``'<study>:axis=value,...'`` over the point's non-empty grid columns (stable across runs)."""
+        parts = [f"{c}={format_value(point[c])}" for c in CORE_AXES + self.extra_columns if point.get(c) is not None]
+        return f"{self.name}:" + ",".join(parts)
+
+    def _grid_cells(self, point: Mapping) -> list[str]:
+        return [self.name] + [format_value(point[c]) for c in CORE_AXES + self.extra_columns]
+
+    def result_rows(self, points, records: Mapping[str, Mapping]):
+        """CSV lines of results.csv, in grid order then the study's row order (deterministic)."""
+        from rnnprobe.runner import csv_line
+
+        for point in points:
+            pid = self.point_id(point)
+            head = csv_line(self._grid_cells(point) + [pid]) + ","
+            for row in records[pid]["rows"]:
+                cells = [format_value(v) for v in row]
+                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (cells[0], cells[4])):
+                    yield head + csv_line(cells)      # a metric or block name that needs quoting
+                else:
+                    yield head + ",".join(cells)
+
+    def summary_rows(self, points, records: Mapping[str, Mapping]):
+        """Cells of summary.csv, one row per point in grid order."""
+        for point in points:
+            pid = self.point_id(point)
+            summary = records[pid]["summary"]
+            yield self._grid_cells(point) + [pid] + [format_value(summary.get(k)) for k in SUMMARY_SCALARS]
+
+    def cost(self, point: Mapping) -> float:
+        fn = getattr(self.module, "cost", None)
+        return float(fn(point)) if fn is not None else 1.0
+
+    def describe(self) -> str:
+        """The module docstring (question first)."""
+        return (self.module.__doc__ or "").strip()
+
+
+def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu") -> dict:
+    """Probe one grid point of a study and return a JSON-ready record.
+
+    The record holds ``point_id``, ``study``, ``point``, ``rows`` (lists
+    ``[metric, lag, layer, index, block, value]``), ``summary`` (scalars, with
+    ``elapsed_s``). This is the function the runner sends to worker processes or
+    Dask workers; it is deterministic given the point, dtype and device.
+    """
+    import time
+
+    st = load(study)
+    start = time.perf_counter()
+    rows, summary = st.module.probe(dict(point), dtype=dtype, device=device)
+    elapsed = time.perf_counter() - start
+    unknown = set(summary) - set(SUMMARY_SCALARS)
+    if unknown:
+        raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
+    clean_rows = []
+    for row in rows:
+        metric, lag, layer, index, block, value = row
+        if metric not in METRICS:
+            raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
+        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
+    clean_summary = {k: _plain(summary.get(k)) for k in SUMMARY_SCALARS if k in summary}
+    clean_summary["elapsed_s"] = elapsed
+    return {"point_id": st.point_id(point), "study": study, "point": dict(point),
+            "rows": clean_rows, "summary": clean_summary}
+
+
+def _plain(value):
+    """Python scalars only (torch/numpy scalars converted), for JSON."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value

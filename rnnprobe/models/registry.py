@@ -10,6 +10,8 @@ Examples
 ['dense', 'densemlp', 'gru', 'gru-torch']
 >>> rnnprobe.architectures["lstm"].kind
 'recurrent'
+>>> "lstm" in rnnprobe.architectures, "lsmt" in rnnprobe.architectures
+(True, False)
 >>> model = rnnprobe.build("vanilla-tanh", hidden_size=8, gain=0.9, seed=3)
 >>> model.name, model.state_size
 ('vanilla-tanh', 8)
@@ -101,6 +103,13 @@ class _Architectures(Mapping):
         if name not in self._specs:
             check_choice("architecture", name, self._specs)
         return self._specs[name]
+
+    def __contains__(self, name) -> bool:
+        # Mapping's default calls __getitem__ and catches KeyError only; ours raises InvalidArgument
+        return name in self._specs
+
+    def get(self, name, default=None):
+        return self._specs.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._specs)

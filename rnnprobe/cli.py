@@ -1,0 +1,628 @@
+"""The ``rnnprobe`` command line.
+
+::
+
+    rnnprobe studies                      list the studies and the question each answers
+    rnnprobe study NAME [OPTIONS]         run a study into a directory of tidy tables
+    rnnprobe probe ARCH | --model FILE    probe one model and print a short table
+
+Heavy imports (torch, the studies, pandas, the report generator) happen inside the
+commands that need them, so that ``rnnprobe --help`` answers at once. Every bad
+argument is a usage error (exit code 2) that names the option and the value, and
+is caught before anything is written.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> from rnnprobe.cli import main
+>>> print(CliRunner().invoke(main, ["studies"]).output)
+depth      How far from an isometry is the input-output Jacobian of a deep stack, ...
+memory     How long do recurrent nets remember, ...
+vanishing  How do gradients vanish or explode through time, ...
+>>> result = CliRunner().invoke(main, ["study", "vanishng"])
+>>> result.exit_code, "did you mean 'vanishing'?" in result.output
+(2, True)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import platform
+import socket
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from rnnprobe import __version__
+
+log = logging.getLogger("rnnprobe.cli")
+
+#: CLI option of each core grid axis (other axes go through --set)
+AXIS_OPTIONS = {"arch": "--arch", "length": "--lengths", "depth": "--depths", "gain": "--gains",
+                "hidden": "--hidden", "seed": "--seeds"}
+#: files a run writes into its directory (besides points/)
+TABLE_FILES = ("results.csv", "summary.csv", "meta.json")
+POINTS_DIR = "points"
+#: how long to try connecting to a Dask scheduler
+SCHEDULER_TIMEOUT = "10s"
+
+
+class CommaList(click.ParamType):
+    """A comma-separated list of ints, floats or strings (an empty string is an empty list)."""
+
+    def __init__(self, item_type: type):
+        self.item_type = item_type
+        self.name = {int: "integer list", float: "number list", str: "name list"}[item_type]
+
+    def get_metavar(self, param, ctx=None):
+        return {int: "N,N,...", float: "X,X,...", str: "NAME,..."}[self.item_type]
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        items = [s.strip() for s in str(value).split(",")] if str(value).strip() else []
+        out = []
+        for item in items:
+            if item == "":
+                self.fail(f"{value!r} has an empty item", param, ctx)
+            try:
+                out.append(self.item_type(item))
+            except ValueError:
+                kind = "an integer" if self.item_type is int else "a number"
+                self.fail(f"{item!r} is not {kind} (in {value!r})", param, ctx)
+        return out
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is when a record is emitted (robust to redirection)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("rnnprobe")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rnnprobe")
+@click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
+def main(verbose: int) -> None:
+    """Measure how gradients and memory travel through recurrent (and deep) networks.
+
+    Run a study ('rnnprobe study vanishing'), list the studies ('rnnprobe studies'),
+    or probe one model ('rnnprobe probe lstm'). Each command has its own --help.
+    """
+    _setup_logging(verbose)
+
+
+# --------------------------------------------------------------------------- studies
+def _list_studies() -> None:
+    import studies
+
+    found = studies.available()
+    width = max(map(len, found), default=0)
+    for name, question in found.items():
+        click.echo(f"{name:<{width}}  {question}")
+
+
+@main.command("studies")
+def studies_command() -> None:
+    """List the studies and the question each answers."""
+    _list_studies()
+
+
+def _fail(message: str, option: str | None = None):
+    if option is None:
+        raise click.UsageError(message)
+    raise click.BadParameter(message, param_hint=f"'{option}'")
+
+
+def _load_study(name):
+    import studies
+
+    if name is None:
+        raise click.UsageError(
+            f"Missing argument 'NAME': one of {', '.join(studies.available())} ('rnnprobe studies' lists them)")
+    if name not in studies.available():
+        _fail(studies.unknown_study_message(name), "NAME")
+    return studies.load(name)
+
+
+def _grid_overrides(study, *, arch, lengths, depths, gains, hidden, seeds, settings) -> dict:
+    given = {"arch": arch, "length": lengths, "depth": depths, "gain": gains,
+             "hidden": None if hidden is None else [hidden],
+             "seed": None if seeds is None else list(range(seeds))}
+    overrides = {}
+    for axis, values in given.items():
+        if values is None:
+            continue
+        if axis not in study.axes:
+            _fail(f"does not apply to study {study.name!r} (its grid axes: {', '.join(study.axes)})",
+                  AXIS_OPTIONS[axis])
+        overrides[axis] = values
+    for setting in settings:
+        axis, sep, raw = setting.partition("=")
+        axis = axis.strip()
+        if not sep:
+            _fail(f"expected AXIS=V1,V2,...; got {setting!r}", "--set")
+        if axis not in study.axes:
+            _fail(f"axis {axis!r} does not apply to study {study.name!r} (its grid axes: {', '.join(study.axes)})",
+                  "--set")
+        if axis in AXIS_OPTIONS:
+            _fail(f"use {AXIS_OPTIONS[axis]} for axis {axis!r}; got {setting!r}", "--set")
+        if axis in overrides:
+            _fail(f"axis {axis!r} is set twice", "--set")
+        kind = study.axes[axis].type
+        try:
+            overrides[axis] = CommaList(kind).convert(raw, None, None)
+        except click.BadParameter as exc:
+            _fail(f"{axis}: {exc.message}", "--set")
+    return overrides
+
+
+def _check_out_dir(out: Path) -> None:
+    """Fail (usage error) unless ``out`` is, or can be created as, a writable directory."""
+    path = out.absolute()
+    if path.exists():
+        if not path.is_dir():
+            _fail(f"{str(out)!r} exists and is not a directory", "--out")
+        target = path
+    else:
+        ancestor = path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            _fail(f"cannot create {str(out)!r}: {str(ancestor)!r} is not a directory", "--out")
+        target = ancestor
+    for d in (target, path / POINTS_DIR):
+        if d.exists() and (not d.is_dir() or not os.access(d, os.W_OK | os.X_OK)):
+            _fail(f"{str(d)!r} is not a writable directory; got --out {str(out)!r}", "--out")
+
+
+def _connect(address: str):
+    try:
+        from distributed import Client
+    except ImportError:
+        _fail("needs Dask: pip install 'rnnprobe[dask]'", "--scheduler")
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
+    except Exception as exc:  # noqa: BLE001 - any connection failure is a bad address
+        _fail(f"cannot connect to the Dask scheduler at {address!r}: {type(exc).__name__}: {exc}", "--scheduler")
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    out = {"python": platform.python_version(), "rnnprobe": __version__}
+    for dist in ("torch", "numpy", "scipy", "pandas", "click", "dask", "distributed"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def _progress_enabled() -> bool:
+    """A progress bar only on a terminal (never in logs, pipes or CI)."""
+    return sys.stderr.isatty()
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _write_report(out: Path) -> Path | None:
+    try:
+        import reports
+    except ImportError:
+        reports = None
+    write_report = getattr(reports, "write_report", None)
+    if write_report is None:
+        log.info("no report generator available (reports.write_report); report skipped")
+        return None
+    return write_report(out)
+
+
+@main.command("study")
+@click.argument("name", required=False)
+@click.option("--list", "list_only", is_flag=True, help="List the studies and exit.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory  [default: ./rnnprobe-results/NAME]")
+@click.option("--arch", type=CommaList(str), help="Architectures, comma-separated (overrides the grid).")
+@click.option("--lengths", type=CommaList(int), help="Sequence lengths T, e.g. 10,50,100.")
+@click.option("--depths", type=CommaList(int), help="Depths L (depth study), e.g. 2,8,32.")
+@click.option("--gains", type=CommaList(float), help="Gains, e.g. 0.5,1,1.5.")
+@click.option("--hidden", type=click.IntRange(min=1), help="Hidden size n.")
+@click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds K (seeds 0 … K-1).")
+@click.option("--set", "settings", multiple=True, metavar="AXIS=V1,V2",
+              help="Override another grid axis, e.g. --set forget_bias=0,3 (repeatable).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes  [default: the CPUs available]")
+@click.option("--quick", is_flag=True, help="The study's small grid, for smoke tests (seconds).")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", help="Run the grid on this Dask scheduler (rnnprobe[dask]).")
+@click.option("--no-report", is_flag=True, help="Write the tables only, no report.")
+@click.option("--force", is_flag=True, help="Discard a run in --out made with different settings.")
+@click.pass_context
+def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidden, seeds, settings, jobs, quick,
+                  device, dtype, scheduler, no_report, force):
+    """Run study NAME over its grid and write results.csv, summary.csv and meta.json.
+
+    The grid options replace the study's default (or --quick) grid. Each finished grid
+    point is saved at once under OUT/points/: a run that is stopped resumes where it
+    stopped when started again with the same arguments; the tables are identical to
+    an uninterrupted run's. The columns are documented in docs/results.md.
+    """
+    if list_only:
+        _list_studies()
+        return
+    study = _load_study(name)
+    overrides = _grid_overrides(study, arch=arch, lengths=lengths, depths=depths, gains=gains, hidden=hidden,
+                                seeds=seeds, settings=settings)
+    import studies
+
+    try:
+        grid = study.resolve(overrides, quick=quick)
+    except studies.GridError as exc:
+        option = AXIS_OPTIONS.get(exc.axis, "--set")
+        _fail(str(exc), option)
+    points = study.points(grid)
+    if not points:
+        _fail(f"the grid of study {study.name!r} is empty: {json.dumps(grid)}")
+
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            _fail("'cuda' was requested but torch.cuda.is_available() is False (no CUDA device or a CPU build "
+                  "of torch); use --device cpu", "--device")
+
+    out = Path("rnnprobe-results") / study.name if out is None else out
+    _check_out_dir(out)
+    from rnnprobe import runner
+
+    identity = {"study": study.name, "grid": grid, "dtype": dtype, "device": device, "rnnprobe": __version__}
+    points_dir = out / POINTS_DIR
+    store = runner.PointStore(points_dir)
+    try:
+        previous = runner.read_identity(points_dir) if points_dir.is_dir() else None
+        done_before = set(store.load())
+    except (ValueError, OSError, runner.RnnProbeError) as exc:
+        _fail(f"{str(points_dir)!r} is not a readable rnnprobe run ({exc}); choose another --out", "--out")
+    if previous is not None and not isinstance(previous, dict):
+        _fail(f"{str(points_dir)!r} holds an unreadable run identity; choose another --out", "--out")
+    if previous is not None and previous.get("identity") != identity and not force:
+        diff = runner.identity_differences(previous.get("identity") or {}, identity)
+        _fail(f"{str(out)!r} holds a run made with different settings (differs in: {', '.join(diff)}); "
+              "rerun with the same arguments to resume it, choose another --out, or pass --force to discard it",
+              "--out")
+    client = _connect(scheduler) if scheduler else None
+
+    # ---- arguments are valid: from here on we write
+    n_jobs = jobs or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    started = time.perf_counter()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if previous is not None and previous.get("identity") != identity:
+            log.warning("--force: discarding the run in %s", out)
+            store.clear()
+            for f in TABLE_FILES:
+                (out / f).unlink(missing_ok=True)
+            previous, done_before = None, set()
+        created = previous.get("created") if previous else _now()
+        runner.write_identity(points_dir, {"identity": identity, "created": created})
+    except OSError as exc:
+        _fail(f"cannot write to {str(out)!r}: {exc.strerror or exc}", "--out")
+    runner.remove_temporary(out)
+
+    by_id = {study.point_id(p): p for p in points}
+    done_before &= set(by_id)
+    order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
+    import functools
+
+    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device)
+    tasks = [(pid, by_id[pid]) for pid in order]
+    log.info("%s: %d points (%d already done), %s", study.name, len(points), len(done_before),
+             f"Dask scheduler {scheduler}" if client else f"{n_jobs} job(s)")
+
+    bar = None
+    if _progress_enabled():
+        bar = click.progressbar(length=len(points), label=f"{study.name}", show_eta=True, show_pos=True,
+                                file=sys.stderr)
+        bar.__enter__()
+        bar.update(len(done_before))
+    try:
+        report = runner.run_points(func, tasks, store, jobs=n_jobs, client=client,
+                                   on_done=(lambda key, rec: bar.update(1)) if bar else None)
+    except KeyboardInterrupt:
+        if bar:
+            bar.__exit__(None, None, None)
+        n = len(set(store.load()) & set(by_id))
+        click.echo(f"\ninterrupted: {n} of {len(points)} points are saved in {out}; "
+                   "run the same command again to resume", err=True)
+        sys.exit(130)
+    except runner.PointFailed as exc:
+        n = len(set(store.load()) & set(by_id))
+        raise click.ClickException(f"{exc} ({n} of {len(points)} points are saved in {out}; "
+                                   "a rerun resumes from there)") from exc
+    finally:
+        if bar:
+            bar.__exit__(None, None, None)
+        if client is not None:
+            client.close()
+
+    records = store.load()
+    n_rows = runner.write_csv(out / "results.csv", study.result_columns(), study.result_rows(points, records))
+    runner.write_csv(out / "summary.csv", study.summary_columns(), study.summary_rows(points, records))
+    meta = {
+        "study": study.name,
+        "question": study.question,
+        "created": created,
+        "finished": _now(),
+        "grid": grid,
+        "config": {"name": study.name, "out": str(out), "arch": arch, "lengths": lengths, "depths": depths,
+                   "gains": gains, "hidden": hidden, "seeds": seeds, "set": list(settings), "jobs": n_jobs,
+                   "quick": quick, "device": device, "dtype": dtype, "scheduler": scheduler,
+                   "no_report": no_report, "force": force},
+        "seeds": grid.get("seed", []),
+        "versions": _versions(),
+        "host": {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu_count": os.cpu_count()},
+        "timings": {"total_s": time.perf_counter() - started,
+                    "points": {pid: records[pid]["summary"]["elapsed_s"] for pid in by_id},
+                    "computed": len(report.computed), "resumed": len(report.resumed)},
+        "n_points": len(points),
+        "n_rows": n_rows,
+        "columns": study.column_docs(),
+        "schema": "docs/results.md",
+    }
+    runner.atomic_write(out / "meta.json", json.dumps(meta, indent=1, allow_nan=True))
+    click.echo(f"{study.name}: {len(points)} points ({len(report.computed)} computed, {len(report.resumed)} resumed) "
+               f"in {meta['timings']['total_s']:.1f} s -> {out}/results.csv ({n_rows} rows), summary.csv, meta.json")
+    if not no_report:
+        try:
+            written = _write_report(out)
+        except Exception as exc:  # noqa: BLE001 - the tables are safe; say what failed
+            raise click.ClickException(f"the tables are written, but the report failed: "
+                                       f"{type(exc).__name__}: {exc}") from exc
+        if written:
+            click.echo(f"report: {written}")
+
+
+# --------------------------------------------------------------------------- probe
+_TORCH_MODULES = ("RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell")
+
+_PROBE_EPILOG = """\b
+A saved model is either
+  * a checkpoint: torch.save({"spec": SPEC, "state_dict": module.state_dict()}, "model.pt")
+  * a bare state_dict file, with SPEC in a JSON file given by --spec
+where SPEC is {"module": "LSTM", "kwargs": {"input_size": 3, "hidden_size": 32, "num_layers": 2}}
+(module: RNN, GRU, LSTM, RNNCell, GRUCell or LSTMCell of torch.nn) or
+{"arch": "gru", "hidden_size": 32, "input_size": 3, "options": {"update_bias": 1.0}} (an
+rnnprobe architecture). Files are loaded with torch.load(weights_only=True); a pickled
+module (torch.save(model)) is refused unless you pass --trust-pickle, because unpickling
+runs arbitrary code: pass it only for files you trust.
+"""
+
+
+def _explicit(ctx, name) -> bool:
+    return ctx.get_parameter_source(name) not in (click.core.ParameterSource.DEFAULT, None)
+
+
+def _build_from_spec(spec, state, *, layer, direction, dtype, option):
+    import torch
+
+    import rnnprobe
+
+    if not isinstance(spec, dict) or ("module" in spec) == ("arch" in spec):
+        _fail(f"the spec must be a dict with a 'module' (torch.nn RNN/GRU/LSTM/cell) or an 'arch' (rnnprobe) "
+              f"entry; got {spec!r}", option)
+    try:
+        if "module" in spec:
+            kind = str(spec["module"]).removeprefix("torch.nn.")
+            if kind not in _TORCH_MODULES:
+                _fail(f"spec module must be one of {', '.join(_TORCH_MODULES)}; got {spec['module']!r}", option)
+            module = getattr(torch.nn, kind)(**dict(spec.get("kwargs", {})))
+            module.load_state_dict(state)
+            if kind.endswith("Cell"):
+                return rnnprobe.adapt(module, dtype=dtype)
+            return rnnprobe.adapt(module, layer, direction=direction, dtype=dtype)
+        arch = spec["arch"]
+        if arch not in rnnprobe.architectures.recurrent():
+            rnnprobe.architectures[arch]  # unknown: raises with a suggestion
+            _fail(f"spec arch must be a recurrent architecture ({', '.join(rnnprobe.architectures.recurrent())}); "
+                  f"got {arch!r}", option)
+        model = rnnprobe.build(arch, spec.get("hidden_size", 32), spec.get("input_size", 1), dtype=dtype,
+                               **dict(spec.get("options", {})))
+        model.load_state_dict(state)
+        return model
+    except click.BadParameter:
+        raise
+    except (TypeError, ValueError, RuntimeError, KeyError) as exc:
+        _fail(f"cannot build the model from spec {spec!r}: {type(exc).__name__}: {exc}", option)
+
+
+def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, trust_pickle, dtype):
+    import pickle
+
+    import torch
+
+    import rnnprobe
+
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        pickled_objects = "Unsupported global" in str(exc)
+        if not trust_pickle:
+            if pickled_objects:
+                _fail(f"{str(path)!r} holds pickled Python objects, not only tensors (torch.load(weights_only=True) "
+                      "refused it); unpickling runs arbitrary code, so it is refused. Save a checkpoint "
+                      "{'spec': ..., 'state_dict': ...} instead, or pass --trust-pickle if you trust the file",
+                      "--model")
+            _fail(f"{str(path)!r} is not a file torch.load(weights_only=True) can read (not saved by torch.save?)",
+                  "--model")
+        log.warning("--trust-pickle: unpickling %s with weights_only=False", path)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc2:  # noqa: BLE001 - unreadable file
+            _fail(f"{str(path)!r} is not a file torch.load can read: {type(exc2).__name__}: {exc2}", "--model")
+    except Exception as exc:  # noqa: BLE001 - unreadable file
+        _fail(f"{str(path)!r} is not a file torch.load can read: {type(exc).__name__}: {exc}", "--model")
+
+    if isinstance(obj, torch.nn.Module):
+        if isinstance(obj, rnnprobe.StepModel):
+            return obj.to(dtype)
+        try:
+            return rnnprobe.adapt(obj, layer, direction=direction, dtype=dtype)
+        except rnnprobe.InvalidArgument as exc:
+            _fail(f"the pickled module cannot be probed: {exc}", "--model")
+    if not isinstance(obj, dict):
+        _fail(f"{str(path)!r} must hold a checkpoint dict or a state_dict; got {type(obj).__name__}", "--model")
+    if spec_path is not None:
+        try:
+            spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            _fail(f"{str(spec_path)!r} is not a JSON spec: {exc}", "--spec")
+        state = obj.get("state_dict", obj)
+        return _build_from_spec(spec, state, layer=layer, direction=direction, dtype=dtype, option="--spec")
+    if "spec" not in obj or "state_dict" not in obj:
+        _fail(f"{str(path)!r} is a bare state_dict: give its architecture with --spec SPEC.json "
+              "(or save {'spec': ..., 'state_dict': ...})", "--model")
+    return _build_from_spec(obj["spec"], obj["state_dict"], layer=layer, direction=direction, dtype=dtype,
+                            option="--model")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+@main.command("probe", epilog=_PROBE_EPILOG)
+@click.argument("arch", required=False)
+@click.option("--model", "model_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A saved PyTorch model (see below) instead of ARCH.")
+@click.option("--spec", "spec_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON architecture spec for a bare state_dict.")
+@click.option("--layer", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Layer of a multi-layer torch module to probe.")
+@click.option("--direction", type=click.IntRange(0, 1), default=0, show_default=True,
+              help="1: the backward direction of a bidirectional module.")
+@click.option("--trust-pickle", is_flag=True, help="Allow unpickling arbitrary objects (only for trusted files).")
+@click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Hidden size (ARCH).")
+@click.option("--gain", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Gain (ARCH).")
+@click.option("--init", type=click.Choice(["gaussian", "orthogonal", "spectral"]), default="orthogonal",
+              show_default=True, help="Initialisation (ARCH).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the weights (ARCH) and of the inputs.")
+@click.option("--length", type=click.IntRange(min=2), default=200, show_default=True,
+              help="Length T of the random N(0, 1) input sequence.")
+@click.option("--eps", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
+              help="Threshold of the memory length on G(k).")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pickle, hidden, gain, init, seed, length,
+                  eps, dtype, as_json):
+    """Probe one model: memory length, spectral norm of W_h, Pascanu verdict, top Lyapunov exponent.
+
+    ARCH is a built-in recurrent architecture (e.g. vanilla-tanh, gru, lstm); or give
+    --model FILE, a saved PyTorch model. The model is driven by T random N(0, 1) inputs
+    from --seed, starting from the zero state.
+    """
+    if (arch is None) == (model_path is None):
+        raise click.UsageError("give either ARCH (a built-in architecture) or --model FILE, not "
+                               + ("both" if arch else "neither"))
+    if arch is not None:
+        for opt in ("spec_path", "trust_pickle", "layer", "direction"):
+            if _explicit(ctx, opt):
+                _fail("applies to --model only", "--" + opt.replace("_path", "").replace("_", "-"))
+    else:
+        for opt in ("hidden", "gain", "init"):
+            if _explicit(ctx, opt):
+                _fail("applies to a built-in ARCH only (a saved model has its own)", "--" + opt)
+
+    import studies._probes as probes
+
+    import rnnprobe
+
+    torch_dtype = probes.dtype_of(dtype)
+    if arch is not None:
+        if arch not in rnnprobe.architectures:
+            from rnnprobe._validation import nearest
+
+            hint = nearest(arch, rnnprobe.architectures.recurrent())
+            _fail(f"unknown architecture {arch!r}; recurrent ones: {', '.join(rnnprobe.architectures.recurrent())}"
+                  + (f" (did you mean {hint!r}?)" if hint else ""), "ARCH")
+        if rnnprobe.architectures[arch].kind != "recurrent":
+            _fail(f"{arch!r} is a feed-forward stack; probe takes recurrent architectures "
+                  f"({', '.join(rnnprobe.architectures.recurrent())}); try 'rnnprobe study depth'", "ARCH")
+        model = rnnprobe.build(arch, hidden, 1, gain=gain, init=init, seed=seed, dtype=torch_dtype)
+        source = f"{arch} (hidden {hidden}, gain {gain:g}, init {init}, seed {seed})"
+    else:
+        model = _load_user_model(model_path, spec_path, layer=layer, direction=direction,
+                                 trust_pickle=trust_pickle, dtype=torch_dtype)
+        source = str(model_path) + (f" ({model.source})" if getattr(model, "source", None) else "")
+    if model.kind != "recurrent":
+        _fail(f"the model must be recurrent; got {model.kind!r}", "--model")
+    # the inputs the model reads: an adapted upper layer of a torch module reads the module's inputs
+    lower = getattr(model, "lower", None)
+    input_size = lower.input_size if lower is not None else model.input_size
+    try:
+        x = probes.sequence(seed, length, input_size, torch_dtype)
+        traj = rnnprobe.record(model, x)
+        mem = rnnprobe.memory_length(traj, eps=eps)
+        spec = rnnprobe.weight_spectrum(model)
+    except rnnprobe.InvalidArgument as exc:
+        raise click.UsageError(str(exc)) from exc
+    except RuntimeError as exc:  # a user's module that does not run
+        raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
+    largest = max(spec.blocks.items(), key=lambda kv: kv[1].spectral_norm) if spec.blocks else (None, None)
+    result = {
+        "model": source, "name": model.name, "hidden_size": model.hidden_size, "input_size": model.input_size,
+        "state_size": model.state_size, "length": length, "eps": eps, "seed": seed,
+        "memory_threshold": mem.threshold, "memory_threshold_censored": mem.threshold_censored,
+        "memory_efold": mem.efold, "efold_slope": mem.slope,
+        "lyapunov_exponent": mem.lyapunov_exponent, "lyapunov_time": mem.lyapunov_time,
+        "sigma_max": spec.sigma_max, "sigma_max_block": largest[0],
+        "spectral_radius": None if largest[1] is None else largest[1].spectral_radius,
+        "gamma": spec.gamma, "pascanu": spec.pascanu, "pascanu_explanation": spec.explanation,
+    }
+    if as_json:
+        click.echo(json.dumps({k: _json_safe(v) for k, v in result.items()}, indent=1))
+        return
+    censored = " (censored: all lags pass)" if mem.threshold_censored else ""
+    lines = [
+        ("model", f"{source}: {model.name}, hidden {model.hidden_size}, input {model.input_size}, "
+                  f"state {model.state_size}"),
+        ("inputs", f"T = {length} steps of N(0, 1), seed {seed}"),
+        ("memory length", f"{mem.threshold} steps at eps = {eps:g}{censored}"),
+        ("e-folding time", f"{mem.efold:.4g} steps (slope {mem.slope:.4g} per step)"),
+        ("Lyapunov time", f"{mem.lyapunov_time:.4g} steps"),
+        ("top Lyapunov exp.", f"{mem.lyapunov_exponent:.4g} per step"),
+        ("sigma_max(W_h)", f"{spec.sigma_max:.4g}" + (f" (block {largest[0]})" if len(spec.blocks) > 1 else "")),
+        ("Pascanu verdict", f"{spec.pascanu}: {spec.explanation}"),
+    ]
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,142 @@
+"""Helpers the study modules share: seeded inputs and the probes turned into rows.
+
+Rows are tuples ``(metric, lag, layer, index, block, value)`` (see ``studies``);
+everything is computed in log space by rnnprobe and exponentiated only here, as
+Python floats (an underflow to 0.0 or overflow to inf is a value outside float64,
+never an error).
+
+Examples
+--------
+>>> from studies._probes import sequence
+>>> x = sequence(seed=0, length=5, size=1)
+>>> tuple(x.shape), bool((sequence(seed=0, length=3, size=1) == x[:3]).all())
+((5, 1), True)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+import rnnprobe
+from rnnprobe._validation import check_choice, check_dtype
+from rnnprobe.errors import InvalidArgument
+
+__all__ = ["sequence", "dtype_of", "to_device", "time_rows", "spectrum_rows", "lyapunov_rows",
+           "memory_summary", "bound_rtol"]
+
+#: stream of the input sequence in numpy's SeedSequence([seed, INPUT_STREAM])
+INPUT_STREAM = 1
+
+
+def dtype_of(name) -> torch.dtype:
+    """``'float32'``/``'float64'`` (or the torch dtype) as a torch dtype."""
+    return check_dtype("dtype", name)
+
+
+def to_device(model, device: str):
+    """Move a model to ``'cpu'`` or ``'cuda'`` (InvalidArgument when CUDA is missing)."""
+    check_choice("device", device, ("cpu", "cuda"))
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument("device 'cuda' was requested but torch.cuda.is_available() is False; use 'cpu'")
+    return model.to(device)
+
+
+def sequence(seed: int, length: int, size: int, dtype=torch.float64) -> torch.Tensor:
+    """Inputs ``(length, size)``, i.i.d. N(0, 1) from ``seed``.
+
+    Drawn in float64 from ``numpy.random.default_rng([seed, 1])``, step by step,
+    so a shorter sequence is a prefix of a longer one with the same seed.
+    """
+    rng = np.random.default_rng([seed, INPUT_STREAM])
+    return torch.from_numpy(rng.standard_normal((length, size))).to(dtype)
+
+
+def bound_rtol(dtype: torch.dtype) -> float:
+    """Relative slack of ``GradientBounds.holds``: 1e-9 in float64, 1e-3 in float32."""
+    return 1e-9 if dtype == torch.float64 else 1e-3
+
+
+def _exp(x) -> float:
+    x = float(x)
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def per_lag_rows(metric: str, log_values: torch.Tensor, lags: torch.Tensor) -> list[tuple]:
+    """Rows of one per-lag metric, lag 1 first (start steps t = T-1 … 0)."""
+    vals, ks = log_values.tolist(), lags.tolist()
+    return [(metric, int(k), None, None, None, _exp(v)) for k, v in sorted(zip(ks, vals))]
+
+
+def per_layer_rows(metric: str, log_values: torch.Tensor) -> list[tuple]:
+    """Rows of one per-layer metric, layer 0 first."""
+    return [(metric, None, int(l), None, None, _exp(v)) for l, v in enumerate(log_values.tolist())]
+
+
+def per_index_rows(metric: str, values, *, block: str | None = None, log: bool = False) -> list[tuple]:
+    """Rows of a per-index metric (singular values, exponents), index 0 first."""
+    vals = values.tolist() if hasattr(values, "tolist") else list(values)
+    return [(metric, None, None, i, block, _exp(v) if log else float(v)) for i, v in enumerate(vals)]
+
+
+def time_rows(traj, *, seed: int, bounds: bool = True) -> tuple[list[tuple], dict]:
+    """Per-lag rows: jacobian_norm, and with ``bounds`` gradient_norm and the bounds.
+
+    Returns the rows and ``{'bound_holds': ...}`` (empty without bounds).
+    """
+    lags = traj.lags
+    if not bounds:
+        return per_lag_rows("jacobian_norm", rnnprobe.jacobian_norms(traj, log=True), lags), {}
+    b = rnnprobe.gradient_bounds(traj, log=True, seed=seed)
+    log_G = b.jacobian - b.final_gradient_norm
+    rows = per_lag_rows("jacobian_norm", log_G, lags)
+    rows += per_lag_rows("gradient_norm", b.gradient, lags)
+    rows += per_lag_rows("bound_jacobian", b.jacobian, lags)
+    rows += per_lag_rows("bound_product", b.product, lags)
+    if b.weight is not None:
+        rows += per_lag_rows("bound_weight", b.weight, lags)
+    return rows, {"bound_holds": bool(b.holds(bound_rtol(traj.dtype)))}
+
+
+def spectrum_rows(model, *, rows: bool = True) -> tuple[list[tuple], dict]:
+    """weight_singular_value rows per block and the spectrum's summary scalars."""
+    spec = rnnprobe.weight_spectrum(model)
+    out = []
+    if rows:
+        for name, block in spec.blocks.items():
+            out += per_index_rows("weight_singular_value", block.singular_values, block=name)
+    largest = max(spec.blocks.values(), key=lambda b: b.spectral_norm) if spec.blocks else None
+    summary = {
+        "sigma_max": spec.sigma_max,
+        "spectral_radius": None if largest is None else largest.spectral_radius,
+        "gamma": spec.gamma,
+        "pascanu": spec.pascanu,
+    }
+    return out, summary
+
+
+def lyapunov_rows(traj) -> list[tuple]:
+    """The full Lyapunov spectrum along the trajectory, as lyapunov_exponent rows."""
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
+    return per_index_rows("lyapunov_exponent", lam)
+
+
+def memory_summary(traj, eps: float) -> dict:
+    """Summary scalars of :func:`rnnprobe.memory_length`."""
+    m = rnnprobe.memory_length(traj, eps=eps)
+    return {
+        "memory_threshold": m.threshold,
+        "memory_threshold_censored": m.threshold_censored,
+        "memory_efold": m.efold,
+        "efold_slope": m.slope,
+        "efold_slope_low": m.slope_low,
+        "efold_slope_high": m.slope_high,
+        "lyapunov_exponent": m.lyapunov_exponent,
+        "lyapunov_time": m.lyapunov_time,
+        "eps": m.eps,
+    }

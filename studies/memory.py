@@ -1,0 +1,165 @@
+"""How long do recurrent nets remember, across architectures and gate biases (LSTM forget gate incl. chrono init, GRU update gate)?
+
+For every architecture x gain x seed (and, for the LSTM, every forget-gate bias
+and chrono T_max; for the GRUs, every update-gate bias), the study measures the
+effective memory length in every form rnnprobe names:
+
+* along one sequence of ``length`` T i.i.d. N(0, 1) inputs from the seed:
+  G(k) = ||ds_T/ds_{T-k}||_2 per lag (``jacobian_norm``), and in summary.csv the
+  threshold length (largest k with G(k) >= eps = 0.01, censored at T), the
+  e-folding time of a Theil-Sen fit of log G(k), the Lyapunov time -1/lambda_1,
+  plus the full Lyapunov spectrum (``lyapunov_exponent`` rows) and the weight
+  blocks' singular values;
+* Jaeger's linear memory capacity: MC_k per lag k = 1 … 2n
+  (``memory_capacity_lag``) and their sum (``memory_capacity``, at most n), from
+  10 n x 2n steps (at least 2000) of inputs u_t ~ U(-1, 1) after a washout of
+  200, seeded by the seed. The readouts' chance level, about n / steps per lag,
+  sums to about 0.1 over the lags: capacities differing by less are not resolved.
+
+Gate biases (extra columns; empty where they do not apply):
+
+* ``forget_bias``: the LSTM forget-gate bias b_f (per-step retention sigma(b_f)
+  at the origin; forgetting time 1 + e^{b_f} steps);
+* ``chrono``: T_max of chrono initialisation (Tallec & Ollivier 2018):
+  b_f = log U(1, T_max - 1), b_i = -b_f (then ``forget_bias`` is empty);
+* ``update_bias``: the update-gate bias b_z of both GRUs (z weights the old state:
+  larger means longer memory).
+
+Initialisation: ``orthogonal`` gain x Haar matrices for everything acting on the
+state (``init`` column), Gaussian N(0, 1/d) input weights, zero other biases.
+
+Examples
+--------
+>>> import studies
+>>> study = studies.load("memory")
+>>> len(study.points(study.resolve()))       # (1 + 4 + 4 + 5 + 1 + 1) variants x 2 gains x 2 seeds
+64
+>>> point = dict(arch="gru", hidden=3, length=30, depth=None, gain=1.0, seed=0, init="orthogonal",
+...              forget_bias=None, update_bias=2.0, chrono=None)
+>>> rows, summary = study.module.probe(point)
+>>> 0 < summary["memory_capacity"] <= 3
+True
+"""
+
+from __future__ import annotations
+
+from studies import Axis
+
+# torch and the probes are imported inside the functions: loading a study to read its grid stays light
+
+ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
+
+EPS = 1e-2
+#: memory capacity: lags per hidden unit, washout, and readout steps per (hidden unit x lag)
+MC_LAGS_PER_UNIT = 2
+MC_WASHOUT = 200
+MC_SAMPLES_PER_UNIT_LAG = 10
+
+
+def mc_settings(hidden: int) -> tuple[int, int]:
+    """``(max_lag, n_samples)`` of the memory capacity for a hidden size n.
+
+    max_lag = 2n; n_samples = 10 n max_lag (at least 2000), so that the readouts'
+    chance level, about n / n_samples per lag, sums to about 0.1 over all lags.
+    """
+    max_lag = MC_LAGS_PER_UNIT * hidden
+    return max_lag, max(2000, MC_SAMPLES_PER_UNIT_LAG * hidden * max_lag)
+
+EXTRA_AXES = {
+    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
+                 choices=("gaussian", "orthogonal", "spectral")),
+    "forget_bias": Axis(float, "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
+                        allow_empty=True),
+    "update_bias": Axis(float, "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
+                        allow_empty=True),
+    "chrono": Axis(int, "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
+                   min_value=3, allow_empty=True),
+}
+
+GRID = {
+    "arch": ["vanilla-tanh", "gru", "gru-torch", "lstm", "residual", "dense"],
+    "hidden": [32],
+    "length": [400],
+    "gain": [0.5, 1.0],
+    "seed": [0, 1],
+    "init": ["orthogonal"],
+    "forget_bias": [0.0, 1.0, 2.0, 4.0],
+    "update_bias": [0.0, 1.0, 2.0, 4.0],
+    "chrono": [400],
+}
+
+QUICK = {
+    "arch": ["vanilla-tanh", "gru", "lstm"],
+    "hidden": [8],
+    "length": [50],
+    "gain": [1.0],
+    "seed": [0],
+    "init": ["orthogonal"],
+    "forget_bias": [1.0],
+    "update_bias": [2.0],
+    "chrono": [50],
+}
+
+
+def points(grid):
+    """Every combination, the gate-bias axes applied to the architectures they belong to."""
+    out = []
+    for arch in grid["arch"]:
+        if arch == "lstm":
+            variants = [{"forget_bias": b} for b in grid["forget_bias"]] + [{"chrono": c} for c in grid["chrono"]]
+        elif arch in ("gru", "gru-torch"):
+            variants = [{"update_bias": b} for b in grid["update_bias"]]
+        else:
+            variants = [{}]
+        for hidden in grid["hidden"]:
+            for length in grid["length"]:
+                for gain in grid["gain"]:
+                    for seed in grid["seed"]:
+                        for init in grid["init"]:
+                            for v in variants:
+                                out.append(dict(arch=arch, hidden=hidden, length=length, gain=gain, seed=seed,
+                                                init=init, **v))
+    return out
+
+
+def cost(point) -> float:
+    """Relative cost: sequence plus capacity steps, times a per-architecture factor."""
+    factor = {"lstm": 3.0, "dense": 3.0, "gru-torch": 2.0, "gru": 1.5}.get(point["arch"], 1.0)
+    return (point["length"] + mc_settings(point["hidden"])[1] / 10) * factor
+
+
+def build_model(point, *, dtype="float64", device="cpu"):
+    """The model of one grid point, gate biases applied."""
+    import rnnprobe
+    from studies._probes import dtype_of, to_device
+
+    options = {}
+    if point.get("forget_bias") is not None:
+        options["forget_bias"] = point["forget_bias"]
+    if point.get("chrono") is not None:
+        options["chrono"] = point["chrono"]
+    if point.get("update_bias") is not None:
+        options["update_bias"] = point["update_bias"]
+    model = rnnprobe.build(point["arch"], point["hidden"], 1, gain=point["gain"], init=point["init"],
+                           seed=point["seed"], dtype=dtype_of(dtype), **options)
+    return to_device(model, device)
+
+
+def probe(point, *, dtype="float64", device="cpu"):
+    """Probe one grid point: G per lag, memory lengths, spectra and memory capacity."""
+    import rnnprobe
+    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
+
+    model = build_model(point, dtype=dtype, device=device)
+    x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))
+    traj = rnnprobe.record(model, x)
+    rows, summary = time_rows(traj, seed=point["seed"], bounds=False)
+    spec_rows, spec_summary = spectrum_rows(model)
+    rows += spec_rows + lyapunov_rows(traj)
+    summary.update(spec_summary)
+    summary.update(memory_summary(traj, EPS))
+    max_lag, n_samples = mc_settings(point["hidden"])
+    mc = rnnprobe.memory_capacity(model, max_lag=max_lag, n_samples=n_samples, washout=MC_WASHOUT, seed=point["seed"])
+    rows += [("memory_capacity_lag", k, None, None, None, float(v)) for k, v in enumerate(mc.per_lag.tolist(), start=1)]
+    summary["memory_capacity"] = mc.total
+    return rows, summary

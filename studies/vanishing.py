@@ -1,0 +1,106 @@
+"""How do gradients vanish or explode through time, across architectures, sequence lengths and gains?
+
+For every architecture x sequence length T x gain x seed, one sequence of i.i.d.
+N(0, 1) inputs (input size 1, drawn from the seed) drives a freshly built model
+from the zero state, and the study records, per lag k = 1 … T:
+
+* G(k) = ||ds_T/ds_{T-k}||_2 (``jacobian_norm``),
+* the gradient norm g(k) = ||dL/ds_{T-k}|| of a fixed random unit readout
+  L = u.h_T (``gradient_norm``, u drawn from the seed) and its bounds
+  ``bound_jacobian`` ||dL/ds_T|| G(k), ``bound_product`` B_prod(k) and, for the
+  vanilla RNNs, the lecture's ``bound_weight`` B_W(k);
+
+per grid point, the singular values of every recurrent weight block, the full
+Lyapunov spectrum along the trajectory, and in summary.csv the memory-length
+measures (threshold at eps = 0.01, e-folding time, Lyapunov time), the Pascanu
+verdict and whether the chain of bounds held.
+
+Initialisation: ``orthogonal`` (the ``init`` column) — every matrix acting on the
+state is ``gain`` times a Haar-random orthogonal matrix, so all its singular values
+*and* its spectral radius equal the gain: gains 0.5, 1.0, 1.5 are below, at and
+above 1 in every sense. The dense RNN's window matrices W_k get gain/sqrt(K)
+each (K = 3). The LSTM keeps rnnprobe's default forget bias 1.0; the GRUs have
+update bias 0. Input weights are Gaussian N(0, 1/d), biases zero. The state s is
+h, except [h; c] for the LSTM and the window of the last K states for ``dense``.
+
+Gains above 1 are where exploding gradients show: G(k) grows with k for the
+vanilla RNNs until saturation (tanh) or without bound (ReLU).
+
+Examples
+--------
+>>> import studies
+>>> study = studies.load("vanishing")
+>>> len(study.points(study.resolve()))       # 7 architectures x 5 lengths x 3 gains x 2 seeds
+210
+>>> point = dict(arch="vanilla-tanh", hidden=4, length=20, depth=None, gain=0.5, seed=0, init="orthogonal")
+>>> rows, summary = study.module.probe(point)
+>>> summary["pascanu"], summary["bound_holds"], summary["sigma_max"]
+('vanishing', True, 0.5...)
+"""
+
+from __future__ import annotations
+
+from studies import Axis
+
+# torch and the probes are imported inside the functions: loading a study to read its grid stays light
+
+ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
+
+#: threshold of the memory length
+EPS = 1e-2
+
+EXTRA_AXES = {
+    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
+                 choices=("gaussian", "orthogonal", "spectral")),
+}
+
+GRID = {
+    "arch": list(ARCHS),
+    "hidden": [32],
+    "length": [10, 50, 100, 200, 400],
+    "gain": [0.5, 1.0, 1.5],
+    "seed": [0, 1],
+    "init": ["orthogonal"],
+}
+
+QUICK = {
+    "arch": ["vanilla-tanh", "lstm"],
+    "hidden": [8],
+    "length": [10, 30],
+    "gain": [0.5, 1.5],
+    "seed": [0],
+    "init": ["orthogonal"],
+}
+
+_STATE_COST = {"lstm": 3.0, "dense": 4.0, "gru-torch": 2.0, "gru": 1.5}
+
+
+def cost(point) -> float:
+    """Relative cost: sequence length times a per-architecture factor."""
+    return point["length"] * _STATE_COST.get(point["arch"], 1.0)
+
+
+def build_model(point, *, dtype="float64", device="cpu"):
+    """The model of one grid point (seeded by the point's seed)."""
+    import rnnprobe
+    from studies._probes import dtype_of, to_device
+
+    model = rnnprobe.build(point["arch"], point["hidden"], 1, gain=point["gain"], init=point["init"],
+                           seed=point["seed"], dtype=dtype_of(dtype))
+    return to_device(model, device)
+
+
+def probe(point, *, dtype="float64", device="cpu"):
+    """Probe one grid point: per-lag rows, spectra, Lyapunov spectrum and the summary."""
+    import rnnprobe
+    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
+
+    model = build_model(point, dtype=dtype, device=device)
+    x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))
+    traj = rnnprobe.record(model, x)
+    rows, summary = time_rows(traj, seed=point["seed"], bounds=True)
+    spec_rows, spec_summary = spectrum_rows(model)
+    rows += spec_rows + lyapunov_rows(traj)
+    summary.update(spec_summary)
+    summary.update(memory_summary(traj, EPS))
+    return rows, summary
