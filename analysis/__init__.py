@@ -3,14 +3,15 @@
 Every function is pure: DataFrames in (``results.csv`` / ``summary.csv`` as
 pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
 
-* decay rates: :func:`fit_log_linear`, :func:`decay_fits`;
+* decay rates: :func:`fit_log_linear`, :func:`decay_fits`, :func:`decay_table`;
 * memory: :func:`memory_table`, :func:`memory_grid`;
 * bounds: :func:`bound_tightness`, :func:`bound_tightness_summary`;
 * Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
 * depth: :func:`isometry_points`, :func:`isometry_table`;
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
 * theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
-* the headline table: :func:`summary_table`.
+* the headline table: :func:`summary_table`;
+* picking representative points: :func:`select_points`, :func:`nearest_gain`.
 
 Examples
 --------
@@ -22,9 +23,9 @@ Examples
 6.3
 """
 
-from analysis._frames import arch_order, grid_columns, with_steps
+from analysis._frames import arch_order, grid_columns, nearest_gain, select_points, with_steps
 from analysis.bounds import bound_tightness, bound_tightness_summary
-from analysis.fits import FIT_METHODS, decay_fits, fit_log_linear
+from analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
 from analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
 from analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
 from analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
@@ -33,8 +34,8 @@ from analysis.summary import SUMMARY_MEASURES, summary_table
 from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, meanfield_backend, predicted_chi1
 
 __all__ = [
-    "grid_columns", "with_steps", "arch_order",
-    "fit_log_linear", "decay_fits", "FIT_METHODS",
+    "grid_columns", "with_steps", "arch_order", "nearest_gain", "select_points",
+    "fit_log_linear", "decay_fits", "decay_table", "FIT_METHODS",
     "memory_table", "memory_grid", "MEMORY_MEASURES",
     "bound_tightness", "bound_tightness_summary",
     "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",

@@ -29,7 +29,7 @@ __all__ = [
     "LOCATOR_COLUMNS", "BASE_GRID_COLUMNS", "EXTRA_GRID_COLUMNS", "SUMMARY_SCALARS",
     "grid_columns", "group_columns", "with_steps", "metric_rows", "require_columns",
     "select_horizon", "variant_label", "with_variant", "as_bool", "arch_order", "sort_by_arch",
-    "point_key", "aggregate_seeds",
+    "point_key", "aggregate_seeds", "nearest_gain", "select_points",
 ]
 
 #: Columns that locate a row inside a grid point (results.csv).
@@ -255,3 +255,49 @@ def aggregate_seeds(frame: pd.DataFrame, measures, *, by, stats=("median", "min"
         for i, s in enumerate(stats):
             out[f"{m}{'' if i == 0 else '_' + s}"] = grouped.agg(s)
     return out.reset_index(drop=True)[columns]
+
+
+def nearest_gain(frame: pd.DataFrame, target: float = 1.0) -> float:
+    """The gain in ``frame`` closest to ``target`` (the larger on a tie); NaN if there is none.
+
+    Examples
+    --------
+    >>> nearest_gain(pd.DataFrame({"gain": [0.5, 0.9, 1.5]}))
+    0.9
+    """
+    gains = pd.to_numeric(frame["gain"], errors="coerce").dropna().unique() if "gain" in frame else []
+    if len(gains) == 0:
+        return float("nan")
+    gains = np.sort(gains)[::-1]
+    return float(gains[np.argmin(np.abs(gains - target))])
+
+
+def select_points(frame: pd.DataFrame, *, gain="nearest", seed="first", horizon="max") -> pd.DataFrame:
+    """Pick representative grid points: one gain, one seed, one horizon.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Any frame with grid columns.
+    gain : 'nearest', float or None
+        ``'nearest'``: the gain closest to 1 (the edge between vanishing and
+        exploding); a value: that gain; None: all gains.
+    seed : 'first', int or None
+        ``'first'``: the smallest seed; an int: that seed; None: all seeds.
+    horizon : 'max', int or None
+        As for :func:`select_horizon`.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"arch": "gru", "gain": [0.5, 1.0, 1.0], "seed": [0, 0, 1], "length": 10})
+    >>> select_points(f).to_dict("records")
+    [{'arch': 'gru', 'gain': 1.0, 'seed': 0, 'length': 10}]
+    """
+    out = frame
+    if gain is not None and "gain" in out and not out.empty:
+        g = nearest_gain(out) if gain == "nearest" else float(gain)
+        out = out[np.isclose(pd.to_numeric(out["gain"], errors="coerce"), g)]
+    if seed is not None and "seed" in out and not out.empty:
+        s = out["seed"].min() if seed == "first" else seed
+        out = out[out["seed"] == s]
+    return select_horizon(out, horizon)

@@ -8,7 +8,7 @@ straight line in ``log G`` against the lag k. The fit gives
 * ``efold = −1/slope``, the e-folding time in steps (∞ when ``slope ≥ 0``), with
   the interval ``[efold_low, efold_high] = [−1/slope_low, −1/slope_high]``
   (the upper end ∞ when ``slope_high ≥ 0``);
-* ``growth = exp(slope)``, the mean factor per step.
+* ``growth_per_step = exp(slope)``, the mean factor per step.
 
 Two estimators:
 
@@ -37,10 +37,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis._frames import grid_columns, metric_rows
+from analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, select_horizon, sort_by_arch
 from rnnprobe._validation import check_choice, check_real
 
-__all__ = ["FIT_METHODS", "fit_log_linear", "decay_fits"]
+__all__ = ["FIT_METHODS", "fit_log_linear", "decay_fits", "decay_table"]
 
 FIT_METHODS = ("theilslopes", "linregress")
 _MAX_POINTS = 1000
@@ -68,7 +68,7 @@ def fit_log_linear(steps, values, *, method: str = "theilslopes", confidence: fl
     -------
     dict
         ``slope, intercept, slope_low, slope_high, efold, efold_low, efold_high,
-        growth, n_points, n_dropped, method``. With fewer than 2 usable points the
+        growth_per_step, n_points, n_dropped, method``. With fewer than 2 usable points the
         slope is NaN; with fewer than 3 the interval is NaN.
 
     Examples
@@ -123,7 +123,7 @@ def _efold(slope, low, high) -> dict:
         return -1.0 / s if s < 0 else math.inf
 
     return dict(efold=inv(slope), efold_low=inv(low), efold_high=inv(high),
-                growth=math.exp(slope) if not math.isnan(slope) else math.nan)
+                growth_per_step=math.exp(slope) if not math.isnan(slope) else math.nan)
 
 
 def decay_fits(results: pd.DataFrame, metric: str = "jacobian_norm", *, method: str = "theilslopes",
@@ -163,7 +163,7 @@ def decay_fits(results: pd.DataFrame, metric: str = "jacobian_norm", *, method: 
     rows = rows[rows["steps"] >= min_steps]
     keys = grid_columns(results)
     fields = ["slope", "intercept", "slope_low", "slope_high", "efold", "efold_low", "efold_high",
-              "growth", "n_points", "n_dropped", "method"]
+              "growth_per_step", "n_points", "n_dropped", "method"]
     if rows.empty:
         return pd.DataFrame(columns=keys + ["metric"] + fields)
     out = []
@@ -171,3 +171,37 @@ def decay_fits(results: pd.DataFrame, metric: str = "jacobian_norm", *, method: 
         fit = fit_log_linear(g["steps"].to_numpy(), g["value"].to_numpy(), method=method, confidence=confidence)
         out.append(dict(zip(keys, key if isinstance(key, tuple) else (key,)), metric=metric, **fit))
     return pd.DataFrame(out, columns=keys + ["metric"] + fields)
+
+
+def decay_table(fits: pd.DataFrame, *, horizon="max") -> pd.DataFrame:
+    """Decay fits summarised over seeds: medians of the slope, its interval and the e-folding time.
+
+    Parameters
+    ----------
+    fits : DataFrame
+        From :func:`decay_fits` (one metric, or several: ``metric`` is kept as a key).
+    horizon : 'max', int or None
+        Which sequence length (or depth) to keep per architecture × gain.
+
+    Returns
+    -------
+    DataFrame
+        The grid columns but the seed, ``metric``, ``n_seeds``, and the medians
+        over seeds of ``slope``, ``slope_low``, ``slope_high``, ``efold``,
+        ``growth_per_step``, with the min and max over seeds of ``efold``.
+
+    Examples
+    --------
+    >>> fits = pd.DataFrame({"arch": "gru", "gain": 1.0, "length": 50, "seed": [0, 1], "metric": "jacobian_norm",
+    ...     "slope": [-0.2, -0.3], "slope_low": [-0.25, -0.35], "slope_high": [-0.15, -0.25],
+    ...     "efold": [5.0, 10 / 3], "growth_per_step": [0.8, 0.7]})
+    >>> decay_table(fits)[["n_seeds", "slope", "efold_min", "efold_max"]].round(4).to_dict("records")
+    [{'n_seeds': 2, 'slope': -0.25, 'efold_min': 3.3333, 'efold_max': 5.0}]
+    """
+    by = [c for c in group_columns(fits) if c != "study"] + (["metric"] if "metric" in fits else [])
+    fits = select_horizon(fits, horizon, by=[c for c in by if c not in ("length", "depth")])
+    table = aggregate_seeds(fits, ["slope", "slope_low", "slope_high", "growth_per_step"], by=by, stats=("median",))
+    efold = aggregate_seeds(fits, ["efold"], by=by)
+    for c in ("efold", "efold_min", "efold_max"):
+        table[c] = efold[c].to_numpy()
+    return sort_by_arch(table, then=[c for c in by if c != "arch"])
