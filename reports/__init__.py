@@ -1,0 +1,1 @@
+"""Figures, tables and PDF reports of rnnprobe studies."""

@@ -70,7 +70,7 @@ def variant_palette(variants, arch_of=None) -> dict[str, tuple]:
     Returns
     -------
     dict
-        Variant -> RGB tuple.
+        Variant -> hex colour (exactly :data:`ARCH_PALETTE`'s for a lone variant).
     """
     variants = list(dict.fromkeys(map(str, variants)))
     arch_of = dict(arch_of or {})
@@ -81,14 +81,14 @@ def variant_palette(variants, arch_of=None) -> dict[str, tuple]:
     for arch, members in families.items():
         base = mcolors.to_rgb(arch_color(arch))
         if len(members) == 1:
-            out[members[0]] = base
+            out[members[0]] = arch_color(arch)
             continue
         # from a lighter tint to a darker shade of the same hue
         for i, v in enumerate(members):
             t = -0.45 + 0.85 * i / (len(members) - 1)      # -0.45 (lighter) .. +0.40 (darker)
             target = (1.0, 1.0, 1.0) if t < 0 else (0.0, 0.0, 0.0)
             a = abs(t)
-            out[v] = tuple((1 - a) * c + a * w for c, w in zip(base, target))
+            out[v] = mcolors.to_hex(tuple((1 - a) * c + a * w for c, w in zip(base, target)))
     return out
 
 
