@@ -5,7 +5,7 @@ pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
 
 * decay rates: :func:`fit_log_linear`, :func:`decay_fits`, :func:`decay_table`;
 * memory: :func:`memory_table`, :func:`memory_grid`;
-* bounds: :func:`bound_tightness`, :func:`bound_tightness_summary`;
+* bounds: :func:`bound_tightness`, :func:`bound_tightness_summary`, :func:`bound_tightness_table`;
 * Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
 * depth: :func:`isometry_points`, :func:`isometry_table`;
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
@@ -24,7 +24,7 @@ Examples
 """
 
 from analysis._frames import arch_order, grid_columns, nearest_gain, select_points, with_steps
-from analysis.bounds import bound_tightness, bound_tightness_summary
+from analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
 from analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
 from analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
 from analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
@@ -37,7 +37,7 @@ __all__ = [
     "grid_columns", "with_steps", "arch_order", "nearest_gain", "select_points",
     "fit_log_linear", "decay_fits", "decay_table", "FIT_METHODS",
     "memory_table", "memory_grid", "MEMORY_MEASURES",
-    "bound_tightness", "bound_tightness_summary",
+    "bound_tightness", "bound_tightness_summary", "bound_tightness_table",
     "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",
     "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
     "lag_profile", "spectrum_profile",

@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._frames import grid_columns, metric_rows, point_key, require_columns, sort_by_arch
+from analysis._frames import (aggregate_seeds, grid_columns, group_columns, metric_rows, point_key, require_columns,
+                              select_horizon, sort_by_arch, with_variant)
 
-__all__ = ["BOUND_METRICS", "bound_tightness", "bound_tightness_summary"]
+__all__ = ["BOUND_METRICS", "bound_tightness", "bound_tightness_summary", "bound_tightness_table"]
 
 #: The bound metrics of results.csv and their ratio columns.
 BOUND_METRICS = {"bound_jacobian": "ratio_jacobian", "bound_product": "ratio_product", "bound_weight": "ratio_weight"}
@@ -110,3 +111,42 @@ def bound_tightness_summary(tightness: pd.DataFrame) -> pd.DataFrame:
         out[f"{r}_median"] = grouped[r].median()
     out["holds_all"] = grouped["holds"].all() if "holds" in tightness else np.nan
     return out.reset_index(drop=True)[columns]
+
+
+def bound_tightness_table(per_point: pd.DataFrame, *, horizon="max") -> pd.DataFrame:
+    """Bound over-estimates per architecture × gain: medians over seeds, at the longest sequence length.
+
+    Parameters
+    ----------
+    per_point : DataFrame
+        From :func:`bound_tightness_summary`.
+    horizon : 'max', int or None
+        Which sequence length to keep per architecture × gain.
+
+    Returns
+    -------
+    DataFrame
+        ``arch``, ``variant``, ``gain``, ``length`` (…), ``n_seeds``, the medians
+        over seeds of every ``ratio_*_at_max`` and ``ratio_*_median`` column, and
+        ``holds_all`` (the share of seeds whose chain of bounds held at every lag).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"arch": "gru", "gain": 1.0, "length": 20, "seed": [0, 1],
+    ...     "ratio_product_at_max": [10.0, 30.0], "holds_all": [True, True]})
+    >>> bound_tightness_table(s)[["n_seeds", "ratio_product_at_max", "holds_all"]].to_dict("records")
+    [{'n_seeds': 2, 'ratio_product_at_max': 20.0, 'holds_all': 1.0}]
+    """
+    require_columns(per_point, ["arch"], name="per_point")
+    ratios = [c for c in per_point.columns if c.startswith("ratio_")]
+    frame = with_variant(per_point)
+    by = ["variant"] + [c for c in group_columns(per_point) if c not in ("study", "arch")]
+    frame = select_horizon(frame, horizon, by=[c for c in by if c not in ("length", "depth")])
+    if "holds_all" in frame:
+        frame = frame.assign(holds_all=frame["holds_all"].astype(float))
+    table = aggregate_seeds(frame, ratios, by=by, stats=("median",))
+    if "holds_all" in frame:
+        table["holds_all"] = aggregate_seeds(frame, ["holds_all"], by=by, stats=("mean",))["holds_all"].to_numpy()
+    key = point_key(frame, by)
+    table.insert(0, "arch", frame.groupby(key, sort=False)["arch"].first().reindex(point_key(table, by)).to_numpy())
+    return sort_by_arch(table, then=[c for c in by if c != "variant"])

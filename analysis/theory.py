@@ -119,7 +119,7 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
     DataFrame
         One row per architecture × gain × horizon (× hidden, …), for the
         architectures of :data:`MEANFIELD_ARCHS` (Gaussian or orthogonal init):
-        ``nonlinearity``, ``sigma_w`` (= gain), ``sigma_b``, ``input_variance``,
+        ``phi`` (the nonlinearity), ``sigma_w`` (= gain), ``sigma_b``, ``input_variance``,
         ``q_star``, ``chi1_predicted``, ``chi1_measured`` with
         ``chi1_low``/``chi1_high`` (confidence interval), ``log_chi1_predicted``,
         ``log_chi1_measured``, ``error`` = log χ₁ measured − predicted (per step),
@@ -128,7 +128,7 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
         ``backend``.
     """
     rows = metric_rows(results, "gradient_norm")
-    columns = ["arch", "nonlinearity", "sigma_w", "sigma_b", "input_variance", "q_star", "chi1_predicted",
+    columns = ["arch", "phi", "sigma_w", "sigma_b", "input_variance", "q_star", "chi1_predicted",
                "chi1_measured", "chi1_low", "chi1_high", "log_chi1_predicted", "log_chi1_measured", "error",
                "relative_error", "depth_scale_predicted", "depth_scale_measured", "n_seeds", "n_points", "backend"]
     if rows.empty:
@@ -156,7 +156,7 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
         log_pred = math.log(chi) if chi > 0 else -math.inf
         row = {c: first[c] for c in by}
         row.update(
-            nonlinearity=phi, sigma_w=sigma_w, sigma_b=sigma_b, input_variance=v_x, q_star=q,
+            phi=phi, sigma_w=sigma_w, sigma_b=sigma_b, input_variance=v_x, q_star=q,
             chi1_predicted=chi, chi1_measured=math.exp(fit["slope"]) if not math.isnan(fit["slope"]) else math.nan,
             chi1_low=math.exp(fit["slope_low"]) if not math.isnan(fit["slope_low"]) else math.nan,
             chi1_high=math.exp(fit["slope_high"]) if not math.isnan(fit["slope_high"]) else math.nan,

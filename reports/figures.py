@@ -39,16 +39,16 @@ __all__ = ["METRIC_LABELS", "plot_gradient_decay", "plot_gradient_decay_panels",
 
 #: y-axis labels of the per-step metrics.
 METRIC_LABELS = {
-    "gradient_norm": "gradient norm g(k) = ‖∂L/∂h_{T−k}‖",
-    "jacobian_norm": "Jacobian norm G(k) = ‖∂h_T/∂h_{T−k}‖₂",
-    "memory_capacity_lag": "memory capacity MC_k",
+    "gradient_norm": "g(k) = ‖∂L/∂h_{T−k}‖",
+    "jacobian_norm": "G(k) = ‖∂h_T/∂h_{T−k}‖₂",
+    "memory_capacity_lag": "MC_k",
     "bound_product": "B_prod(k)",
     "bound_weight": "B_W(k)",
     "bound_jacobian": "‖∂L/∂h_T‖·G(k)",
 }
 _DEPTH_LABELS = {
-    "gradient_norm": "gradient norm ‖∂L/∂s_l‖",
-    "jacobian_norm": "Jacobian norm ‖∂s_L/∂s_l‖₂",
+    "gradient_norm": "‖∂L/∂s_l‖",
+    "jacobian_norm": "‖∂s_L/∂s_l‖₂",
 }
 
 
@@ -57,15 +57,14 @@ def _curve_keys(data: pd.DataFrame, extra=()) -> list[str]:
 
 
 def _draw_curves(ax, data, *, x, y, palette, styles, band=True):
-    """One seaborn line per curve (variant × gain × …), a seed-range band where there are several seeds."""
+    """One line per curve (variant × gain × …), a seed-range band where there are several seeds."""
     keys = _curve_keys(data)
     for _, curve in data.groupby(keys, sort=False, dropna=False):
         curve = curve.sort_values(x)
         variant = str(curve["variant"].iloc[0])
         style = styles.get(curve["gain"].iloc[0], "-") if "gain" in curve else "-"
         color = palette[variant]
-        sns.lineplot(x=curve[x].to_numpy(), y=curve[y].to_numpy(), ax=ax, color=color, linestyle=style,
-                     estimator=None, sort=False, legend=False)
+        ax.plot(curve[x].to_numpy(float), curve[y].to_numpy(float), color=color, linestyle=style)
         if band and {"low", "high"} <= set(curve.columns) and curve.get("n_seeds", pd.Series([1])).max() > 1:
             ax.fill_between(curve[x].to_numpy(float), curve["low"].to_numpy(float), curve["high"].to_numpy(float),
                             color=color, alpha=0.15, linewidth=0)
@@ -198,8 +197,8 @@ def plot_bounds(tightness: pd.DataFrame, *, fig=None, max_cols: int = 3):
         d = data[data["variant"] == v].sort_values("steps")
         for q in present:
             if d[q].notna().any():
-                sns.lineplot(x=d["steps"].to_numpy(), y=d[q].to_numpy(), ax=ax, color=palette[v],
-                             linestyle=_BOUND_STYLES[q][0], estimator=None, sort=False, legend=False)
+                ax.plot(d["steps"].to_numpy(float), d[q].to_numpy(float), color=palette[v],
+                        linestyle=_BOUND_STYLES[q][0])
         ax.set_yscale("log")
         ax.set_title(v, color=palette[v])
         ax.set_xlabel("lag k")
@@ -280,6 +279,10 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
     ax.set_xlabel("gain")
     ax.set_ylabel("")
     ax.grid(False)
+    if norm is not None and ax.collections and ax.collections[0].colorbar is not None:
+        cax = ax.collections[0].colorbar.ax.yaxis
+        cax.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        cax.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else ""))
     for tick in ax.get_yticklabels():
         base = to_rgb(arch_color(tick.get_text().split(" ")[0]))
         tick.set_color(tuple(0.8 * c for c in base))
@@ -316,7 +319,7 @@ def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True)
     _draw_curves(ax, profile, x="steps", y="median", palette=palette, styles=styles)
     ax.set_ylim(0.0, 1.05)
     ax.set_xlabel("lag k (input read k steps before the state)")
-    ax.set_ylabel("MC_k (squared correlation of the best linear readout)")
+    ax.set_ylabel("MC_k (squared correlation)")
     if legend:
         handles = variant_handles(palette)
         if len(styles) > 1:
@@ -379,7 +382,7 @@ def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
     ax.set_xlim(min(x.min(), 1.0) / 1.2, max(x.max(), 1.0) * 1.2)
     _plain_log_ticks(ax.xaxis, ax.get_xlim())
     ax.set_xlabel("γ·σ_max(W_h)   (shaded: < 1, vanishing guaranteed)")
-    ax.set_ylabel("measured slope of log G per step (95% CI)")
+    ax.set_ylabel("slope of log G per step (95% CI)")
     verdicts = [v for v in _VERDICT_MARKERS if (data["pascanu"] == v).any()]
     handles = variant_handles(palette) + [Line2D([], [], color="0.3", marker=_VERDICT_MARKERS[v], linestyle="",
                                                  label=f"verdict: {v}") for v in verdicts]
@@ -454,6 +457,8 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     ax.set_yscale("log")
     ax.set_xlim(lims)
     ax.set_ylim(lims)
+    _plain_log_ticks(ax.xaxis, lims)
+    _plain_log_ticks(ax.yaxis, lims)
     ax.set_xlabel("predicted χ₁ (mean field)")
     ax.set_ylabel("measured growth of mean g² per step")
     handles = variant_handles(palette, marker="o")

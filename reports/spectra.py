@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
@@ -46,9 +45,8 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
             for i, b in enumerate(blocks):
                 curve = dv[dv["block"].fillna("").astype(str) == b] if "block" in dv else dv
                 curve = curve.sort_values("rel_index")
-                sns.lineplot(x=curve["rel_index"].to_numpy(), y=curve["median"].to_numpy(), ax=ax,
-                             color=palette[v], linestyle=linestyle_for(i), estimator=None, sort=False,
-                             legend=False, marker="o" if len(curve) <= 12 else None, markersize=3.5)
+                ax.plot(curve["rel_index"].to_numpy(float), curve["median"].to_numpy(float), color=palette[v],
+                        linestyle=linestyle_for(i), marker="o" if len(curve) <= 12 else None, markersize=3.5)
                 if band and "n_seeds" in curve and curve["n_seeds"].max() > 1:
                     ax.fill_between(curve["rel_index"].to_numpy(float), curve["low"].to_numpy(float),
                                     curve["high"].to_numpy(float), color=palette[v], alpha=0.12, linewidth=0)
@@ -59,10 +57,11 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
         elif symlog_below is not None and np.nanmin(spectra["median"].to_numpy(float)) < symlog_below:
             ax.set_yscale("symlog", linthresh=1.0)   # very negative exponents (dying ReLU units) beside small ones
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.set_xlabel("relative index i / (N − 1)")
+        ax.set_xlabel("")
         ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() else "")
         if g is not None:
             ax.set_title(f"gain {fmt_gain(g)}")
+    fig.supxlabel("relative index i / (N − 1)", fontsize=10)
     handles = variant_handles(palette)
     if reference is not None:
         handles.append(Line2D([], [], color="0.3", linestyle="--", label=reference_label))
@@ -101,7 +100,7 @@ def plot_weight_spectra(spectra: pd.DataFrame, *, fig=None, log: bool = True):
     """
     check_frame(spectra, ["variant", "rel_index", "median"], name="spectra",
                 hint='use analysis.spectrum_profile(results, "weight_singular_value")')
-    return _spectrum_panels(spectra, fig=fig, ylabel="singular value σ_i of W_h (per block)", log=log,
+    return _spectrum_panels(spectra, fig=fig, ylabel="singular value σ_i", log=log,
                             reference=1.0, reference_label="σ = 1 (= 1/γ for tanh, ReLU)", band=False)
 
 
@@ -123,7 +122,7 @@ def plot_lyapunov_spectra(spectra: pd.DataFrame, *, fig=None):
     """
     check_frame(spectra, ["variant", "rel_index", "median"], name="spectra",
                 hint='use analysis.spectrum_profile(results, "lyapunov_exponent")')
-    return _spectrum_panels(spectra, fig=fig, ylabel="Lyapunov exponent λ_i (per step)", log=False,
+    return _spectrum_panels(spectra, fig=fig, ylabel="λ_i (per step)", log=False,
                             reference=0.0, reference_label="λ = 0 (neutral)", symlog_below=-10.0)
 
 
@@ -231,13 +230,13 @@ def plot_jacobian_spectra(spectra: pd.DataFrame, *, fig=None, max_cols: int = 3)
         colours = _shades(palette[v], len(depths))
         for depth, c in zip(depths, colours):
             curve = d[d["depth"] == depth].sort_values("rel_index")
-            sns.lineplot(x=curve["rel_index"].to_numpy(), y=curve["median"].to_numpy(), ax=ax, color=c,
-                         estimator=None, sort=False, legend=False)
+            ax.plot(curve["rel_index"].to_numpy(float), curve["median"].to_numpy(float), color=c)
         ax.axhline(1.0, color="0.3", linewidth=1.0, linestyle="--")
         ax.set_yscale("log")
         ax.set_title(v, color=palette[v])
-        ax.set_xlabel("relative index i / (N − 1)")
-        ax.set_ylabel("singular value s_i of ∂s_L/∂s_0" if ax.get_subplotspec().is_first_col() else "")
+        ax.set_xlabel("")
+        ax.set_ylabel("s_i of ∂s_L/∂s_0" if ax.get_subplotspec().is_first_col() else "")
         ax.legend(handles=[Line2D([], [], color=c, label=f"L = {depth:g}") for depth, c in zip(depths, colours)],
                   loc="lower left", fontsize=8, framealpha=0.85)
+    fig.supxlabel("relative index i / (N − 1)", fontsize=10)
     return fig

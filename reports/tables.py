@@ -48,10 +48,10 @@ COLUMN_LABELS = {
     "isometry_distance": "RMS\nlog s", "log_sv_mean_seed_std": "± seeds", "log_sv_std_seed_std": "± seeds",
     "q_star": "q*", "chi1_predicted": "χ₁\npredicted", "chi1_measured": "χ₁\nmeasured", "chi1_low": "χ₁\n95% low",
     "chi1_high": "χ₁\n95% high", "relative_error": "relative\nerror", "error": "log error\n(per step)",
-    "depth_scale_predicted": "ξ\npredicted", "depth_scale_measured": "ξ\nmeasured", "nonlinearity": "φ",
+    "depth_scale_predicted": "ξ\npredicted", "depth_scale_measured": "ξ\nmeasured", "nonlinearity": "φ", "phi": "φ",
     "sigma_b": "σ_b", "input_variance": "v_x", "forget_bias": "b_f", "update_bias": "b_z",
     "vanishing": "vanishing", "neutral": "neutral", "exploding": "exploding", "undetermined": "undetermined",
-    "total": "total", "agreement": "agreement",
+    "total": "total", "agreement": "agreement", "holds_all": "chain\nholds",
 }
 
 _INTEGER_COLUMNS = {"length", "depth", "hidden", "seed", "n_seeds", "total", "vanishing", "neutral", "exploding",
@@ -82,7 +82,7 @@ def format_value(value, column: str = "") -> str:
         return "∞" if v > 0 else "−∞"
     if column in _INTEGER_COLUMNS and v.is_integer():
         return f"{int(v)}"
-    if column == "agreement" or column == "censored_fraction":
+    if column in ("agreement", "censored_fraction", "holds_all"):
         return f"{100 * v:.0f}%"
     if v == 0:
         return "0"
@@ -96,7 +96,7 @@ def format_value(value, column: str = "") -> str:
     return f"{v:.3g}"
 
 
-def format_table(frame: pd.DataFrame, *, columns=None) -> pd.DataFrame:
+def format_table(frame: pd.DataFrame, *, columns=None, ranges=None) -> pd.DataFrame:
     """Strings for display: formatted cells, :data:`COLUMN_LABELS` headers, the index as a column.
 
     Parameters
@@ -105,13 +105,42 @@ def format_table(frame: pd.DataFrame, *, columns=None) -> pd.DataFrame:
         An analysis table.
     columns : list of str, optional
         Which columns, in order (default all).
+    ranges : dict, optional
+        ``{column: (low_column, high_column[, 'range' | 'ci'])}``: print
+        ``value (low–high)`` (a range over seeds) or ``value [low, high]`` (a
+        confidence interval) in one cell instead of three columns; the range is
+        left out when it is the value itself (one seed).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"arch": ["gru"], "efold": [4.0], "efold_min": [3.5], "efold_max": [5.25]})
+    >>> format_table(t, ranges={"efold": ("efold_min", "efold_max")}).iloc[0].tolist()
+    ['gru', '4 (3.5–5.25)']
     """
     data = frame.reset_index() if frame.index.name is not None else frame
-    if columns is not None:
-        data = data[[c for c in columns if c in data.columns]]
-    out = pd.DataFrame({COLUMN_LABELS.get(c, c): [format_value(v, c) for v in data[c]] for c in data.columns},
-                       index=range(len(data)))
-    return out
+    spec = {}
+    for c, r in (ranges or {}).items():
+        lo, hi, kind = (*r, "range") if len(r) == 2 else r
+        if c in data and lo in data and hi in data:
+            spec[c] = (lo, hi, kind)
+    hidden = {x for lo, hi, _ in spec.values() for x in (lo, hi)}
+    cols = [c for c in (columns if columns is not None else data.columns) if c in data.columns and c not in hidden]
+    out = {}
+    for c in cols:
+        label = COLUMN_LABELS.get(c, c)
+        if c not in spec:
+            out[label] = [format_value(v, c) for v in data[c]]
+            continue
+        lo, hi, kind = spec[c]
+        cells = []
+        for v, a, b in zip(data[c], data[lo], data[hi]):
+            text, fa, fb = format_value(v, c), format_value(a, lo), format_value(b, hi)
+            if not (fa == fb == text) and not (fa == fb == "–"):
+                text += f" [{fa}, {fb}]" if kind == "ci" else f" ({fa}–{fb})"
+            cells.append(text)
+        first, *rest = label.split("\n")
+        out[first + "\n" + " ".join(rest + ["[95% CI]" if kind == "ci" else "(range)"])] = cells
+    return pd.DataFrame(out, index=range(len(data)))
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -170,8 +199,8 @@ def _column_chunks(table: pd.DataFrame, n_keys: int, avail: float, fontsize: flo
     return chunks
 
 
-def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int = 2, rows_per_page: int = 34,
-                fontsize: float = 8.5, page_size=A4, footer: str = "", max_cell_chars: int = 22,
+def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int = 2, rows_per_page: int | None = None,
+                fontsize: float = 8.5, page_size=A4, footer: str = "", max_cell_chars: int = 28,
                 landscape="auto") -> list[Figure]:
     """Render a formatted table as A4 pages: rows split across pages, landscape or split columns when too wide.
 
@@ -185,7 +214,8 @@ def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int 
         A paragraph under the title of the first page (what the columns mean).
     n_keys : int
         Leading identifier columns repeated when the columns are split.
-    rows_per_page : int
+    rows_per_page : int, optional
+        At most this many rows per page (default: as many as fit the page height).
     fontsize : float
         Reduced (to 7 pt at least) before columns are split.
     footer : str
@@ -193,7 +223,7 @@ def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int 
     max_cell_chars : int
         Longer cell texts are broken over several lines.
     landscape : bool or 'auto'
-        Turn the page when the table is too wide for portrait even at 7 pt
+        Turn the page when the table is too wide for portrait at 8 pt
         (``'auto'``); columns are split only when landscape is not enough.
 
     Returns
@@ -212,15 +242,27 @@ def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int 
     table = _wrap_cells(table.astype(str), max_cell_chars)
     width, height = page_size
     if landscape == "auto":
-        landscape = sum(_col_widths(table, 7.0)) > width - 2 * margin and width < height
+        landscape = sum(_col_widths(table, 8.0)) > width - 2 * margin and width < height
     if landscape and width < height:
         width, height = page_size = (height, width)
     avail = width - 2 * margin
     while fontsize > 7.0 and sum(_col_widths(table, fontsize)) > avail:
         fontsize -= 0.5
     chunks = _column_chunks(table, n_keys, avail, fontsize)
-    n_rows = len(table)
-    row_blocks = [range(i, min(i + rows_per_page, n_rows)) for i in range(0, max(n_rows, 1), rows_per_page)]
+    note_text = textwrap.fill(note, width=int(avail / (_CHAR_IN * 9 / 8.5))) if note else ""
+    note_h = (note_text.count("\n") + 1) * 0.19 + 0.15 if note else 0.0
+    body = height - margin - 0.35 - 0.75            # below the title, above the footer
+    header_h, row_hs = _heights(table, fontsize)
+    row_blocks, start = [], 0
+    while start < len(table) or not row_blocks:
+        room = body - header_h - (note_h if not row_blocks else 0.0)
+        stop, used = start, 0.0
+        while stop < len(table) and (stop == start or used + row_hs[stop] <= room) \
+                and (rows_per_page is None or stop - start < rows_per_page):
+            used += row_hs[stop]
+            stop += 1
+        row_blocks.append(range(start, stop))
+        start = stop
     pages = []
     for ci, cols in enumerate(chunks):
         for ri, rows in enumerate(row_blocks):
@@ -231,11 +273,9 @@ def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int 
                 label += f"  [columns {ci + 1}/{len(chunks)}]"
             fig.text(margin / width, 1 - margin / height, label, ha="left", va="top", fontsize=12, weight="bold")
             top = 1 - (margin + 0.35) / height
-            if first and note:
-                wrapped = textwrap.fill(note, width=int(avail / (_CHAR_IN * 9 / 8.5)))
-                n_lines = wrapped.count("\n") + 1
-                fig.text(margin / width, top, wrapped, ha="left", va="top", fontsize=9, linespacing=1.35)
-                top -= (n_lines * 0.19 + 0.15) / height
+            if ri == 0 and note:
+                fig.text(margin / width, top, note_text, ha="left", va="top", fontsize=9, linespacing=1.35)
+                top -= note_h / height
             _draw_table(fig, table.iloc[list(rows), cols], top=top, left=margin / width, fontsize=fontsize,
                         page_size=page_size)
             if footer:
@@ -244,13 +284,19 @@ def table_pages(table: pd.DataFrame, *, title: str, note: str = "", n_keys: int 
     return pages
 
 
-def _draw_table(fig, table: pd.DataFrame, *, top, left, fontsize, page_size):
-    width, height = page_size
-    widths = [w / width for w in _col_widths(table, fontsize)]
+def _heights(table: pd.DataFrame, fontsize: float) -> tuple[float, list[float]]:
+    """Header and row heights (inches) of a table at ``fontsize``."""
     line_h = 0.16 * fontsize / 8.5
     header_lines = max([len(_lines(c)) for c in table.columns] + [1])
     row_lines = [max([len(_lines(v)) for v in row] + [1]) for row in table.itertuples(index=False)]
-    heights = [header_lines * line_h + 0.1 * fontsize / 8.5] + [n * line_h + 0.08 * fontsize / 8.5 for n in row_lines]
+    return header_lines * line_h + 0.1 * fontsize / 8.5, [n * line_h + 0.08 * fontsize / 8.5 for n in row_lines]
+
+
+def _draw_table(fig, table: pd.DataFrame, *, top, left, fontsize, page_size):
+    width, height = page_size
+    widths = [w / width for w in _col_widths(table, fontsize)]
+    header_h, row_hs = _heights(table, fontsize)
+    heights = [header_h] + row_hs
     total_w, total_h = sum(widths), sum(heights) / height
     ax = fig.add_axes([left, top - total_h, total_w, total_h])
     ax.axis("off")
