@@ -103,7 +103,8 @@ def spectrum_profile(results: pd.DataFrame, metric: str = "weight_singular_value
     if rows.empty:
         return pd.DataFrame(columns=columns)
     rows = select_horizon(rows, horizon, by=by)
-    rows = rows.assign(block=rows["block"].fillna("").astype(str) if "block" in rows else "",
+    block = rows["block"].astype(object).where(rows["block"].notna(), "").astype(str) if "block" in rows else ""
+    rows = rows.assign(block=block,
                        index=pd.to_numeric(rows["index"]).astype(int))
     infinite = np.isinf(rows["value"].astype(float))
     rows = rows.assign(value=rows["value"].astype(float).where(~infinite), _inf=infinite.astype(int))

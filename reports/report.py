@@ -17,12 +17,16 @@ the reason instead of failing the report.
 
 Examples
 --------
->>> import tempfile, pathlib
->>> from tests.report_fixtures import make_study
->>> study = make_study("depth", pathlib.Path(tempfile.mkdtemp()), quick=True)
+A study directory with only a summary still gets a report (the figures that
+need per-lag results are left out):
+
+>>> import tempfile, pathlib, pandas as pd
+>>> study = pathlib.Path(tempfile.mkdtemp())
+>>> pd.DataFrame({"study": "memory", "arch": ["vanilla-tanh", "lstm"], "hidden": 8, "length": 50, "gain": 1.0,
+...     "seed": 0, "memory_threshold": [12, 50], "memory_efold": [3.2, 41.0]}).to_csv(study / "summary.csv", index=False)
 >>> pdf = write_report(study)
->>> pdf.name, (pdf.parent / "figures" / "depth_isometry.png").exists()
-('report.pdf', True)
+>>> pdf.name, sorted(p.name for p in (study / "figures").iterdir())
+('report.pdf', ['memory_heatmap.png'])
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Examples
 ...     "rel_index": [0.0, 1.0], "median": [-0.1, -0.6]})
 >>> fig = plot_lyapunov_spectra(s)
 >>> fig.axes[0].get_ylabel()
-'Lyapunov exponent λ_i (per step)'
+'λ_i (per step)'
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ from reports.palette import linestyle_for
 __all__ = ["plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra"]
 
 
+def _text(series: pd.Series) -> pd.Series:
+    """Strings, '' for missing values (block names of an all-empty CSV column read as NaN)."""
+    return series.astype(object).where(series.notna(), "").astype(str)
+
+
 def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, max_cols=3, band=True,
                      symlog_below=None):
     fig = new_figure(fig, figsize=(10.0, 4.2))
@@ -40,10 +45,11 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
         d = spectra if g is None else spectra[spectra["gain"] == g]
         for v in variant_order(d):
             dv = d[d["variant"].astype(str) == v]
-            blocks = list(dict.fromkeys(dv["block"].fillna("").astype(str))) if "block" in dv else [""]
+            block_of = _text(dv["block"]) if "block" in dv else pd.Series("", index=dv.index)
+            blocks = list(dict.fromkeys(block_of))
             blocks_used |= len(blocks) > 1
             for i, b in enumerate(blocks):
-                curve = dv[dv["block"].fillna("").astype(str) == b] if "block" in dv else dv
+                curve = dv[block_of == b]
                 curve = curve.sort_values("rel_index")
                 ax.plot(curve["rel_index"].to_numpy(float), curve["median"].to_numpy(float), color=palette[v],
                         linestyle=linestyle_for(i), marker="o" if len(curve) <= 12 else None, markersize=3.5)
