@@ -401,6 +401,19 @@ def _plain_log_ticks(axis, lims):
         axis.set_minor_formatter(NullFormatter())
 
 
+def _horizon_labels(data: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Per row 'T = 50' or 'L = 32' ('' where a row has neither), and the distinct labels by horizon."""
+    keys = []
+    for _, r in data.iterrows():
+        if "length" in r and pd.notna(r["length"]):
+            keys.append((0, float(r["length"]), f"T = {float(r['length']):g}"))
+        elif "depth" in r and pd.notna(r["depth"]):
+            keys.append((1, float(r["depth"]), f"L = {float(r['depth']):g}"))
+        else:
+            keys.append((2, 0.0, ""))
+    return [k[2] for k in keys], [k[2] for k in sorted(set(keys))]
+
+
 def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     """Predicted (mean-field χ₁) against measured per-step growth of the mean squared gradient.
 
@@ -432,7 +445,6 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
         raise InvalidArgument("comparison has no row with positive predicted and measured χ₁")
     ax = new_axes(ax, figsize=(6.0, 5.0))
     palette = palette_of(data)
-    hcol = next((c for c in ("length", "depth") if c in data and data[c].notna().any()), None)
     y = data["chi1_measured"].to_numpy(float)
     lo = data["chi1_low"].to_numpy(float) if "chi1_low" in data else y
     hi = data["chi1_high"].to_numpy(float) if "chi1_high" in data else y
@@ -440,14 +452,12 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     for v in palette:
         m = data["variant"].to_numpy() == v
         ax.errorbar(data["chi1_predicted"][m], y[m], yerr=yerr[:, m], fmt="none", ecolor=palette[v], alpha=0.6)
-    markers = ["o", "s", "^", "D", "v", "P", "X"]
-    hvals = sorted(data[hcol].dropna().unique()) if hcol else []
-    marker_of = {h: markers[i % len(markers)] for i, h in enumerate(hvals)}
-    plot = data.assign(_h=data[hcol].map(lambda h: f"{'T' if hcol == 'length' else 'L'} = {h:g}") if hcol else "")
-    sns.scatterplot(data=plot, x="chi1_predicted", y="chi1_measured", hue="variant", palette=palette,
-                    hue_order=list(palette), style="_h" if hcol else None,
-                    markers={f"{'T' if hcol == 'length' else 'L'} = {h:g}": marker_of[h] for h in hvals} if hcol else True,
-                    s=50, ax=ax, legend=False, zorder=3)
+    horizons, levels = _horizon_labels(data)
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+    marker_of = {h: markers[i % len(markers)] for i, h in enumerate(levels)}
+    sns.scatterplot(data=data.assign(_h=horizons), x="chi1_predicted", y="chi1_measured", hue="variant",
+                    palette=palette, hue_order=list(palette), style="_h", markers=marker_of, s=50, ax=ax,
+                    legend=False, zorder=3)
     both = np.concatenate([data["chi1_predicted"].to_numpy(float), y])
     lims = (both.min() / 1.3, both.max() * 1.3)
     ax.plot(lims, lims, color="0.3", linewidth=1.0, linestyle="--", zorder=1)
@@ -462,8 +472,7 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     ax.set_xlabel("predicted χ₁ (mean field)")
     ax.set_ylabel("measured growth of mean g² per step")
     handles = variant_handles(palette, marker="o")
-    handles += [Line2D([], [], color="0.3", marker=marker_of[h], linestyle="",
-                       label=f"{'T' if hcol == 'length' else 'L'} = {h:g}") for h in hvals]
+    handles += [Line2D([], [], color="0.3", marker=marker_of[h], linestyle="", label=h) for h in levels if h]
     handles.append(Line2D([], [], color="0.3", linestyle="--", label="measured = predicted"))
     ax.legend(handles=handles, loc="upper left", framealpha=0.85)
     ax.set_title("per-step growth of the mean squared gradient")

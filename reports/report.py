@@ -398,7 +398,7 @@ _WRAP = 100   # characters per line at 9.5 pt on an A4 page with 0.7 in margins
 
 
 def _wrap(text: str, width: int = _WRAP) -> str:
-    return "\n".join(textwrap.fill(p, width=width) for p in text.split("\n"))
+    return "\n".join(textwrap.fill(p, width=width, break_on_hyphens=False) for p in text.split("\n"))
 
 
 def _page(title: str | None = None) -> Figure:
@@ -565,8 +565,8 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     results_dir : str or Path
         A study output directory (``results.csv``, ``summary.csv``, ``meta.json``).
     output : str or Path, optional
-        The PDF to write (default ``results_dir/report.pdf``); a directory means
-        ``output/report.pdf``. Figures go to ``figures/`` and tables to
+        The PDF to write (default ``results_dir/report.pdf``); a directory (an
+        existing one, or any path not ending in ``.pdf``) means ``output/report.pdf``. Figures go to ``figures/`` and tables to
         ``tables/`` in the PDF's directory.
     png : bool
         Also write every figure as PNG.
@@ -589,7 +589,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     """
     study = load_study(results_dir)
     pdf_path = Path(output) if output is not None else study.directory / "report.pdf"
-    if pdf_path.is_dir() or (output is not None and str(output).endswith(os.sep)):
+    if pdf_path.is_dir() or pdf_path.suffix.lower() != ".pdf":
         pdf_path = pdf_path / "report.pdf"
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     frames, skipped = analyse(study)

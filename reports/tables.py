@@ -90,7 +90,7 @@ def format_value(value, column: str = "") -> str:
     if 1e3 <= a < 1e5:
         return f"{v:.0f}"
     if a >= 1e5 or a < 1e-3:
-        return f"{v:.2e}".replace("e+0", "e+").replace("e-0", "e-").replace(".00e", "e")
+        return f"{v:.3g}"
     if v.is_integer() and a < 1e5:
         return f"{int(v)}"
     return f"{v:.3g}"
