@@ -18,9 +18,9 @@ studies use tens of units), the initial transient towards q*, and few seeds all
 move the measurement; the ``error`` column shows by how much.
 
 The mean-field functions come from ``rnnprobe.theory`` when it provides
-``chi1`` and ``fixed_point`` with the signature below, else from the local
-:mod:`analysis._meanfield` (same interface); :func:`meanfield_backend` is the
-one place that chooses.
+``chi1`` and ``fixed_point`` (``(sigma_w, sigma_b=0.0, nonlinearity="tanh")``),
+else from the local :mod:`analysis._meanfield` with the same interface;
+:func:`meanfield_backend` is the one place that chooses.
 
 Examples
 --------
@@ -36,7 +36,6 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -56,7 +55,7 @@ _FEEDFORWARD = {"mlp"}
 def meanfield_backend():
     """The module providing ``chi1`` and ``fixed_point``: ``rnnprobe.theory`` if it has them, else the local one.
 
-    Both must accept ``(nonlinearity, sigma_w, sigma_b=0.0, *, input_variance=0.0)``.
+    Both take ``(sigma_w, sigma_b=0.0, nonlinearity="tanh")``.
 
     Examples
     --------
@@ -73,7 +72,12 @@ def meanfield_backend():
 
 
 def predicted_chi1(nonlinearity: str, sigma_w: float, sigma_b: float = 0.0, *, input_variance: float = 0.0) -> tuple[float, float, str]:
-    """``(q*, χ₁, backend name)`` from :func:`meanfield_backend` (local fallback on a signature mismatch).
+    """``(q*, χ₁, backend name)`` from :func:`meanfield_backend`.
+
+    The input's variance ``v_x`` enters the variance map like the bias's, so the
+    backend is called with the effective ``sqrt(σ_b² + v_x)``. q* is ``inf`` when
+    the variance map has no finite fixed point (χ₁ is still defined for ReLU and
+    linear nets, whose χ₁ does not depend on q).
 
     Examples
     --------
@@ -81,18 +85,20 @@ def predicted_chi1(nonlinearity: str, sigma_w: float, sigma_b: float = 0.0, *, i
     >>> q, round(chi, 12)
     (0.0, 0.81)
     """
+    from rnnprobe.errors import InvalidArgument
+
     backend = meanfield_backend()
+    sigma_eff = math.sqrt(sigma_b ** 2 + input_variance)
     try:
-        q = backend.fixed_point(nonlinearity, sigma_w, sigma_b, input_variance=input_variance)
-        chi = backend.chi1(nonlinearity, sigma_w, sigma_b, input_variance=input_variance)
-    except TypeError as exc:
-        if backend is _meanfield:
-            raise
-        warnings.warn(f"rnnprobe.theory has another signature ({exc}); using analysis._meanfield", stacklevel=2)
-        backend = _meanfield
-        q = backend.fixed_point(nonlinearity, sigma_w, sigma_b, input_variance=input_variance)
-        chi = backend.chi1(nonlinearity, sigma_w, sigma_b, input_variance=input_variance)
-    return float(q), float(chi), backend.__name__
+        q = float(backend.fixed_point(sigma_w, sigma_eff, nonlinearity))
+    except InvalidArgument:      # rnnprobe.theory: the length map diverges
+        q = math.inf
+    if math.isinf(q):
+        chi = float(_meanfield.chi1(sigma_w, sigma_eff, nonlinearity, q=1.0)) \
+            if nonlinearity in ("relu", "linear") else math.nan
+    else:
+        chi = float(backend.chi1(sigma_w, sigma_eff, nonlinearity))
+    return q, chi, backend.__name__
 
 
 def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_variance: float | None = None,
@@ -153,7 +159,7 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
         q, chi, backend = predicted_chi1(phi, sigma_w, sigma_b, input_variance=v_x)
         mean_g2 = g.groupby("steps")["_g2"].mean()
         fit = fit_log_linear(mean_g2.index.to_numpy(), mean_g2.to_numpy(), method=method)
-        log_pred = math.log(chi) if chi > 0 else -math.inf
+        log_pred = math.log(chi) if chi > 0 else (-math.inf if chi == 0 else math.nan)
         row = {c: first[c] for c in by}
         row.update(
             phi=phi, sigma_w=sigma_w, sigma_b=sigma_b, input_variance=v_x, q_star=q,

@@ -380,7 +380,7 @@ _METHODS = [
     ("Isometry (depth)", "Singular values s_i of the input–output Jacobian ∂s_L/∂s_0; mean and standard deviation of "
      "log s_i, log(s_max/s_min) and RMS log s_i = sqrt(mean² + std²). An isometry has every s_i = 1."),
     ("Mean-field theory", "For W_ij ~ N(0, σ_w²/n), b ~ N(0, σ_b²), inputs adding variance v_x: q* solves "
-     "q = σ_w² E[φ(√q z)²] + σ_b² + v_x and χ₁ = σ_w² E[φ′(√q* z)²] (z ~ N(0,1); Gauss–Hermite quadrature, 80 nodes; "
+     "q = σ_w² E[φ(√q z)²] + σ_b² + v_x and χ₁ = σ_w² E[φ′(√q* z)²] (z ~ N(0,1); Gauss–Legendre quadrature; "
      "Poole et al. 2016, Schoenholz et al. 2017). χ₁ predicts the per-step growth of the mean of ‖vᵀJ‖², so the "
      "measurement is exp(slope) of log(mean over seeds of g²) against the steps. Depth scale ξ = −1/log χ₁. "
      "σ_w is the gain. Exact only at infinite width, with fresh weights each step (MLP); recurrent nets reuse W_h."),
