@@ -11,7 +11,7 @@ pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
 * theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
 * the headline table: :func:`summary_table`;
-* picking representative points: :func:`select_points`, :func:`nearest_gain`.
+* picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
 Examples
 --------
@@ -23,7 +23,8 @@ Examples
 6.3
 """
 
-from analysis._frames import arch_order, grid_columns, nearest_gain, select_points, with_steps
+from analysis._frames import (BASE_GRID_COLUMNS, arch_order, grid_columns, nearest_gain, select_points, with_steps,
+                              with_variant)
 from analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
 from analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
 from analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
@@ -34,7 +35,7 @@ from analysis.summary import SUMMARY_MEASURES, summary_table
 from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, meanfield_backend, predicted_chi1
 
 __all__ = [
-    "grid_columns", "with_steps", "arch_order", "nearest_gain", "select_points",
+    "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
     "fit_log_linear", "decay_fits", "decay_table", "FIT_METHODS",
     "memory_table", "memory_grid", "MEMORY_MEASURES",
     "bound_tightness", "bound_tightness_summary", "bound_tightness_table",

@@ -115,7 +115,8 @@ def bounds_caption(selected: pd.DataFrame, tightness: pd.DataFrame) -> str:
     text = ("The true gradient norm g(k) (solid) and its upper bounds ‖∂L/∂h_T‖·G(k) (dash-dot), "
             "B_prod(k) = ‖∂L/∂h_T‖ ∏‖J_s‖₂ (dashed) and, for vanilla RNNs, the lecture's "
             f"B_W(k) = ‖∂L/∂h_T‖ ‖W_h‖₂^k ∏‖D_s‖₂ (dotted), one grid point per architecture ({where}); log scale. ")
-    last = selected.loc[selected.groupby("variant" if "variant" in selected else "arch")["steps"].idxmax()]
+    key = "variant" if "variant" in selected else "arch"
+    last = selected.loc[selected.groupby(key, sort=False)["steps"].idxmax()]
     parts = []
     for _, r in last.iterrows():
         piece = f"{_label(r)} {_v(r.get('ratio_product'))}"

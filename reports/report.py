@@ -226,7 +226,7 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
                            captions.decay_caption(profile, table, metric=metric),
                            lambda c, p=profile: plot_gradient_decay_panels(p, fig=c), size=(11.0, 4.8)))
     if _nonempty(frames, "tightness"):
-        selected = analysis.select_points(analysis._frames.with_variant(frames["tightness"]))
+        selected = analysis.select_points(analysis.with_variant(frames["tightness"]))
         if not selected.empty:
             items.append(_Item("figure", "bounds", "True gradient against its bounds",
                                captions.bounds_caption(selected, frames["tightness"]),
@@ -323,9 +323,9 @@ _TABLE_SPECS = [
 def _display(frame: pd.DataFrame, cols=None) -> tuple[pd.DataFrame, int]:
     """The formatted table of an analysis frame: variant labels, no empty columns, ranges in one cell."""
     data = frame.reset_index() if frame.index.name is not None else frame
-    extras = [c for c in analysis.grid_columns(data) if c not in analysis._frames.BASE_GRID_COLUMNS]
+    extras = [c for c in analysis.grid_columns(data) if c not in analysis.BASE_GRID_COLUMNS]
     if "arch" in data and "variant" not in data:
-        data = analysis._frames.with_variant(data)
+        data = analysis.with_variant(data)
     show_variant = "variant" in data and "arch" in data and (data["variant"] != data["arch"]).any()
     columns = [c for c in (cols or data.columns) if c not in ("study", "point_id", "variant")]
     if "arch" in columns:
