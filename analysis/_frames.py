@@ -150,7 +150,8 @@ def select_horizon(frame: pd.DataFrame, horizon="max", *, by=None) -> pd.DataFra
 
 
 def _horizon_column(frame: pd.DataFrame) -> str | None:
-    for col in ("length", "depth"):
+    """``depth`` when the frame has depths (depth study: a stacked RNN also has a length), else ``length``."""
+    for col in ("depth", "length"):
         if col in frame and frame[col].notna().any():
             return col
     return None
@@ -173,9 +174,22 @@ def variant_label(row, extras) -> str:
 
 
 def with_variant(frame: pd.DataFrame) -> pd.DataFrame:
-    """Add ``variant``: the architecture plus the study's extra grid options (memory study)."""
+    """Add ``variant``: the architecture plus the extra grid options that vary (e.g. the LSTM forget bias).
+
+    An extra grid column with one value for every row (say ``init`` when every
+    point is orthogonal) distinguishes nothing and is left out of the label; one
+    that is set for some rows only (the forget bias of the LSTM rows) is kept.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"arch": ["lstm", "lstm", "gru"], "forget_bias": [1.0, float("nan"), float("nan")],
+    ...     "chrono": [float("nan"), 50, float("nan")], "init": "orthogonal"})
+    >>> with_variant(f)["variant"].tolist()
+    ['lstm b_f=1', 'lstm chrono=50', 'gru']
+    """
     out = frame.copy()
-    extras = [c for c in grid_columns(frame) if c not in BASE_GRID_COLUMNS and frame[c].notna().any()]
+    extras = [c for c in grid_columns(frame) if c not in BASE_GRID_COLUMNS
+              and frame[c].notna().any() and frame[c].nunique(dropna=False) > 1]
     if "arch" not in out:
         out["variant"] = ""
     elif not extras:

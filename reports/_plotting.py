@@ -9,12 +9,14 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from reports.palette import linestyle_for, variant_palette
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["new_axes", "new_figure", "check_frame", "palette_of", "variant_order", "gain_styles",
-           "variant_handles", "style_handles", "horizon_label", "fmt_gain", "steps_label", "panel_grid"]
+           "variant_handles", "style_handles", "horizon_label", "fmt_gain", "steps_label", "panel_grid",
+           "is_depth", "plain_log_ticks", "tidy_log_axis"]
 
 
 def new_axes(ax, figsize=(7.0, 4.5)) -> Axes:
@@ -96,7 +98,7 @@ def style_handles(styles: dict, *, prefix: str = "", color="0.25") -> list:
 
 def horizon_label(data: pd.DataFrame) -> str:
     """'T = 50' or 'L = 32' (or a list) for the horizons present."""
-    for col, sym in (("length", "T"), ("depth", "L")):
+    for col, sym in (("depth", "L"), ("length", "T")):
         if col in data and data[col].notna().any():
             vals = sorted(pd.to_numeric(data[col], errors="coerce").dropna().unique())
             return f"{sym} = " + ", ".join(f"{v:g}" for v in vals)
@@ -105,8 +107,50 @@ def horizon_label(data: pd.DataFrame) -> str:
 
 def steps_label(data: pd.DataFrame) -> str:
     """The x label of a per-step plot: lags for time studies, layers for depth."""
+    if is_depth(data):
+        return "layers back from the output, L − l"
     if "length" in data and data["length"].notna().any():
         return "lag k (steps back from the last state, T − t)"
-    if "depth" in data and data["depth"].notna().any():
-        return "layers back from the output, L − l"
     return "steps"
+
+
+def is_depth(data: pd.DataFrame) -> bool:
+    """Whether a frame is about depth (it has depths; a depth study's stacked RNN also has a length)."""
+    return "depth" in data and data["depth"].notna().any()
+
+
+def plain_log_ticks(axis, lims=None):
+    """Ticks 1, 2, 5 × 10^k labelled as plain numbers on a log axis (readable for narrow ranges)."""
+    lo, hi = sorted(lims if lims is not None else axis.get_view_interval())
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0:
+        return
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9), np.round(np.arange(1.0, 10.0, 0.1), 1)):
+        ticks = [m * 10.0 ** e for e in decades for m in mantissas if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= 2:
+            break
+    if len(ticks) > 9:
+        ticks = ticks[:: int(np.ceil(len(ticks) / 9))]
+    if len(ticks) >= 2:
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def tidy_log_axis(ax, which: str = "y", *, max_decades: float = 2.0) -> None:
+    """Readable log axes: at least a factor 4 of range, plain ticks (0.5, 1, 2) when spanning few decades.
+
+    Data that are all (nearly) equal, e.g. the singular values of an orthogonal
+    matrix, would otherwise get an axis spanning their rounding errors.
+    """
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    get, set_ = (ax.get_ylim, ax.set_ylim) if which == "y" else (ax.get_xlim, ax.set_xlim)
+    lo, hi = sorted(get())
+    if lo <= 0 or not np.isfinite(hi):
+        return
+    if hi / lo < 4.0:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / 2.0, mid * 2.0
+        set_(lo, hi)
+    if np.log10(hi / lo) <= max_decades:
+        plain_log_ticks(axis, (lo, hi))

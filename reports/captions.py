@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import nearest_gain
+from reports._plotting import is_depth
 from reports.tables import format_value
 
 __all__ = [
@@ -47,7 +48,7 @@ def _label(row) -> str:
 
 
 def _horizon(frame: pd.DataFrame) -> str:
-    for col, sym in (("length", "T"), ("depth", "L")):
+    for col, sym in (("depth", "L"), ("length", "T")):
         if col in frame and frame[col].notna().any():
             vals = sorted(pd.to_numeric(frame[col], errors="coerce").dropna().unique())
             return f"{sym} = " + (f"{vals[0]:g}" if len(vals) == 1 else f"{vals[0]:g}–{vals[-1]:g}")
@@ -55,8 +56,7 @@ def _horizon(frame: pd.DataFrame) -> str:
 
 
 def _unit(frame: pd.DataFrame) -> str:
-    depth_only = "depth" in frame and frame["depth"].notna().any() and not ("length" in frame and frame["length"].notna().any())
-    return "layers" if depth_only else "steps"
+    return "layers" if is_depth(frame) else "steps"
 
 
 def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
@@ -237,7 +237,7 @@ def chi1_caption(comparison: pd.DataFrame) -> str:
             "exp(slope of log mean-over-seeds g² against the steps); log–log, the dashed diagonal is agreement. ")
     data = comparison.dropna(subset=["relative_error"])
     if not data.empty:
-        hcol = next((c for c in ("length", "depth") if c in data and data[c].notna().any()), None)
+        hcol = next((c for c in ("depth", "length") if c in data and data[c].notna().any()), None)
         if hcol:
             data = data[data[hcol] == data[hcol].max()]
         err = data["relative_error"].abs()

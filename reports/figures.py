@@ -27,10 +27,11 @@ import seaborn as sns
 from matplotlib.colors import LogNorm, to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter
 
-from reports._plotting import (check_frame, fmt_gain, gain_styles, new_axes, new_figure, palette_of,
-                               panel_grid, steps_label, style_handles, variant_handles, variant_order)
+from reports._plotting import (check_frame, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
+                               panel_grid, plain_log_ticks, steps_label, style_handles, tidy_log_axis, variant_handles,
+                               variant_order)
 from reports.palette import arch_color
 from rnnprobe.errors import InvalidArgument
 
@@ -72,8 +73,7 @@ def _draw_curves(ax, data, *, x, y, palette, styles, band=True):
 
 def _metric_ylabel(data: pd.DataFrame) -> str:
     metric = str(data["metric"].iloc[0]) if "metric" in data else ""
-    depth_only = "depth" in data and data["depth"].notna().any() and not ("length" in data and data["length"].notna().any())
-    if depth_only and metric in _DEPTH_LABELS:
+    if is_depth(data) and metric in _DEPTH_LABELS:
         return _DEPTH_LABELS[metric]
     return METRIC_LABELS.get(metric, metric)
 
@@ -105,6 +105,7 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
     _draw_curves(ax, profile, x="steps", y="median", palette=palette, styles=styles)
     if log:
         ax.set_yscale("log")
+        tidy_log_axis(ax)
     ax.set_xlabel(steps_label(profile))
     ax.set_ylabel(ylabel or _metric_ylabel(profile))
     if title:
@@ -200,6 +201,7 @@ def plot_bounds(tightness: pd.DataFrame, *, fig=None, max_cols: int = 3):
                 ax.plot(d["steps"].to_numpy(float), d[q].to_numpy(float), color=palette[v],
                         linestyle=_BOUND_STYLES[q][0])
         ax.set_yscale("log")
+        tidy_log_axis(ax)
         ax.set_title(v, color=palette[v])
         ax.set_xlabel("lag k")
         ax.set_ylabel("norm" if ax.get_subplotspec().is_first_col() else "")
@@ -380,7 +382,7 @@ def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
                     zorder=3)
     ax.set_xscale("log")
     ax.set_xlim(min(x.min(), 1.0) / 1.2, max(x.max(), 1.0) * 1.2)
-    _plain_log_ticks(ax.xaxis, ax.get_xlim())
+    plain_log_ticks(ax.xaxis, ax.get_xlim())
     ax.set_xlabel("γ·σ_max(W_h)   (shaded: < 1, vanishing guaranteed)")
     ax.set_ylabel("slope of log G per step (95% CI)")
     verdicts = [v for v in _VERDICT_MARKERS if (data["pascanu"] == v).any()]
@@ -390,25 +392,14 @@ def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
     return ax
 
 
-def _plain_log_ticks(axis, lims):
-    """Ticks 1, 2, 5 × 10^k labelled as plain numbers on a log axis (readable for narrow ranges)."""
-    lo, hi = lims
-    ticks = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
-             for m in (1, 2, 5) if lo <= m * 10.0 ** e <= hi]
-    if len(ticks) >= 2:
-        axis.set_major_locator(FixedLocator(ticks))
-        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        axis.set_minor_formatter(NullFormatter())
-
-
 def _horizon_labels(data: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Per row 'T = 50' or 'L = 32' ('' where a row has neither), and the distinct labels by horizon."""
     keys = []
     for _, r in data.iterrows():
-        if "length" in r and pd.notna(r["length"]):
-            keys.append((0, float(r["length"]), f"T = {float(r['length']):g}"))
-        elif "depth" in r and pd.notna(r["depth"]):
+        if "depth" in r and pd.notna(r["depth"]):
             keys.append((1, float(r["depth"]), f"L = {float(r['depth']):g}"))
+        elif "length" in r and pd.notna(r["length"]):
+            keys.append((0, float(r["length"]), f"T = {float(r['length']):g}"))
         else:
             keys.append((2, 0.0, ""))
     return [k[2] for k in keys], [k[2] for k in sorted(set(keys))]
@@ -467,8 +458,8 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     ax.set_yscale("log")
     ax.set_xlim(lims)
     ax.set_ylim(lims)
-    _plain_log_ticks(ax.xaxis, lims)
-    _plain_log_ticks(ax.yaxis, lims)
+    plain_log_ticks(ax.xaxis, lims)
+    plain_log_ticks(ax.yaxis, lims)
     ax.set_xlabel("predicted χ₁ (mean field)")
     ax.set_ylabel("measured growth of mean g² per step")
     handles = variant_handles(palette, marker="o")

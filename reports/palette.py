@@ -43,6 +43,7 @@ ARCH_PALETTE: dict[str, str] = {
     "mlp": _DARK[0],            # navy: the plain stack
     "resmlp": _DARK[4],         # dark purple: residual stack (cf. residual)
     "densemlp": _DARK[5],       # dark brown: dense stack (cf. dense)
+    "stacked-rnn": _DARK[9],    # dark teal: stacked vanilla RNN layers probed through depth (depth study)
 }
 
 _EXTRA = [_CB[6], _DARK[9], _DARK[2], _DARK[8], _DARK[6], _DARK[3], _DARK[7], _DARK[1]]

@@ -50,6 +50,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 import analysis
 from reports import captions
+from reports._plotting import is_depth
 from reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
                              plot_memory_heatmap, plot_pascanu)
 from reports.palette import report_style
@@ -160,7 +161,8 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
     empty = pd.DataFrame
     if S is not None:
         run("summary", lambda: analysis.summary_table(S, R))
-        run("memory", lambda: analysis.memory_table(S) if any(m in S for m in analysis.MEMORY_MEASURES) else empty())
+        run("memory", lambda: analysis.memory_table(S)
+            if any(m in S and S[m].notna().any() for m in analysis.MEMORY_MEASURES) else empty())
     if R is not None:
         run("fits_G", lambda: analysis.decay_fits(R, "jacobian_norm"))
         run("fits_g", lambda: analysis.decay_fits(R, "gradient_norm"))
@@ -182,12 +184,12 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
                                                      input_variance=_input_variance(meta)))
     run("isometry", lambda: analysis.isometry_table(R, S))
     if S is not None and "pascanu" in S:
-        has_slopes = {"efold_slope_low", "efold_slope_high"} <= set(S.columns)
+        has_slopes = {"efold_slope_low", "efold_slope_high"} <= set(S.columns) and S["efold_slope_high"].notna().any()
         fits = None if has_slopes else frames.get("fits_G")
         if has_slopes or (fits is not None and not fits.empty):
             run("pascanu_points", lambda: analysis.pascanu_agreement(S, fits))
             run("pascanu", lambda: analysis.pascanu_crosstab(frames["pascanu_points"]))
-    if S is not None and "memory_efold" in S and not frames.get("memory", empty()).empty:
+    if "memory_efold" in frames.get("memory", empty()):
         run("memory_grid", lambda: analysis.memory_grid(frames["memory"], "memory_efold"))
     return frames, skipped
 
@@ -221,8 +223,7 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
         decay = frames.get("decay", pd.DataFrame())
         table = decay[decay["metric"] == metric] if "metric" in decay else decay
         items.append(_Item("figure", "gradient_decay",
-                           "Gradient norm against the lag" if "length" in profile and profile["length"].notna().any()
-                           else "Gradient norm through depth",
+                           "Gradient norm through depth" if is_depth(profile) else "Gradient norm against the lag",
                            captions.decay_caption(profile, table, metric=metric),
                            lambda c, p=profile: plot_gradient_decay_panels(p, fig=c), size=(11.0, 4.8)))
     if _nonempty(frames, "tightness"):
@@ -335,10 +336,18 @@ def _display(frame: pd.DataFrame, cols=None) -> tuple[pd.DataFrame, int]:
     else:
         columns = [c for c in columns if c not in extras and c != "arch"]   # the variant names them
     columns = [c for c in columns if c in data and (c in ("arch", "variant") or data[c].notna().any())]
+    columns = [c for c in columns if not (c in extras and data[c].nunique(dropna=False) == 1)]   # e.g. one init
+    if "measured" in columns and (data["measured"] == "undetermined").all():
+        columns.remove("measured")
     if "hidden" in columns and data["hidden"].nunique() == 1 and len(data) > 1:
         columns.remove("hidden")
     keys = len([c for c in columns if c in ("arch", "variant", "gain", "length", "depth", "hidden", "metric")])
-    return format_table(data, columns=columns, ranges=_RANGES), max(1, min(keys, 4))
+    ranges = dict(_RANGES)
+    if "n_seeds" in data and data["n_seeds"].max() == 1:      # one seed: a range over seeds says nothing
+        one_seed = {c: r for c, r in ranges.items() if len(r) == 2}
+        columns = [c for c in columns if not any(c in r for r in one_seed.values())]
+        ranges = {c: r for c, r in ranges.items() if c not in one_seed}
+    return format_table(data, columns=columns, ranges=ranges), max(1, min(keys, 4))
 
 
 def _table_items(frames) -> list[_Item]:
@@ -550,7 +559,7 @@ _SUMMARY_NOTES = {
 
 
 def _summary_note(table: pd.DataFrame) -> str:
-    horizon = "sequence length" if "length" in table else "depth" if "depth" in table else "horizon"
+    horizon = "depth" if "depth" in table else "sequence length" if "length" in table else "horizon"
     parts = [text for col, text in _SUMMARY_NOTES.items() if col in table]
     return (f"One row per architecture{' variant' if 'variant' in table else ''} and gain at the longest {horizon}; "
             "medians over seeds. " + "; ".join(parts) + ".")

@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
 from reports._plotting import (check_frame, fmt_gain, gain_styles, new_figure, palette_of, panel_grid,
-                               style_handles, variant_handles, variant_order)
+                               style_handles, tidy_log_axis, variant_handles, variant_order)
 from reports.palette import linestyle_for
 
 __all__ = ["plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra"]
@@ -60,6 +60,7 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
             ax.axhline(reference, color="0.3", linewidth=1.0, linestyle="--")
         if log:
             ax.set_yscale("log")
+            tidy_log_axis(ax)
         elif symlog_below is not None and np.nanmin(spectra["median"].to_numpy(float)) < symlog_below:
             ax.set_yscale("symlog", linthresh=1.0)   # very negative exponents (dying ReLU units) beside small ones
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))

@@ -330,3 +330,23 @@ def test_table_pages_split_rows_turn_wide_tables_and_split_columns():
     assert all("column 0" in h for h in headers)                                # the key column repeats
     titles = [p.texts[0].get_text() for p in pages]
     assert titles[0].startswith("Very wide  [columns 1/") and "(continued)" in titles[1]
+
+
+def test_log_axes_of_equal_values_span_a_readable_range():
+    rows = [dict(arch="vanilla-tanh", hidden=4, length=10, gain=1.0, seed=0, metric="weight_singular_value",
+                 block="W_h", index=i, value=1.0 + 1e-16 * i) for i in range(4)]
+    ax = reports.plot_weight_spectra(analysis.spectrum_profile(pd.DataFrame(rows).assign(study="v", depth=NAN))).axes[0]
+    lo, hi = ax.get_ylim()
+    assert hi / lo == pytest.approx(4.0) and lo < 1.0 < hi            # not an axis of rounding errors
+    assert [t.get_text() for t in ax.get_yticklabels() if t.get_text()] == ["0.5", "1", "2"]
+
+
+def test_depth_study_rows_with_a_length_are_still_about_depth():
+    # the depth study's stacked RNN has both a length T and a depth L: its horizon is the depth
+    rows = [dict(study="depth", arch="stacked-rnn", hidden=4, length=20, depth=L, gain=1.0, seed=0,
+                 metric="gradient_norm", layer=l, value=0.8 ** (L - l)) for L in (2, 8) for l in range(L)]
+    profile = analysis.lag_profile(pd.DataFrame(rows), "gradient_norm")
+    assert profile["depth"].unique().tolist() == [8]
+    ax = reports.plot_gradient_decay(profile)
+    assert ax.get_xlabel() == "layers back from the output, L − l"
+    assert hexes(ax.get_lines()) == [ARCH_PALETTE["stacked-rnn"]]
