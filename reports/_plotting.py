@@ -9,7 +9,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
 from reports.palette import linestyle_for, variant_palette
 from rnnprobe.errors import InvalidArgument
@@ -152,5 +152,12 @@ def tidy_log_axis(ax, which: str = "y", *, max_decades: float = 2.0) -> None:
         mid = math.sqrt(lo * hi)
         lo, hi = mid / 2.0, mid * 2.0
         set_(lo, hi)
-    if np.log10(hi / lo) <= max_decades:
+    decades = np.log10(hi / lo)
+    if decades <= max_decades:
         plain_log_ticks(axis, (lo, hi))
+    elif decades > 8:
+        # a tick every 1, 2, 5, 10, 20, … decades, at most 8 of them (not every 27th)
+        step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8)
+        first, last = math.ceil(np.log10(lo) / step), math.floor(np.log10(hi) / step)
+        axis.set_major_locator(FixedLocator([10.0 ** (k * step) for k in range(first, last + 1)]))
+        axis.set_minor_locator(NullLocator())

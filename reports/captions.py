@@ -81,8 +81,10 @@ def _exploding(table: pd.DataFrame) -> str:
         return ""
     top = grow.loc[grow["slope"].idxmax()]
     unit = "layer" if _unit(table) == "layers" else "step"
+    factor = math.exp(top["slope"])
+    factor_text = f"{factor:.4f}" if factor < 1.01 else f"{factor:.3g}"
     return (f"{len(grow)} of {len(table)} architecture × gain settings grow instead (fit interval above 0); the fastest, "
-            f"{_label(top)} at gain {top['gain']:g}, by a factor {math.exp(top['slope']):.3g} per {unit}")
+            f"{_label(top)} at gain {top['gain']:g}, by a factor {factor_text} per {unit}")
 
 
 def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) -> str:

@@ -79,7 +79,7 @@ def _metric_ylabel(data: pd.DataFrame) -> str:
 
 
 def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, legend: bool = True,
-                        title: str | None = None, ylabel: str | None = None):
+                        title: str | None = None, ylabel: str | None = None, tidy: bool = True):
     """Gradient (or Jacobian) norm against the lag, one line per architecture: the lecture's central picture.
 
     Parameters
@@ -94,6 +94,9 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
     legend : bool
         Draw the legend (architectures by colour, gains by line style).
     title, ylabel : str, optional
+    tidy : bool
+        Readable log ticks for the data drawn (turn off when the axes share
+        their y axis with others still to be drawn).
 
     Returns
     -------
@@ -105,7 +108,8 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
     _draw_curves(ax, profile, x="steps", y="median", palette=palette, styles=styles)
     if log:
         ax.set_yscale("log")
-        tidy_log_axis(ax)
+        if tidy:
+            tidy_log_axis(ax)
     ax.set_xlabel(steps_label(profile))
     ax.set_ylabel(ylabel or _metric_ylabel(profile))
     if title:
@@ -118,9 +122,13 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
     return ax
 
 
-def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = True, sharey: bool = True,
+def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = True, sharey: bool = False,
                                max_cols: int = 3):
     """:func:`plot_gradient_decay` with one panel per gain and one shared legend.
+
+    Each panel has its own y range by default (``sharey``): at a small gain
+    vanilla RNNs fall by hundreds of decades, which would flatten every other
+    panel.
 
     Returns
     -------
@@ -142,10 +150,13 @@ def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = T
     gains = sorted(profile["gain"].dropna().unique())
     axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=sharey)
     for ax, g in zip(axes, gains):
-        plot_gradient_decay(profile[profile["gain"] == g], ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}")
-        if not ax.get_subplotspec().is_first_col() and sharey:
+        plot_gradient_decay(profile[profile["gain"] == g], ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}",
+                            tidy=not sharey)
+        if not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
         ax.set_xlabel("")
+    if sharey and log:
+        tidy_log_axis(axes[0])
     fig.supxlabel(steps_label(profile), fontsize=10)
     fig.legend(handles=variant_handles(palette_of(profile)), loc="outside right upper", title="architecture")
     return fig

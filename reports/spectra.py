@@ -60,7 +60,6 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
             ax.axhline(reference, color="0.3", linewidth=1.0, linestyle="--")
         if log:
             ax.set_yscale("log")
-            tidy_log_axis(ax)
         elif symlog_below is not None and np.nanmin(spectra["median"].to_numpy(float)) < symlog_below:
             ax.set_yscale("symlog", linthresh=1.0)   # very negative exponents (dying ReLU units) beside small ones
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -68,6 +67,8 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
         ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() else "")
         if g is not None:
             ax.set_title(f"gain {fmt_gain(g)}")
+    if log:
+        tidy_log_axis(axes[0])          # the panels share y: once, after every panel is drawn
     fig.supxlabel("relative index i / (N − 1)", fontsize=10)
     handles = variant_handles(palette)
     if reference is not None:
