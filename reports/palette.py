@@ -58,7 +58,7 @@ def arch_color(name: str) -> str:
     return _EXTRA[digest % len(_EXTRA)]
 
 
-def variant_palette(variants, arch_of=None) -> dict[str, tuple]:
+def variant_palette(variants, arch_of=None) -> dict[str, str]:
     """Colours for variant labels: the architecture's colour, in shades when it has several variants.
 
     Parameters
