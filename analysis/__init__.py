@@ -1,0 +1,47 @@
+"""Tidy pandas tables from the studies' raw results: fits, memory tables, theory comparisons.
+
+Every function is pure: DataFrames in (``results.csv`` / ``summary.csv`` as
+pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
+
+* decay rates: :func:`fit_log_linear`, :func:`decay_fits`, :func:`decay_table`;
+* memory: :func:`memory_table`, :func:`memory_grid`;
+* bounds: :func:`bound_tightness`, :func:`bound_tightness_summary`, :func:`bound_tightness_table`;
+* Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
+* depth: :func:`isometry_points`, :func:`isometry_table`;
+* curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
+* theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
+* the headline table: :func:`summary_table`;
+* picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd, analysis
+>>> k = np.arange(1, 41)
+>>> results = pd.DataFrame({"arch": "vanilla-tanh", "gain": 0.9, "seed": 0,
+...     "metric": "jacobian_norm", "lag": k, "value": np.exp(-k / 6.3)})
+>>> round(float(analysis.decay_fits(results)["efold"].iloc[0]), 6)
+6.3
+"""
+
+from analysis._frames import (BASE_GRID_COLUMNS, arch_order, grid_columns, nearest_gain, select_points, with_steps,
+                              with_variant)
+from analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
+from analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
+from analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
+from analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
+from analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
+from analysis.profiles import lag_profile, spectrum_profile
+from analysis.summary import SUMMARY_MEASURES, summary_table
+from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, meanfield_backend, predicted_chi1
+
+__all__ = [
+    "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
+    "fit_log_linear", "decay_fits", "decay_table", "FIT_METHODS",
+    "memory_table", "memory_grid", "MEMORY_MEASURES",
+    "bound_tightness", "bound_tightness_summary", "bound_tightness_table",
+    "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",
+    "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
+    "lag_profile", "spectrum_profile",
+    "chi1_comparison", "predicted_chi1", "meanfield_backend", "MEANFIELD_ARCHS",
+    "summary_table", "SUMMARY_MEASURES",
+]

@@ -1,0 +1,34 @@
+"""Figures, tables and PDF reports of rnnprobe studies.
+
+* :func:`write_report`: a study directory in, ``report.pdf`` (plus PNG figures
+  and CSV/Markdown tables) out;
+* figure functions ``plot_<quantity>(data, *, ax=None | fig=None) -> Axes | Figure``
+  that draw analysis frames (from :mod:`analysis`) and compute nothing;
+* :data:`ARCH_PALETTE`, the one colour per architecture every figure uses, and
+  :func:`report_style`;
+* :func:`format_table`, :func:`to_markdown`, :func:`table_pages` for tables.
+
+Nothing here calls ``plt.show()``; figures are pyplot-free and render with Agg.
+
+Examples
+--------
+>>> import reports
+>>> reports.ARCH_PALETTE["lstm"]
+'#d55e00'
+"""
+
+from reports.figures import (METRIC_LABELS, plot_bounds, plot_chi1, plot_gradient_decay, plot_gradient_decay_panels,
+                             plot_memory_capacity, plot_memory_heatmap, plot_pascanu)
+from reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report_style, variant_palette
+from reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
+from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
+from reports.tables import COLUMN_LABELS, format_table, format_value, table_pages, to_markdown
+
+__all__ = [
+    "write_report", "load_study", "analyse", "StudyData", "STUDY_QUESTIONS",
+    "plot_gradient_decay", "plot_gradient_decay_panels", "plot_bounds", "plot_memory_heatmap",
+    "plot_memory_capacity", "plot_pascanu", "plot_chi1",
+    "plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra",
+    "ARCH_PALETTE", "arch_color", "variant_palette", "report_style", "REPORT_RC", "METRIC_LABELS",
+    "format_table", "format_value", "to_markdown", "table_pages", "COLUMN_LABELS",
+]

@@ -1,0 +1,163 @@
+"""Shared plumbing of the figure functions: new axes, colours per variant, legends, checks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+from reports.palette import linestyle_for, variant_palette
+from rnnprobe.errors import InvalidArgument
+
+__all__ = ["new_axes", "new_figure", "check_frame", "palette_of", "variant_order", "gain_styles",
+           "variant_handles", "style_handles", "horizon_label", "fmt_gain", "steps_label", "panel_grid",
+           "is_depth", "plain_log_ticks", "tidy_log_axis"]
+
+
+def new_axes(ax, figsize=(7.0, 4.5)) -> Axes:
+    """``ax``, or the axes of a new (pyplot-free, Agg-rendered) figure."""
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        return fig.add_subplot()
+    if not isinstance(ax, Axes):
+        raise InvalidArgument(f"ax must be a matplotlib Axes or None; got {type(ax).__name__}")
+    return ax
+
+
+def new_figure(fig, figsize=(9.0, 5.0)):
+    """``fig`` (a Figure or SubFigure), or a new constrained-layout Figure."""
+    if fig is None:
+        return Figure(figsize=figsize, layout="constrained")
+    if not isinstance(fig, (Figure, SubFigure)):
+        raise InvalidArgument(f"fig must be a matplotlib Figure, SubFigure or None; got {type(fig).__name__}")
+    return fig
+
+
+def panel_grid(fig, n: int, *, max_cols: int = 3, sharex=True, sharey=False):
+    """``n`` axes in a grid of at most ``max_cols`` columns (extra cells removed)."""
+    cols = min(n, max_cols)
+    rows = math.ceil(n / cols)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=sharex, sharey=sharey, squeeze=False)).ravel()
+    for extra in axes[n:]:
+        extra.remove()
+    return list(axes[:n])
+
+
+def check_frame(data, columns, *, name: str, hint: str = "") -> pd.DataFrame:
+    """Raise InvalidArgument unless ``data`` is a non-empty DataFrame with ``columns``."""
+    if not isinstance(data, pd.DataFrame):
+        raise InvalidArgument(f"{name} must be a pandas DataFrame; got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise InvalidArgument(f"{name} must have columns {list(columns)}; missing {missing}" + (f" ({hint})" if hint else ""))
+    if data.empty:
+        raise InvalidArgument(f"{name} must not be empty; got 0 rows" + (f" ({hint})" if hint else ""))
+    return data
+
+
+def variant_order(data: pd.DataFrame) -> list[str]:
+    """Variants in the order of the frame (analysis sorts by architecture)."""
+    col = "variant" if "variant" in data else "arch"
+    return list(dict.fromkeys(data[col].astype(str)))
+
+
+def palette_of(data: pd.DataFrame) -> dict:
+    """Variant -> colour for the variants of ``data`` (see :func:`reports.palette.variant_palette`)."""
+    col = "variant" if "variant" in data else "arch"
+    arch_of = dict(zip(data[col].astype(str), data["arch"].astype(str))) if "arch" in data else None
+    return variant_palette(variant_order(data), arch_of)
+
+
+def gain_styles(data: pd.DataFrame) -> dict:
+    """Gain -> line style (lowest gain solid)."""
+    if "gain" not in data:
+        return {}
+    gains = sorted(pd.to_numeric(data["gain"], errors="coerce").dropna().unique())
+    return {g: linestyle_for(i) for i, g in enumerate(gains)}
+
+
+def fmt_gain(g) -> str:
+    return f"{float(g):g}"
+
+
+def variant_handles(palette: dict, *, marker=None) -> list:
+    """Legend handles: one coloured line per variant."""
+    return [Line2D([], [], color=c, marker=marker, linestyle="-" if marker is None else "", label=v)
+            for v, c in palette.items()]
+
+
+def style_handles(styles: dict, *, prefix: str = "", color="0.25") -> list:
+    """Legend handles: one grey line per line style."""
+    return [Line2D([], [], color=color, linestyle=s, label=f"{prefix}{k}") for k, s in styles.items()]
+
+
+def horizon_label(data: pd.DataFrame) -> str:
+    """'T = 50' or 'L = 32' (or a list) for the horizons present."""
+    for col, sym in (("depth", "L"), ("length", "T")):
+        if col in data and data[col].notna().any():
+            vals = sorted(pd.to_numeric(data[col], errors="coerce").dropna().unique())
+            return f"{sym} = " + ", ".join(f"{v:g}" for v in vals)
+    return ""
+
+
+def steps_label(data: pd.DataFrame) -> str:
+    """The x label of a per-step plot: lags for time studies, layers for depth."""
+    if is_depth(data):
+        return "layers back from the output, L − l"
+    if "length" in data and data["length"].notna().any():
+        return "lag k (steps back from the last state, T − t)"
+    return "steps"
+
+
+def is_depth(data: pd.DataFrame) -> bool:
+    """Whether a frame is about depth (it has depths; a depth study's stacked RNN also has a length)."""
+    return "depth" in data and data["depth"].notna().any()
+
+
+def plain_log_ticks(axis, lims=None):
+    """Ticks 1, 2, 5 × 10^k labelled as plain numbers on a log axis (readable for narrow ranges)."""
+    lo, hi = sorted(lims if lims is not None else axis.get_view_interval())
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo <= 0:
+        return
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), (1, 2, 3, 4, 5, 6, 7, 8, 9), np.round(np.arange(1.0, 10.0, 0.1), 1)):
+        ticks = [m * 10.0 ** e for e in decades for m in mantissas if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= 2:
+            break
+    if len(ticks) > 9:
+        ticks = ticks[:: int(np.ceil(len(ticks) / 9))]
+    if len(ticks) >= 2:
+        axis.set_major_locator(FixedLocator(ticks))
+        axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
+def tidy_log_axis(ax, which: str = "y", *, max_decades: float = 2.0) -> None:
+    """Readable log axes: at least a factor 4 of range, plain ticks (0.5, 1, 2) when spanning few decades.
+
+    Data that are all (nearly) equal, e.g. the singular values of an orthogonal
+    matrix, would otherwise get an axis spanning their rounding errors.
+    """
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    get, set_ = (ax.get_ylim, ax.set_ylim) if which == "y" else (ax.get_xlim, ax.set_xlim)
+    lo, hi = sorted(get())
+    if lo <= 0 or not np.isfinite(hi):
+        return
+    if hi / lo < 4.0:
+        mid = math.sqrt(lo * hi)
+        lo, hi = mid / 2.0, mid * 2.0
+        set_(lo, hi)
+    decades = np.log10(hi / lo)
+    if decades <= max_decades:
+        plain_log_ticks(axis, (lo, hi))
+    elif decades > 8:
+        # a tick every 1, 2, 5, 10, 20, … decades, at most 8 of them (not every 27th)
+        step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8)
+        first, last = math.ceil(np.log10(lo) / step), math.floor(np.log10(hi) / step)
+        axis.set_major_locator(FixedLocator([10.0 ** (k * step) for k in range(first, last + 1)]))
+        axis.set_minor_locator(NullLocator())

@@ -1,0 +1,288 @@
+"""Figure captions that state what a figure shows and its main measured finding, in numbers.
+
+Each function takes analysis frames and returns one paragraph. The numbers are
+read off the frames (medians over seeds, at the study's longest horizon), so a
+caption always matches the data it sits under.
+
+Examples
+--------
+>>> import pandas as pd
+>>> table = pd.DataFrame({"arch": ["vanilla-tanh", "lstm"], "variant": ["vanilla-tanh", "lstm"], "gain": 1.0,
+...     "length": 50, "metric": "gradient_norm", "slope": [-0.16, -0.024], "efold": [6.3, 41.0]})
+>>> efold_finding(table)
+'at gain 1 the fitted e-folding time is 6.3 steps for vanilla-tanh and 41 for lstm'
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from analysis import nearest_gain
+from reports._plotting import is_depth
+from reports.tables import format_value
+
+__all__ = [
+    "efold_finding", "decay_caption", "bounds_caption", "heatmap_caption", "capacity_caption",
+    "weight_spectra_caption", "lyapunov_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
+    "jacobian_spectra_caption",
+]
+
+
+def _v(x, unit: str = "") -> str:
+    s = format_value(x)
+    return s + (f" {unit}" if unit and s not in ("–", "∞") else "")
+
+
+def _join(parts: list[str]) -> str:
+    parts = [p for p in parts if p]
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _label(row) -> str:
+    return str(row["variant"]) if "variant" in row and isinstance(row["variant"], str) else str(row["arch"])
+
+
+def _horizon(frame: pd.DataFrame) -> str:
+    for col, sym in (("depth", "L"), ("length", "T")):
+        if col in frame and frame[col].notna().any():
+            vals = sorted(pd.to_numeric(frame[col], errors="coerce").dropna().unique())
+            return f"{sym} = " + (f"{vals[0]:g}" if len(vals) == 1 else f"{vals[0]:g}–{vals[-1]:g}")
+    return ""
+
+
+def _unit(frame: pd.DataFrame) -> str:
+    return "layers" if is_depth(frame) else "steps"
+
+
+def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
+    """'at gain 1 the fitted e-folding time is 6.3 steps for vanilla-tanh and 41 for lstm' from a decay table."""
+    if table.empty:
+        return ""
+    g = nearest_gain(table) if gain is None else gain
+    rows = table[np.isclose(table["gain"].astype(float), g)] if not math.isnan(g) else table
+    unit = _unit(table)
+    parts = []
+    for i, (_, r) in enumerate(rows.iterrows()):
+        value = "∞ (no decay)" if not np.isfinite(r["efold"]) else _v(r["efold"], unit if i == 0 else "")
+        parts.append(f"{value} for {_label(r)}")
+    return f"at gain {g:g} the fitted e-folding time is " + _join(parts)
+
+
+def _exploding(table: pd.DataFrame) -> str:
+    if table.empty or "slope_low" not in table:
+        return ""
+    grow = table[table["slope_low"] > 0]
+    if grow.empty:
+        return ""
+    top = grow.loc[grow["slope"].idxmax()]
+    unit = "layer" if _unit(table) == "layers" else "step"
+    factor = math.exp(top["slope"])
+    factor_text = f"{factor:.4f}" if factor < 1.01 else f"{factor:.3g}"
+    return (f"{len(grow)} of {len(table)} architecture × gain settings grow instead (fit interval above 0); the fastest, "
+            f"{_label(top)} at gain {top['gain']:g}, by a factor {factor_text} per {unit}")
+
+
+def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) -> str:
+    """Caption of the gradient-decay figure."""
+    what = {"gradient_norm": "Gradient norm g(k) = ‖∂L/∂h_{T−k}‖ for a fixed random unit readout L = uᵀh_T",
+            "jacobian_norm": "Jacobian-product norm G(k) = ‖∂h_T/∂h_{T−k}‖₂"}.get(metric, metric)
+    if _unit(profile) == "layers":
+        what = {"gradient_norm": "Gradient norm ‖∂L/∂s_l‖ at layer l for a fixed random unit readout of the output",
+                "jacobian_norm": "Jacobian-product norm ‖∂s_L/∂s_l‖₂"}.get(metric, metric)
+        axis = "against the number of layers L − l between layer l and the output"
+    else:
+        axis = "against the lag k"
+    seeds = int(profile["n_seeds"].max()) if "n_seeds" in profile else 1
+    text = (f"{what}, {axis}, at {_horizon(profile)} (median over {seeds} seed{'s' if seeds > 1 else ''}"
+            f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain, log scale. "
+            "A straight falling line is geometric vanishing, a rising one explosion. ")
+    finding = efold_finding(table)
+    explode = _exploding(table)
+    sentences = [s for s in (finding, explode) if s]
+    if sentences:
+        text += "Finding: " + "; ".join(sentences) + " (Theil–Sen fit of the log norm against the steps)."
+    return text
+
+
+def bounds_caption(selected: pd.DataFrame, tightness: pd.DataFrame) -> str:
+    """Caption of the bounds figure: over-estimates at the longest lag, and whether the chain held."""
+    first = selected.iloc[0]
+    where = f"gain {first['gain']:g}" + (f", seed {int(first['seed'])}" if "seed" in selected else "") + \
+        (f", {_horizon(selected)}" if _horizon(selected) else "")
+    text = ("The true gradient norm g(k) (solid) and its upper bounds ‖∂L/∂h_T‖·G(k) (dash-dot), "
+            "B_prod(k) = ‖∂L/∂h_T‖ ∏‖J_s‖₂ (dashed) and, for vanilla RNNs, the lecture's "
+            f"B_W(k) = ‖∂L/∂h_T‖ ‖W_h‖₂^k ∏‖D_s‖₂ (dotted), one grid point per architecture ({where}); log scale. ")
+    key = "variant" if "variant" in selected else "arch"
+    last = selected.loc[selected.groupby(key, sort=False)["steps"].idxmax()]
+    parts = []
+    for _, r in last.iterrows():
+        piece = f"{_label(r)} {_v(r.get('ratio_product'))}"
+        if "ratio_weight" in r and np.isfinite(r["ratio_weight"]):
+            piece += f" (B_W: {_v(r['ratio_weight'])})"
+        parts.append(piece)
+    text += f"Finding: at the longest lag B_prod over-estimates g by a factor {_join(parts)}"
+    if "holds" in tightness and len(tightness):
+        held = int(tightness["holds"].astype(bool).sum())
+        text += f"; the chain g ≤ ‖∂L/∂h_T‖G ≤ B_prod ≤ B_W held at {held} of {len(tightness)} (grid point, lag) pairs"
+    return text + "."
+
+
+def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Caption of the memory heatmap: the longest and shortest memory, and where it never decays."""
+    measure = grid.attrs.get("measure", "memory_efold")
+    name = {"memory_efold": "e-folding time of G (−1/slope of log G against the lag)",
+            "memory_threshold": "threshold length (largest lag with G ≥ ε)",
+            "lyapunov_time": "Lyapunov time −1/λ₁"}.get(measure, measure)
+    horizon = ", ".join(f"{h:g}" for h in grid.attrs.get("horizon", []))
+    text = (f"Memory length per architecture and gain: the {name}, in steps, median over seeds at "
+            f"T = {horizon}; ∞ (hatched) means no decay was measured. ")
+    stacked = grid.stack().rename("v").reset_index()
+    finite = stacked[np.isfinite(stacked["v"])]
+    parts = []
+    if not finite.empty:
+        hi, lo = finite.loc[finite["v"].idxmax()], finite.loc[finite["v"].idxmin()]
+        parts.append(f"the longest finite memory is {_v(hi['v'], 'steps')} ({hi.iloc[0]} at gain {float(hi.iloc[1]):g}), "
+                     f"the shortest {_v(lo['v'], 'steps')} ({lo.iloc[0]} at gain {float(lo.iloc[1]):g})")
+    never = [str(i) for i, row in grid.iterrows() if np.isposinf(row.to_numpy(float)).all()]
+    if never:
+        parts.append(f"{_join(never)} never decay{'s' if len(never) == 1 else ''} at any gain")
+    if parts:
+        text += "Finding: " + "; ".join(parts) + "."
+    return text
+
+
+def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Caption of the memory-capacity figure: total capacity per variant against the state size."""
+    text = ("Linear memory capacity per lag (Jaeger 2001): MC_k is the squared correlation between the input "
+            "read k steps before and its best linear readout from the hidden state, for i.i.d. uniform inputs; "
+            "the capacity MC = Σ_k MC_k is the area under a curve and at most the hidden size N. ")
+    if "memory_capacity" in table and table["memory_capacity"].notna().any():
+        g = nearest_gain(table)
+        rows = table[np.isclose(table["gain"].astype(float), g)].dropna(subset=["memory_capacity"])
+        rows = rows.sort_values("memory_capacity", ascending=False)
+        n = f" of N = {int(rows['hidden'].iloc[0])}" if "hidden" in rows and rows["hidden"].notna().any() else ""
+        parts = [f"{_label(r)} {_v(r['memory_capacity'])}" for _, r in rows.iterrows()]
+        text += f"Finding: at gain {g:g} the total capacity{n} is " + _join(parts) + "."
+    return text
+
+
+def weight_spectra_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
+    """Caption of the W_h spectra figure: σ_max per gain, and how often the Pascanu condition holds."""
+    text = ("Singular values of the recurrent weight matrices (W_h, and every gate block of GRU/LSTM, one line "
+            "style per block) in decreasing order, median over seeds, one panel per gain; log scale. The dashed "
+            "line σ = 1 is the Pascanu threshold 1/γ for tanh and ReLU. ")
+    if summary is not None and "sigma_max" in summary and summary["sigma_max"].notna().any():
+        by_gain = summary.groupby("gain")["sigma_max"].median()
+        parts = [f"{_v(v)} at gain {g:g}" for g, v in by_gain.items()]
+        text += "Finding: the median σ_max (largest block) is " + _join(parts)
+        if "pascanu" in summary:
+            applicable = summary[summary["pascanu"] != "not applicable"]
+            if len(applicable):
+                n = int((applicable["pascanu"] == "vanishing").sum())
+                text += (f"; the sufficient condition σ_max < 1/γ holds at {n} of {len(applicable)} grid points "
+                         "where it applies")
+        text += "."
+    return text
+
+
+def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
+    """Caption of the Lyapunov figure: how often λ₁ < 0, the largest λ₁, the −∞ exponents."""
+    text = ("Lyapunov spectra λ_1 ≥ λ_2 ≥ … per step (QR re-orthonormalisation along the trajectory), median over "
+            "seeds, against the relative index; one panel per gain. λ₁ < 0: every perturbation of the state dies out, "
+            "by e^{λ₁} per step. ")
+    parts = []
+    if summary is not None and "lyapunov_exponent" in summary and summary["lyapunov_exponent"].notna().any():
+        lam = summary["lyapunov_exponent"].astype(float)
+        parts.append(f"λ₁ < 0 at {int((lam < 0).sum())} of {int(lam.notna().sum())} grid points")
+        top = summary.loc[lam.idxmax()]
+        parts.append(f"the largest λ₁ is {_v(top['lyapunov_exponent'])} ({top['arch']} at gain {top['gain']:g})")
+    if "n_infinite" in spectra and spectra["n_infinite"].sum() > 0:
+        bad = spectra[spectra["n_infinite"] > 0]
+        parts.append(f"{int(bad['n_infinite'].sum())} exponents were −∞ (units stuck at zero: "
+                     f"{_join(sorted(set(bad['variant'].astype(str))))}) and are not drawn")
+    if parts:
+        text += "Finding: " + "; ".join(parts) + "."
+    return text
+
+
+def pascanu_caption(agreement: pd.DataFrame, crosstab: pd.DataFrame) -> str:
+    """Caption of the Pascanu figure: agreement of the verdict with the measured slopes."""
+    archs = _join(sorted(set(agreement.loc[np.isfinite(agreement["gamma_sigma_max"].astype(float)), "arch"].astype(str))))
+    text = ("The Pascanu et al. (2013) condition tested: measured slope of log G per step (95% interval) against "
+            f"γσ_max of the recurrent (or layer) weights, for the architectures whose step Jacobian is D·W ({archs}). "
+            "Left of the line γσ_max = 1 (shaded) gradients must vanish (slope < 0); right of it they may vanish or "
+            "explode. ")
+    parts = []
+    if "vanishing" in crosstab.index:
+        r = crosstab.loc["vanishing"]
+        parts.append(f"{int(r['vanishing'])} of {int(r['total'])} points with the verdict 'vanishing' decayed "
+                     f"(agreement {format_value(r['agreement'], 'agreement')})")
+    if "inconclusive" in crosstab.index:
+        r = crosstab.loc["inconclusive"]
+        parts.append(f"of {int(r['total'])} 'inconclusive' points {int(r['vanishing'])} vanished anyway, "
+                     f"{int(r['neutral'])} were neutral and {int(r['exploding'])} exploded: σ_max ≥ 1/γ is necessary "
+                     "for explosion, not sufficient")
+    if parts:
+        text += "Finding: " + "; ".join(parts) + "."
+    return text
+
+
+def chi1_caption(comparison: pd.DataFrame) -> str:
+    """Caption of the χ₁ figure: the size of the error, where it is largest."""
+    text = ("Mean-field theory against measurement: the predicted per-step growth χ₁ = σ_w² E[φ′(√q* z)²] of the "
+            "mean squared gradient (Poole et al. 2016; Schoenholz et al. 2017) against the measured one, "
+            "exp(slope of log mean-over-seeds g² against the steps); log–log, the dashed diagonal is agreement. ")
+    data = comparison.dropna(subset=["relative_error"])
+    if not data.empty:
+        hcol = next((c for c in ("depth", "length") if c in data and data[c].notna().any()), None)
+        if hcol:
+            data = data[data[hcol] == data[hcol].max()]
+        err = data["relative_error"].abs()
+        worst = data.loc[err.idxmax()]
+        n = f" (width n = {int(data['hidden'].iloc[0])})" if "hidden" in data else ""
+        text += (f"Finding: at the largest horizon{n} the median |measured/predicted − 1| is "
+                 f"{100 * err.median():.0f}%; the largest, {100 * err.max():.0f}%, is {worst['arch']} at gain "
+                 f"{worst['gain']:g} (predicted {_v(worst['chi1_predicted'])}, measured {_v(worst['chi1_measured'])}). "
+                 "Mean-field theory is exact only for infinite width and fresh weights at every step.")
+    return text
+
+
+def isometry_caption(table: pd.DataFrame) -> str:
+    """Caption of the depth-isometry figure: the numbers at the largest depth, and the closest to isometry."""
+    text = ("How far the input–output Jacobian ∂s_L/∂s_0 is from an isometry, against depth L: mean (left) and "
+            "standard deviation (right) of the log singular values; 0 on both is an isometry. Error bars: spread "
+            "over seeds. ")
+    if table.empty:
+        return text
+    deepest = table[table["depth"] == table["depth"].max()]
+    g = nearest_gain(deepest)
+    rows = deepest[np.isclose(deepest["gain"].astype(float), g)]
+    parts = [f"{_label(r)} {_v(r['log_sv_mean'])} ± {_v(r['log_sv_std'])}" for _, r in rows.iterrows()]
+    text += (f"Finding: at L = {deepest['depth'].max():g} and gain {g:g}, mean ± std of log s is " + _join(parts))
+    if "isometry_distance" in rows and rows["isometry_distance"].notna().any():
+        best = rows.loc[rows["isometry_distance"].idxmin()]
+        text += f"; {_label(best)} stays closest to isometry (RMS log s = {_v(best['isometry_distance'])})"
+    return text + "."
+
+
+def _exp_text(log_value: float) -> str:
+    return format_value(math.exp(log_value)) if log_value < 700 else f"e^{log_value:.0f}"
+
+
+def jacobian_spectra_caption(spectra: pd.DataFrame, table: pd.DataFrame) -> str:
+    """Caption of the Jacobian-spectra figure: the condition number at the largest depth."""
+    g = nearest_gain(spectra)
+    text = (f"Singular values of the input–output Jacobian ∂s_L/∂s_0 at every depth (light to dark: shallow to deep), "
+            f"gain {g:g}, median over seeds; log scale; the dashed line s = 1 is isometry. ")
+    if not table.empty and "log_condition" in table:
+        deepest = table[(table["depth"] == table["depth"].max()) & np.isclose(table["gain"].astype(float), g)]
+        parts = [f"{_label(r)} {_exp_text(r['log_condition'])}" for _, r in deepest.iterrows()
+                 if np.isfinite(r["log_condition"])]
+        if parts:
+            text += f"Finding: at L = {table['depth'].max():g} the condition number s_max/s_min is " + _join(parts) + "."
+    return text

@@ -1,0 +1,654 @@
+"""Assemble a study's PDF report, with its figures as PNG and its tables as CSV and Markdown.
+
+:func:`write_report` reads ``results.csv``, ``summary.csv`` and ``meta.json``
+from a study directory (SCHEMA.md), runs the analysis, and writes
+
+* ``report.pdf``: a title page (study, dates, configuration, versions, contents),
+  the summary table, one page per figure with a caption that states what it
+  shows and the main measured finding in numbers, the analysis tables, and a
+  methods page (definitions and formulas);
+* ``figures/<name>.png`` beside the PDF;
+* ``tables/<name>.csv`` (full precision) and ``tables/<name>.md`` (as printed).
+
+A report adapts to the metrics present: each figure and table appears only when
+its data exists (the vanishing, depth and memory studies record different
+metrics), and a section that cannot be drawn is listed on the title page with
+the reason instead of failing the report.
+
+Examples
+--------
+A study directory with only a summary still gets a report (the figures that
+need per-lag results are left out):
+
+>>> import tempfile, pathlib, pandas as pd
+>>> study = pathlib.Path(tempfile.mkdtemp())
+>>> pd.DataFrame({"study": "memory", "arch": ["vanilla-tanh", "lstm"], "hidden": 8, "length": 50, "gain": 1.0,
+...     "seed": 0, "memory_threshold": [12, 50], "memory_efold": [3.2, 41.0]}).to_csv(study / "summary.csv", index=False)
+>>> pdf = write_report(study)
+>>> pdf.name, sorted(p.name for p in (study / "figures").iterdir())
+('report.pdf', ['memory_heatmap.png'])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+import textwrap
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+import analysis
+from reports import captions
+from reports._plotting import is_depth
+from reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
+                             plot_memory_heatmap, plot_pascanu)
+from reports.palette import report_style
+from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
+from reports.tables import A4, format_table, table_pages, to_markdown
+from rnnprobe.errors import InvalidArgument
+
+__all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]
+
+#: The question each known study answers (shown on the title page).
+STUDY_QUESTIONS = {
+    "vanishing": "How fast do gradients vanish or explode through time, per architecture, sequence length and gain?",
+    "depth": "Do deep plain, residual and dense stacks keep the input–output Jacobian close to an isometry as depth grows?",
+    "memory": "How long do recurrent architectures remember, and how do the LSTM forget-gate and GRU update-gate "
+              "biases change it?",
+}
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The three files of a study directory (any of them may be missing)."""
+
+    directory: Path
+    results: pd.DataFrame | None
+    summary: pd.DataFrame | None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The study's name (meta.json, else the tables' ``study`` column, else the directory)."""
+        if self.meta.get("study"):
+            return str(self.meta["study"])
+        for frame in (self.summary, self.results):
+            if frame is not None and "study" in frame and frame["study"].notna().any():
+                return str(frame["study"].dropna().iloc[0])
+        return self.directory.name
+
+
+def load_study(results_dir) -> StudyData:
+    """Read ``results.csv``, ``summary.csv`` and ``meta.json`` from a study directory.
+
+    Raises
+    ------
+    InvalidArgument
+        When the directory does not exist or holds neither CSV file.
+    """
+    directory = Path(results_dir)
+    if not directory.is_dir():
+        raise InvalidArgument(f"results_dir must be a study output directory; got {str(results_dir)!r}, "
+                              "which is not a directory (run `rnnprobe study NAME --out DIR` first)")
+    results = pd.read_csv(directory / "results.csv", low_memory=False) if (directory / "results.csv").exists() else None
+    summary = pd.read_csv(directory / "summary.csv", low_memory=False) if (directory / "summary.csv").exists() else None
+    if results is None and summary is None:
+        raise InvalidArgument(f"results_dir must contain results.csv or summary.csv; got {str(results_dir)!r} "
+                              f"with {sorted(p.name for p in directory.iterdir())[:10]}")
+    meta = {}
+    if (directory / "meta.json").exists():
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+        except json.JSONDecodeError as exc:
+            warnings.warn(f"meta.json in {directory} is not valid JSON ({exc}); the title page will lack it",
+                          stacklevel=2)
+    return StudyData(directory, results, summary, meta if isinstance(meta, dict) else {})
+
+
+def _config_value(meta: dict, *keys, default=None):
+    for scope in (meta.get("config") or {}, meta.get("grid") or {}, meta):
+        for k in keys:
+            if isinstance(scope, dict) and scope.get(k) is not None:
+                return scope[k]
+    return default
+
+
+def _input_variance(meta: dict) -> float | None:
+    """v_x for the mean-field comparison of recurrent nets, when meta.json says what the inputs were."""
+    v = _config_value(meta, "input_variance")
+    if v is not None:
+        return float(v)
+    std = _config_value(meta, "input_std")
+    gain = _config_value(meta, "input_gain", default=1.0)
+    if std is not None:
+        return float(gain) ** 2 * float(std) ** 2
+    return None
+
+
+def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Run every analysis the study's metrics allow.
+
+    Returns
+    -------
+    frames : dict of str -> DataFrame
+        Empty frames where a metric is absent.
+    skipped : list of str
+        One line per analysis that failed (with its reason).
+    """
+    R, S, meta = study.results, study.summary, study.meta
+    frames: dict[str, pd.DataFrame] = {}
+    skipped: list[str] = []
+
+    def run(name: str, fn: Callable[[], pd.DataFrame]):
+        try:
+            frames[name] = fn()
+        except Exception as exc:  # a report must survive one analysis failing; say which and why
+            frames[name] = pd.DataFrame()
+            skipped.append(f"{name}: {type(exc).__name__}: {exc}")
+            warnings.warn(f"report section {name!r} skipped: {exc}", stacklevel=2)
+
+    empty = pd.DataFrame
+    if S is not None:
+        run("summary", lambda: analysis.summary_table(S, R))
+        run("memory", lambda: analysis.memory_table(S)
+            if any(m in S and S[m].notna().any() for m in analysis.MEMORY_MEASURES) else empty())
+    if R is not None:
+        run("fits_G", lambda: analysis.decay_fits(R, "jacobian_norm"))
+        run("fits_g", lambda: analysis.decay_fits(R, "gradient_norm"))
+        run("decay", lambda: analysis.decay_table(pd.concat([f for f in (frames["fits_G"], frames["fits_g"])
+                                                             if not f.empty]))
+            if not (frames["fits_G"].empty and frames["fits_g"].empty) else empty())
+        run("profile_g", lambda: analysis.lag_profile(R, "gradient_norm"))
+        run("profile_G", lambda: analysis.lag_profile(R, "jacobian_norm"))
+        run("tightness", lambda: analysis.bound_tightness(R))
+        run("tightness_points", lambda: analysis.bound_tightness_summary(frames["tightness"])
+            if not frames["tightness"].empty else empty())
+        run("bounds", lambda: analysis.bound_tightness_table(frames["tightness_points"])
+            if not frames["tightness_points"].empty else empty())
+        run("capacity_profile", lambda: analysis.lag_profile(R, "memory_capacity_lag"))
+        run("weight_spectra", lambda: analysis.spectrum_profile(R, "weight_singular_value"))
+        run("lyapunov_spectra", lambda: analysis.spectrum_profile(R, "lyapunov_exponent"))
+        run("jacobian_spectra", lambda: analysis.spectrum_profile(R, "jacobian_singular_value", horizon=None))
+        run("chi1", lambda: analysis.chi1_comparison(R, sigma_b=float(_config_value(meta, "bias_std", default=0.0)),
+                                                     input_variance=_input_variance(meta)))
+    run("isometry", lambda: analysis.isometry_table(R, S))
+    if S is not None and "pascanu" in S:
+        has_slopes = {"efold_slope_low", "efold_slope_high"} <= set(S.columns) and S["efold_slope_high"].notna().any()
+        fits = None if has_slopes else frames.get("fits_G")
+        if has_slopes or (fits is not None and not fits.empty):
+            run("pascanu_points", lambda: analysis.pascanu_agreement(S, fits))
+            run("pascanu", lambda: analysis.pascanu_crosstab(frames["pascanu_points"]))
+    if "memory_efold" in frames.get("memory", empty()):
+        run("memory_grid", lambda: analysis.memory_grid(frames["memory"], "memory_efold"))
+    return frames, skipped
+
+
+@dataclass
+class _Item:
+    kind: str                     # 'figure' or 'table'
+    name: str                     # file stem
+    title: str
+    caption: str = ""
+    draw: Callable | None = None  # figure: draw(container Figure/SubFigure)
+    frame: pd.DataFrame | None = None
+    display: pd.DataFrame | None = None
+    n_keys: int = 2
+    in_pdf: bool = True
+    size: tuple = (10.0, 5.5)
+
+
+def _nonempty(frames, name) -> bool:
+    f = frames.get(name)
+    return f is not None and not f.empty
+
+
+def _figure_items(study: StudyData, frames) -> list[_Item]:
+    items = []
+    S = study.summary
+    prof_name = "profile_g" if _nonempty(frames, "profile_g") else "profile_G"
+    if _nonempty(frames, prof_name):
+        metric = "gradient_norm" if prof_name == "profile_g" else "jacobian_norm"
+        profile = frames[prof_name]
+        decay = frames.get("decay", pd.DataFrame())
+        table = decay[decay["metric"] == metric] if "metric" in decay else decay
+        items.append(_Item("figure", "gradient_decay",
+                           "Gradient norm through depth" if is_depth(profile) else "Gradient norm against the lag",
+                           captions.decay_caption(profile, table, metric=metric),
+                           lambda c, p=profile: plot_gradient_decay_panels(p, fig=c), size=(11.0, 4.8)))
+    if _nonempty(frames, "tightness"):
+        selected = analysis.select_points(analysis.with_variant(frames["tightness"]))
+        if not selected.empty:
+            items.append(_Item("figure", "bounds", "True gradient against its bounds",
+                               captions.bounds_caption(selected, frames["tightness"]),
+                               lambda c, t=selected: plot_bounds(t, fig=c), size=(11.0, 6.5)))
+    if _nonempty(frames, "memory_grid"):
+        grid = frames["memory_grid"]
+        items.append(_Item("figure", "memory_heatmap", "Memory length against gain",
+                           captions.heatmap_caption(grid, frames["memory"]),
+                           lambda c, g=grid: plot_memory_heatmap(g, ax=c.add_subplot()),
+                           size=(2.5 + 1.2 * grid.shape[1], 1.5 + 0.5 * grid.shape[0])))
+    if _nonempty(frames, "capacity_profile"):
+        items.append(_Item("figure", "memory_capacity", "Memory capacity per lag",
+                           captions.capacity_caption(frames["capacity_profile"], frames.get("memory", pd.DataFrame())),
+                           lambda c, p=frames["capacity_profile"]: plot_memory_capacity(p, ax=c.add_subplot()),
+                           size=(8.0, 5.0)))
+    if _nonempty(frames, "pascanu_points"):
+        pts = frames["pascanu_points"]
+        if np.isfinite(pts["gamma_sigma_max"].astype(float)).any() and np.isfinite(pts["slope"].astype(float)).any():
+            items.append(_Item("figure", "pascanu", "The Pascanu condition against measurement",
+                               captions.pascanu_caption(pts, frames["pascanu"]),
+                               lambda c, a=pts: plot_pascanu(a, ax=c.add_subplot()), size=(8.0, 5.5)))
+    if _nonempty(frames, "weight_spectra"):
+        items.append(_Item("figure", "weight_spectra", "Singular values of the recurrent weights",
+                           captions.weight_spectra_caption(frames["weight_spectra"], S),
+                           lambda c, s=frames["weight_spectra"]: plot_weight_spectra(s, fig=c), size=(11.0, 4.8)))
+    if _nonempty(frames, "lyapunov_spectra"):
+        items.append(_Item("figure", "lyapunov_spectra", "Lyapunov spectra",
+                           captions.lyapunov_caption(frames["lyapunov_spectra"], S),
+                           lambda c, s=frames["lyapunov_spectra"]: plot_lyapunov_spectra(s, fig=c), size=(11.0, 4.8)))
+    if _nonempty(frames, "isometry") and "depth" in frames["isometry"] and frames["isometry"]["depth"].notna().any():
+        items.append(_Item("figure", "depth_isometry", "Distance from isometry against depth",
+                           captions.isometry_caption(frames["isometry"]),
+                           lambda c, t=frames["isometry"]: plot_depth_isometry(t, fig=c), size=(11.0, 4.8)))
+    if _nonempty(frames, "jacobian_spectra"):
+        spectra = analysis.select_points(frames["jacobian_spectra"], seed=None, horizon=None)
+        items.append(_Item("figure", "jacobian_spectra", "Input–output Jacobian spectra through depth",
+                           captions.jacobian_spectra_caption(spectra, frames.get("isometry", pd.DataFrame())),
+                           lambda c, s=spectra: plot_jacobian_spectra(s, fig=c), size=(11.0, 4.8)))
+    if _nonempty(frames, "chi1"):
+        items.append(_Item("figure", "chi1", "Mean-field theory against measurement",
+                           captions.chi1_caption(frames["chi1"]),
+                           lambda c, t=frames["chi1"]: plot_chi1(t, ax=c.add_subplot()), size=(7.0, 6.0)))
+    return items
+
+
+_RANGES = {
+    "slope": ("slope_low", "slope_high", "ci"),
+    "chi1_measured": ("chi1_low", "chi1_high", "ci"),
+    "efold": ("efold_min", "efold_max"),
+    **{m: (f"{m}_min", f"{m}_max") for m in ("memory_threshold", "memory_efold", "lyapunov_time", "memory_capacity")},
+}
+
+_TABLE_SPECS = [
+    # name, title, note, display columns (None: all), n_keys, in_pdf
+    ("decay", "Decay-rate fits",
+     "Theil–Sen fit of the log norm against the steps per grid point (95% confidence interval of the slope, Sen 1968), "
+     "medians over seeds at the longest horizon; metric jacobian_norm is G(k), gradient_norm is g(k). e-fold = −1/slope "
+     "(∞ when the norm does not decay); factor per step = exp(slope).",
+     ["arch", "variant", "gain", "length", "depth", "metric", "n_seeds", "slope", "slope_low", "slope_high", "efold",
+      "efold_min", "efold_max", "growth_per_step"], 3, True),
+    ("memory", "Memory lengths",
+     "Per architecture × gain × sequence length: medians over seeds, with the min and max over seeds. Threshold: the "
+     "largest lag with G ≥ ε (censored share: seeds where every lag passed, so the memory is at least T); e-fold: "
+     "−1/slope of log G; Lyapunov time −1/λ₁; MC: linear memory capacity.",
+     None, 3, True),
+    ("bounds", "Bound tightness",
+     "How much each upper bound over-estimates the true gradient norm g, medians over seeds at the longest sequence "
+     "length: at the longest lag (k = T) and the median over lags. 'chain holds' is the share of seeds for which "
+     "g ≤ ‖∂L/∂h_T‖G ≤ B_prod ≤ B_W held at every lag.",
+     None, 3, True),
+    ("pascanu", "Pascanu verdict against measurement",
+     "Grid points counted by the Pascanu et al. (2013) verdict (rows) and by the measured decay of G (columns: "
+     "vanishing when the 95% interval of the slope of log G is below 0, exploding when above, neutral otherwise). "
+     "Agreement: the share of 'vanishing' verdicts confirmed by a measured decay (the condition is sufficient, so this "
+     "must be 100%). Per-point rows are in tables/pascanu_points.csv.",
+     None, 1, True),
+    ("pascanu_points", "Pascanu verdict per grid point", "", None, 3, False),
+    ("isometry", "Isometry of the input–output Jacobian",
+     "Per architecture × depth × gain, means over seeds (± the standard deviation over seeds) of: the mean and standard "
+     "deviation of log s_i over the singular values s_i of ∂s_L/∂s_0, log(s_max/s_min), and the RMS of log s_i (the "
+     "distance from isometry; 0 for an isometry).",
+     ["arch", "gain", "depth", "hidden", "n_seeds", "log_sv_mean", "log_sv_mean_seed_std", "log_sv_std",
+      "log_sv_std_seed_std", "log_condition", "isometry_distance"], 3, True),
+    ("chi1", "Mean-field χ₁ against measurement",
+     "Predicted per-step growth of the mean squared gradient χ₁ (at the fixed point q* of the variance map) against "
+     "the measured growth (exp of the slope of log mean g² per step, 95% interval); log error = measured − predicted "
+     "log χ₁ per step; ξ = −1/log χ₁ is the depth scale in steps (negative: growth).",
+     ["arch", "gain", "length", "depth", "hidden", "phi", "input_variance", "q_star", "chi1_predicted",
+      "chi1_measured", "chi1_low", "chi1_high", "relative_error", "error", "depth_scale_predicted",
+      "depth_scale_measured"], 3, True),
+]
+
+
+def _display(frame: pd.DataFrame, cols=None) -> tuple[pd.DataFrame, int]:
+    """The formatted table of an analysis frame: variant labels, no empty columns, ranges in one cell."""
+    data = frame.reset_index() if frame.index.name is not None else frame
+    extras = [c for c in analysis.grid_columns(data) if c not in analysis.BASE_GRID_COLUMNS]
+    if "arch" in data and "variant" not in data:
+        data = analysis.with_variant(data)
+    show_variant = "variant" in data and "arch" in data and (data["variant"] != data["arch"]).any()
+    columns = [c for c in (cols or data.columns) if c not in ("study", "point_id", "variant")]
+    if "arch" in columns:
+        columns.insert(columns.index("arch") + 1, "variant")
+    if not show_variant:
+        columns = [c for c in columns if c != "variant"]
+    else:
+        columns = [c for c in columns if c not in extras and c != "arch"]   # the variant names them
+    columns = [c for c in columns if c in data and (c in ("arch", "variant") or data[c].notna().any())]
+    columns = [c for c in columns if not (c in extras and data[c].nunique(dropna=False) == 1)]   # e.g. one init
+    if "measured" in columns and (data["measured"] == "undetermined").all():
+        columns.remove("measured")
+    if "hidden" in columns and data["hidden"].nunique() == 1 and len(data) > 1:
+        columns.remove("hidden")
+    keys = len([c for c in columns if c in ("arch", "variant", "gain", "length", "depth", "hidden", "metric")])
+    ranges = dict(_RANGES)
+    if "n_seeds" in data and data["n_seeds"].max() == 1:      # one seed: a range over seeds says nothing
+        one_seed = {c: r for c, r in ranges.items() if len(r) == 2}
+        columns = [c for c in columns if not any(c in r for r in one_seed.values())]
+        ranges = {c: r for c, r in ranges.items() if c not in one_seed}
+    return format_table(data, columns=columns, ranges=ranges), max(1, min(keys, 4))
+
+
+def _table_items(frames) -> list[_Item]:
+    items = []
+    for name, title, note, cols, _, in_pdf in _TABLE_SPECS:
+        if not _nonempty(frames, name):
+            continue
+        display, n_keys = _display(frames[name], cols)
+        items.append(_Item("table", name, title, note, frame=frames[name], display=display, n_keys=n_keys,
+                           in_pdf=in_pdf))
+    return items
+
+
+_METHODS = [
+    ("Trajectories and lags", "A model runs forward over T steps (a recurrent net through time, a deep stack through its "
+     "L layers), giving states s_0 … s_T (h, or [h; c] for LSTM, or the window of past states for the dense RNN). "
+     "Lag k = T − t counts steps back from the last state; in the depth study the distance of layer l from the "
+     "output is L − l. Step Jacobians J_t = ∂s_{t+1}/∂s_t are analytic (checked against torch.autograd)."),
+    ("Jacobian norm", "G(k) = ‖∂h_T/∂h_{T−k}‖₂ = ‖J_{T−1} ⋯ J_{T−k}‖₂ (spectral norm), from one backward sweep whose "
+     "product is renormalised at every step (log space, so no horizon under- or overflows)."),
+    ("Gradient norm", "g(k) = ‖∂L/∂h_{T−k}‖ for the loss L = uᵀh_T with a fixed random unit vector u, so ‖∂L/∂h_T‖ = 1 "
+     "and g(k) = ‖uᵀ J_{T−1} ⋯ J_{T−k}‖."),
+    ("Bounds", "g(k) ≤ ‖∂L/∂h_T‖·G(k) ≤ B_prod(k) = ‖∂L/∂h_T‖ ∏_{s=T−k}^{T−1} ‖J_s‖₂ ≤ B_W(k) = ‖∂L/∂h_T‖ ‖W_h‖₂^k "
+     "∏ ‖D_s‖₂ with D_s = diag σ′(W_h h_s + W_x x_s + b) (vanilla RNNs; the lecture's bound). The lecture's product "
+     "(∏ D_s) W_h^k is valid for norms only: the exact Jacobian interleaves D_s W_h. Tightness = bound / g."),
+    ("Pascanu et al. (2013)", "γ = sup|σ′| (1 for tanh and ReLU, 1/4 for the logistic sigmoid). σ_max(W_h) < 1/γ implies "
+     "‖J_s‖₂ ≤ γσ_max < 1 at every step, so gradients must vanish geometrically (verdict 'vanishing'); otherwise the "
+     "verdict is 'inconclusive' (σ_max ≥ 1/γ is necessary for explosion, not sufficient). Gated, residual and dense "
+     "steps are not D·W_h: 'not applicable'. Measured outcome: the 95% interval of the slope of log G against k below 0 "
+     "(vanishing), above 0 (exploding), or containing 0 (neutral)."),
+    ("Memory length", "threshold: the largest lag with G(k) ≥ ε (censored at T when every lag passes); e-folding time: "
+     "−1/slope of the Theil–Sen fit of log G against k (∞ when the slope is ≥ 0); Lyapunov time: −1/λ₁ when λ₁ < 0, "
+     "else ∞; linear memory capacity (Jaeger 2001): MC = Σ_k MC_k, MC_k the squared correlation between u_{t−k} and its "
+     "least-squares linear readout from h_t for i.i.d. inputs u ~ U(−1, 1); MC ≤ N."),
+    ("Lyapunov spectrum", "λ_i = (1/T′) Σ_t log|R_ii(t)| with J_t Q_t = Q_{t+1} R(t) (QR re-orthonormalisation; Benettin "
+     "et al. 1980), over the T′ steps after a burn-in of min(200, T/10) steps."),
+    ("Decay fits", "log(norm) = a + b·k per grid point by Theil–Sen (median of pairwise slopes; 95% interval from Sen "
+     "1968, scipy.stats.theilslopes). Zero norms (log = −∞) are left out. e-folding time −1/b; factor per step e^b."),
+    ("Isometry (depth)", "Singular values s_i of the input–output Jacobian ∂s_L/∂s_0; mean and standard deviation of "
+     "log s_i, log(s_max/s_min) and RMS log s_i = sqrt(mean² + std²). An isometry has every s_i = 1."),
+    ("Mean-field theory", "For W_ij ~ N(0, σ_w²/n), b ~ N(0, σ_b²), inputs adding variance v_x: q* solves "
+     "q = σ_w² E[φ(√q z)²] + σ_b² + v_x and χ₁ = σ_w² E[φ′(√q* z)²] (z ~ N(0,1); Gauss–Legendre quadrature; "
+     "Poole et al. 2016, Schoenholz et al. 2017). χ₁ predicts the per-step growth of the mean of ‖vᵀJ‖², so the "
+     "measurement is exp(slope) of log(mean over seeds of g²) against the steps. Depth scale ξ = −1/log χ₁. "
+     "σ_w is the gain. Exact only at infinite width, with fresh weights each step (MLP); recurrent nets reuse W_h."),
+    ("Aggregation", "Tables and curves give medians over seeds, with min–max ranges (shaded bands); 'at the longest "
+     "horizon' means the largest sequence length T (or depth L) of the grid for that architecture and gain."),
+]
+
+_REFERENCES = (
+    "Benettin et al. (1980) Meccanica 15; Jaeger (2001) GMD Report 152; Pascanu, Mikolov & Bengio (2013) ICML; "
+    "Poole et al. (2016) NeurIPS; Schoenholz et al. (2017) ICLR; Pennington, Schoenholz & Ganguli (2017) NeurIPS; "
+    "Sen (1968) JASA 63; Tallec & Ollivier (2018) ICLR; Cho et al. (2014) EMNLP."
+)
+
+_WRAP = 100   # characters per line at 9.5 pt on an A4 page with 0.7 in margins
+
+
+def _wrap(text: str, width: int = _WRAP) -> str:
+    return "\n".join(textwrap.fill(p, width=width, break_on_hyphens=False) for p in text.split("\n"))
+
+
+def _page(title: str | None = None) -> Figure:
+    fig = Figure(figsize=A4)
+    if title:
+        fig.text(0.085, 0.95, title, ha="left", va="top", fontsize=14, weight="bold")
+    return fig
+
+
+def _footer(fig: Figure, text: str) -> None:
+    fig.text(0.5, 0.02, text, ha="center", va="bottom", fontsize=7.5, color="0.4")
+
+
+def _block(fig: Figure, heading: str, pairs, y: float) -> float:
+    fig.text(0.085, y, heading, fontsize=12, weight="bold", va="top")
+    y -= 0.026
+    for k, v in pairs:
+        wrapped = textwrap.fill(str(v), width=70)
+        fig.text(0.11, y, str(k), fontsize=9, va="top", color="0.25")
+        fig.text(0.36, y, wrapped, fontsize=9, va="top", family="DejaVu Sans Mono")
+        y -= 0.0175 * (wrapped.count("\n") + 1) + 0.003
+    return y - 0.012
+
+
+def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list[str], title: str | None) -> Figure:
+    meta = study.meta
+    fig = Figure(figsize=A4)
+    fig.text(0.085, 0.93, title or f"rnnprobe report: {study.name} study", fontsize=20, weight="bold", va="top")
+    question = meta.get("question") or meta.get("description") or STUDY_QUESTIONS.get(study.name, "")
+    y = 0.885
+    if question:
+        fig.text(0.085, y, _wrap(question, 80), fontsize=11.5, style="italic", va="top", color="0.2")
+        y -= 0.028 * (_wrap(question, 80).count("\n") + 1) + 0.015
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    timings = meta.get("timings") or {}
+    n_points = meta.get("n_points", len(study.summary) if study.summary is not None else "?")
+    lines = [("Study run", str(meta.get("created", "unknown"))), ("Report written", now),
+             ("Grid points", str(n_points))]
+    if timings.get("total_s") is not None:
+        lines.append(("Wall time", f"{float(timings['total_s']):.1f} s"))
+    versions = meta.get("versions") or {}
+    if versions:
+        lines.append(("Versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    lines.append(("Directory", str(study.directory)))
+    y = _block(fig, "Run", lines, y)
+    fig.text(0.085, y, "Contents", fontsize=12, weight="bold", va="top")
+    y -= 0.026
+    for name, page in contents:
+        fig.text(0.11, y, name, fontsize=9.5, va="top")
+        fig.text(0.88, y, str(page), fontsize=9.5, va="top", ha="right")
+        y -= 0.0185
+    if skipped:
+        y -= 0.01
+        fig.text(0.085, y, _wrap("Not shown (analysis failed): " + "; ".join(skipped), 100), fontsize=8.5,
+                 va="top", color="#8c0800")
+    return fig
+
+
+def _configuration_page(study: StudyData) -> Figure:
+    meta = study.meta
+    fig = _page("Configuration")
+    y = 0.905
+    grid = meta.get("grid") or {}
+    if grid:
+        y = _block(fig, "Grid", [(k, _compact(v)) for k, v in grid.items()], y)
+    config = {k: v for k, v in (meta.get("config") or {}).items() if k not in grid}
+    if config:
+        y = _block(fig, "Options", [(k, _compact(v)) for k, v in config.items()], y)
+    if meta.get("seeds") is not None and "seed" not in grid:
+        y = _block(fig, "Seeds", [("seeds", _compact(meta["seeds"]))], y)
+    versions = dict(meta.get("versions") or {})
+    versions["python (report)"] = platform.python_version()
+    y = _block(fig, "Versions", list(versions.items()), y)
+    host = meta.get("host") or {}
+    if host:
+        y = _block(fig, "Host", list(host.items()), y)
+    timings = meta.get("timings") or {}
+    if timings:
+        _block(fig, "Timings", [(k, _compact(v)) for k, v in timings.items()], y)
+    return fig
+
+
+def _compact(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_compact(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}={_compact(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _figure_page(item: _Item, number: int) -> Figure:
+    page = Figure(figsize=A4, layout=ConstrainedLayoutEngine(rect=(0.06, 0.04, 0.88, 0.93)))
+    caption = _wrap(f"Figure {number}. {item.caption}")
+    n_lines = caption.count("\n") + 1
+    width_in = A4[0] * 0.88
+    aspect = item.size[1] / item.size[0]
+    plot_h = min(max(width_in * aspect * 1.5, 4.2), 7.0)
+    caption_h = 0.2 * n_lines + 0.4
+    rest = A4[1] * 0.93 - 0.7 - plot_h - caption_h
+    top, plot, cap, _ = page.subfigures(4, 1, height_ratios=[0.7, plot_h, caption_h, max(rest, 0.01)])
+    top.text(0.02, 0.35, f"Figure {number}: {item.title}", fontsize=14, weight="bold", va="center")
+    item.draw(plot)
+    cap.text(0.02, 0.97, caption, fontsize=9.5, va="top", ha="left", linespacing=1.4)
+    return page
+
+
+def _methods_pages() -> list[Figure]:
+    """The definitions and formulas, flowing onto a second page when they do not fit one."""
+    pages = [_page("Methods")]
+    y = 0.915
+    for heading, text in _METHODS + [("References", _REFERENCES)]:
+        wrapped = _wrap(text, 108)
+        need = 0.018 + 0.0148 * (wrapped.count("\n") + 1) + 0.012
+        if y - need < 0.06:
+            pages.append(_page("Methods (continued)"))
+            y = 0.915
+        fig = pages[-1]
+        fig.text(0.085, y, heading, fontsize=10.5, weight="bold", va="top")
+        fig.text(0.085, y - 0.018, wrapped, fontsize=8.8, va="top", linespacing=1.35)
+        y -= need
+    return pages
+
+
+def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".pdf", dir=path.parent)
+    os.close(fd)
+    try:
+        with PdfPages(tmp, metadata={"Title": meta_title, "Creator": "rnnprobe"}) as pdf:
+            for page in pages:
+                pdf.savefig(page)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+_SUMMARY_NOTES = {
+    "memory_threshold": "threshold: the largest lag with G ≥ ε (steps)",
+    "memory_efold": "e-fold: −1/slope of log G against the lag (steps; ∞: no decay)",
+    "lyapunov_time": "Lyapunov time: −1/λ₁ (steps)",
+    "memory_capacity": "MC: linear memory capacity (at most the hidden size)",
+    "lyapunov_exponent": "λ₁: the top Lyapunov exponent per step",
+    "sigma_max": "σ_max: the largest singular value of the recurrent (or layer) weights",
+    "log_sv_mean": "mean and std log s: of the log singular values of the input–output Jacobian (0 and 0 for an "
+                   "isometry)",
+    "pascanu": "Pascanu verdict (σ_max < 1/γ ⇒ vanishing) and the measured decay of G (see Methods)",
+    "ratio_product": "B_prod/g and B_W/g: how much the bounds over-estimate the true gradient at the longest lag",
+}
+
+
+def _summary_note(table: pd.DataFrame) -> str:
+    horizon = "depth" if "depth" in table else "sequence length" if "length" in table else "horizon"
+    parts = [text for col, text in _SUMMARY_NOTES.items() if col in table]
+    return (f"One row per architecture{' variant' if 'variant' in table else ''} and gain at the longest {horizon}; "
+            "medians over seeds. " + "; ".join(parts) + ".")
+
+
+def write_report(results_dir, output=None, *, png: bool = True, tables: bool = True, dpi: int = 150,
+                 title: str | None = None) -> Path:
+    """Write a study's PDF report, and its figures (PNG) and tables (CSV, Markdown) beside it.
+
+    Parameters
+    ----------
+    results_dir : str or Path
+        A study output directory (``results.csv``, ``summary.csv``, ``meta.json``).
+    output : str or Path, optional
+        The PDF to write (default ``results_dir/report.pdf``); a directory (an
+        existing one, or any path not ending in ``.pdf``) means ``output/report.pdf``. Figures go to ``figures/`` and tables to
+        ``tables/`` in the PDF's directory.
+    png : bool
+        Also write every figure as PNG.
+    tables : bool
+        Also write every table as CSV (full precision) and Markdown (as printed).
+    dpi : int
+        Resolution of the PNGs.
+    title : str, optional
+        Title of the report (default "rnnprobe report: <study> study").
+
+    Returns
+    -------
+    pathlib.Path
+        The PDF written.
+
+    Raises
+    ------
+    InvalidArgument
+        When ``results_dir`` is not a study directory.
+    """
+    study = load_study(results_dir)
+    pdf_path = Path(output) if output is not None else study.directory / "report.pdf"
+    if pdf_path.is_dir() or pdf_path.suffix.lower() != ".pdf":
+        pdf_path = pdf_path / "report.pdf"
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    frames, skipped = analyse(study)
+    with report_style():
+        figure_items = _figure_items(study, frames)
+        table_items = _table_items(frames)
+        footer = f"rnnprobe · {study.name} study"
+        summary_pages = []
+        if _nonempty(frames, "summary"):
+            note = _summary_note(frames["summary"])
+            summary_display, summary_keys = _display(frames["summary"])
+            summary_pages = table_pages(summary_display, title="Table 1: Summary", note=note, n_keys=summary_keys)
+        table_page_lists = []
+        for i, item in enumerate([t for t in table_items if t.in_pdf], start=2):
+            table_page_lists.append((f"Table {i}: {item.title}", table_pages(item.display, title=f"Table {i}: {item.title}",
+                                                                            note=item.caption, n_keys=item.n_keys)))
+        # page numbers for the contents
+        contents, page_no = [("Configuration", 2)], 3
+        if summary_pages:
+            contents.append(("Table 1: Summary", page_no))
+            page_no += len(summary_pages)
+        for j, item in enumerate(figure_items, start=1):
+            contents.append((f"Figure {j}: {item.title}", page_no))
+            page_no += 1
+        for name, pages in table_page_lists:
+            contents.append((name, page_no))
+            page_no += len(pages)
+        contents.append(("Methods", page_no))
+        pages = [_title_page(study, contents, skipped, title), _configuration_page(study)] + summary_pages
+        pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
+        for _, tp in table_page_lists:
+            pages += tp
+        pages += _methods_pages()
+        for n, page in enumerate(pages, start=1):
+            _footer(page, f"{footer} · page {n} of {len(pages)}")
+        _atomic_pdf(pdf_path, pages, title or f"rnnprobe report: {study.name} study")
+        if png:
+            fig_dir = pdf_path.parent / "figures"
+            fig_dir.mkdir(exist_ok=True)
+            for item in figure_items:
+                fig = Figure(figsize=item.size, layout="constrained")
+                item.draw(fig)
+                fig.savefig(fig_dir / f"{item.name}.png", dpi=dpi)
+        if tables:
+            tab_dir = pdf_path.parent / "tables"
+            tab_dir.mkdir(exist_ok=True)
+            all_tables = ([_Item("table", "summary", "Summary", frame=frames["summary"],
+                                 display=summary_display)] if summary_pages else []) + table_items
+            for item in all_tables:
+                item.frame.to_csv(tab_dir / f"{item.name}.csv", index=item.frame.index.name is not None)
+                (tab_dir / f"{item.name}.md").write_text(f"# {item.title}\n\n{to_markdown(item.display)}\n")
+    return pdf_path
+
