@@ -589,8 +589,8 @@ def _sequence_strategy(lengths, input_size, batch, min_scale, max_scale, scales,
     sizes = _as_strategy(input_size)
     if elements is None:
         extra = {} if dtype == torch.float64 else {"dtype": st.just(dtype)}
-        return st.builds(seeded_sequence, lengths, sizes, batch=batches, scale=_scale_strategy(min_scale, max_scale, scales),
-                         seed=_seeds(), **extra)
+        return st.builds(seeded_sequence, lengths, sizes, batch=batches,
+                         scale=_scale_strategy(min_scale, max_scale, scales), seed=_seeds(), **extra)
 
     def shaped(args):
         T, d, B = args

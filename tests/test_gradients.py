@@ -93,7 +93,8 @@ def _close(got, ref, scale, rtol=1e-8):
 
 
 # --------------------------------------------------------------------------- gradient norms
-@given(traj=rs.trajectories(models(max_depth=8), max_length=10, scales=SCALES), loss_name=st.sampled_from(sorted(LOSSES)))
+@given(traj=rs.trajectories(models(max_depth=8), max_length=10, scales=SCALES),
+       loss_name=st.sampled_from(sorted(LOSSES)))
 def test_gradient_norms_equal_autograd_through_the_unrolled_net(traj, loss_name):
     loss = LOSSES[loss_name]
     g = rnnprobe.gradient_norms(traj, loss)

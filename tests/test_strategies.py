@@ -212,7 +212,7 @@ def test_states_for_give_initial_states_and_step_points_of_every_kind_of_model(d
                                 max_depth=3) | rs.torch_rnns(max_hidden=3))
     batch = data.draw(st.none() | st.integers(1, 3), label="batch")
     state = data.draw(rs.states_for(model, batch=batch, min_scale=0.5, max_scale=2.0))
-    adapted = rnnprobe.adapt(model) if isinstance(model, nn.Module) and not isinstance(model, rnnprobe.StepModel) else model
+    adapted = model if isinstance(model, rnnprobe.StepModel) else rnnprobe.adapt(model)
     S = adapted.state_size
     assert state.shape == ((S,) if batch is None else (batch, S))
     assert state.dtype == next(model.parameters()).dtype and bool(torch.isfinite(state).all())
