@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import rnnprobe
@@ -79,10 +79,8 @@ def test_normal_map_with_complex_eigenvalues():
     torch.testing.assert_close(lam, eig, rtol=0, atol=1e-12)
 
 
-# biases keep every step Jacobian non-singular: an LSTM at the origin with zero bias and zero input has
-# det J = 0 exactly, where QR in floating point leaves a rounding-level R_ii (log ~ -38, not -inf)
 @given(model=rs.models(architectures=["vanilla-tanh", "gru", "gru-torch", "lstm", "dense", "residual"], max_hidden=4,
-                       min_input=0, max_input=2, min_gain=0.3, max_gain=3.0, min_bias_std=0.2, max_bias_std=0.5),
+                       min_input=0, max_input=2, min_gain=0.3, max_gain=3.0),
        seed=st.integers(0, 1000), burn_in=st.integers(0, 4), data=st.data())
 def test_sum_of_exponents_is_the_mean_log_abs_det(model, seed, burn_in, data):
     x = data.draw(rs.sequences_for(model, min_length=5, max_length=60, scales=st.sampled_from([0.0, 1.0])), label="x")
@@ -90,8 +88,17 @@ def test_sum_of_exponents_is_the_mean_log_abs_det(model, seed, burn_in, data):
     assert lam.shape == (model.state_size,)
     assert bool((lam[:-1] >= lam[1:]).all())
     traj = rnnprobe.record(model, x)
-    logdet = torch.linalg.slogdet(traj.step_jacobians()[burn_in:, 0]).logabsdet
-    # Σ log|R_ii(t)| = log|det(J_t Q_t)| = log|det J_t| exactly, step by step
+    J = traj.step_jacobians()[burn_in:, 0]
+    # Σ log|R_ii(t)| = log|det(J_t Q_t)| = log|det J_t| exactly, step by step. In float64 both sides carry
+    # rounding errors of about eps·κ_t, κ_t the condition number of J_t with its rows equilibrated (the row
+    # scaling of saturated units costs nothing), so nearly singular steps are left out: there no float64
+    # computation gets 1e-10 (a residual step I + αDW with an eigenvalue of αDW near -1; an LSTM at the
+    # origin with no bias and no input, det J = 0 exactly but QR leaves a rounding-level R_ii, log ~ -38).
+    # Steps with a zero row (dead or fully saturated units) are singular on both sides (-inf) and stay in.
+    rows = torch.linalg.vector_norm(J, dim=-1, keepdim=True)
+    full = (rows > 0).all(-1).all(-1)
+    assume(bool((torch.linalg.cond(J[full] / rows[full]) < 1e6).all()))
+    logdet = torch.linalg.slogdet(J).logabsdet
     assert float(lam.sum()) == pytest.approx(float(logdet.mean()), rel=1e-10, abs=1e-10)
 
 
