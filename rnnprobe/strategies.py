@@ -25,6 +25,8 @@ Strategies
 * :func:`torch_rnns` — ``torch.nn.RNN``/``GRU``/``LSTM`` modules;
 * :func:`sequences` — input sequences ``(T, d)`` or ``(T, B, d)``;
 * :func:`sequences_for` — inputs that fit a given model;
+* :func:`states_for` — states of a given model: initial states ``h0`` for
+  :func:`rnnprobe.record`, points at which to evaluate its step;
 * :func:`trajectories` — a drawn model run on drawn inputs
   (:class:`rnnprobe.Trajectory`).
 
@@ -61,7 +63,7 @@ from rnnprobe.init import INIT_SCHEMES, init_matrix
 from rnnprobe.models import architectures as _architectures
 from rnnprobe.models import build
 from rnnprobe.models.base import StepModel
-from rnnprobe.trajectory import record
+from rnnprobe.trajectory import as_model, record
 
 __all__ = [
     "MATRIX_SCHEMES",
@@ -71,6 +73,7 @@ __all__ = [
     "torch_rnns",
     "sequences",
     "sequences_for",
+    "states_for",
     "trajectories",
     "seeded_matrix",
     "seeded_sequence",
@@ -580,14 +583,14 @@ def _tensor_from_elements(shape, elements, dtype):
     return arrays(np.float64, shape, elements=elements).map(lambda a: torch.from_numpy(a.copy()).to(dtype))
 
 
-def _sequence_strategy(lengths, input_size, batch, min_scale, max_scale, elements, dtype):
+def _sequence_strategy(lengths, input_size, batch, min_scale, max_scale, scales, elements, dtype):
     """Inputs ``(T, d)``/``(T, B, d)`` with T from ``lengths`` (a strategy)."""
     batches = st.none() if batch is None else _as_strategy(batch)
     sizes = _as_strategy(input_size)
     if elements is None:
         extra = {} if dtype == torch.float64 else {"dtype": st.just(dtype)}
-        return st.builds(seeded_sequence, lengths, sizes, batch=batches, scale=_floats(min_scale, max_scale),
-                         seed=_seeds(), **extra)
+        return st.builds(seeded_sequence, lengths, sizes, batch=batches,
+                         scale=_scale_strategy(min_scale, max_scale, scales), seed=_seeds(), **extra)
 
     def shaped(args):
         T, d, B = args
@@ -602,8 +605,26 @@ def _check_elements(elements):
     return elements
 
 
+def _check_scales(scales, elements):
+    """``scales``: None or a strategy of standard deviations (each checked when drawn); not with ``elements``."""
+    if scales is None:
+        return None
+    if not isinstance(scales, SearchStrategy):
+        raise InvalidArgument(
+            f"scales must be a hypothesis strategy of floats >= 0 or None; got {scales!r}"
+            + (" (use st.sampled_from([...]) for a list of scales)" if isinstance(scales, Iterable) else ""))
+    if elements is not None:
+        raise InvalidArgument("scales and elements cannot both be given: elements draws every entry itself; "
+                              f"got scales={scales!r}, elements={elements!r}")
+    return scales
+
+
+def _scale_strategy(min_scale, max_scale, scales):
+    return _floats(min_scale, max_scale) if scales is None else scales
+
+
 def sequences(*, min_length: int = 1, max_length: int = 20, input_size=1, batch=None, min_scale: float = 1.0,
-              max_scale: float = 1.0, elements: SearchStrategy | None = None,
+              max_scale: float = 1.0, scales: SearchStrategy | None = None, elements: SearchStrategy | None = None,
               dtype=torch.float64) -> SearchStrategy[torch.Tensor]:
     """Time-major input sequences: ``(T, d)``, or ``(T, B, d)`` when ``batch`` is given.
 
@@ -619,6 +640,12 @@ def sequences(*, min_length: int = 1, max_length: int = 20, input_size=1, batch=
     min_scale, max_scale : float
         Bounds on the standard deviation of the Gaussian entries (>= 0; 0
         gives zeros).
+    scales : SearchStrategy[float], optional
+        Draw the standard deviation from this strategy instead of
+        ``[min_scale, max_scale]``, e.g. ``st.sampled_from([0.0, 1e-3, 1.0,
+        3.0])`` to hit given regimes (undriven, linear, saturated) every
+        time; each value must be >= 0 (checked when drawn). Not with
+        ``elements``.
     elements : SearchStrategy[float], optional
         Draw every entry from this strategy instead (as
         :func:`hypothesis.extra.numpy.arrays` does); slower, but shrinks the
@@ -637,14 +664,20 @@ def sequences(*, min_length: int = 1, max_length: int = 20, input_size=1, batch=
     >>> x = find(sequences(max_length=30, batch=2), lambda x: x.shape[0] >= 5, settings=quick)
     >>> tuple(x.shape)
     (5, 2, 1)
+    >>> from hypothesis import strategies as st
+    >>> x = find(sequences(scales=st.sampled_from([0.0, 1e-3])), lambda x: bool(x.any()), settings=quick)
+    >>> bool(x.abs().max() < 0.01)
+    True
     """
     min_length, max_length = _int_bounds("min_length", min_length, "max_length", max_length, lowest=1)
     input_size = _int_or_strategy("input_size", input_size, min_value=0)
     batch = _int_or_strategy("batch", batch, min_value=1, allow_none=True)
     min_scale, max_scale = _real_bounds("min_scale", min_scale, "max_scale", max_scale)
     elements = _check_elements(elements)
+    scales = _check_scales(scales, elements)
     dtype = check_dtype("dtype", dtype)
-    return _sequence_strategy(st.integers(min_length, max_length), input_size, batch, min_scale, max_scale, elements, dtype)
+    return _sequence_strategy(st.integers(min_length, max_length), input_size, batch, min_scale, max_scale, scales,
+                              elements, dtype)
 
 
 def _model_input_size(model) -> tuple[str, int]:
@@ -661,7 +694,8 @@ def _model_input_size(model) -> tuple[str, int]:
 
 
 def sequences_for(model, *, min_length: int = 1, max_length: int = 20, batch=None, min_scale: float = 1.0,
-                  max_scale: float = 1.0, elements: SearchStrategy | None = None) -> SearchStrategy[torch.Tensor]:
+                  max_scale: float = 1.0, scales: SearchStrategy | None = None,
+                  elements: SearchStrategy | None = None) -> SearchStrategy[torch.Tensor]:
     """Inputs that fit ``model``: what :func:`rnnprobe.record` takes for it.
 
     Recurrent nets (rnnprobe models, torch modules and cells): sequences
@@ -672,7 +706,7 @@ def sequences_for(model, *, min_length: int = 1, max_length: int = 20, batch=Non
     Parameters
     ----------
     model : StepModel or torch.nn.Module
-    min_length, max_length, batch, min_scale, max_scale, elements
+    min_length, max_length, batch, min_scale, max_scale, scales, elements
         As for :func:`sequences`.
 
     Returns
@@ -694,20 +728,78 @@ def sequences_for(model, *, min_length: int = 1, max_length: int = 20, batch=Non
     batch = _int_or_strategy("batch", batch, min_value=1, allow_none=True)
     min_scale, max_scale = _real_bounds("min_scale", min_scale, "max_scale", max_scale)
     elements = _check_elements(elements)
-    param = next(iter(model.parameters()), None)
-    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float64
+    scales = _check_scales(scales, elements)
+    dtype = _model_dtype(model)
     if kind == "recurrent":
-        return _sequence_strategy(st.integers(min_length, max_length), size, batch, min_scale, max_scale, elements, dtype)
+        return _sequence_strategy(st.integers(min_length, max_length), size, batch, min_scale, max_scale, scales,
+                                  elements, dtype)
+    return _vector_strategy(size, batch, min_scale, max_scale, scales, elements, dtype)
+
+
+def _model_dtype(model) -> torch.dtype:
+    param = next(iter(model.parameters()), None)
+    return param.dtype if param is not None and param.is_floating_point() else torch.float64
+
+
+def _vector_strategy(size, batch, min_scale, max_scale, scales, elements, dtype):
+    """Vectors ``(size,)``, or ``(B, size)`` when ``batch`` draws B."""
     batches = st.none() if batch is None else _as_strategy(batch)
     if elements is None:
         extra = {} if dtype == torch.float64 else {"dtype": st.just(dtype)}
-        return st.builds(seeded_network_input, st.just(size), batch=batches, scale=_floats(min_scale, max_scale),
-                         seed=_seeds(), **extra)
+        return st.builds(seeded_network_input, st.just(size), batch=batches,
+                         scale=_scale_strategy(min_scale, max_scale, scales), seed=_seeds(), **extra)
     return batches.flatmap(lambda B: _tensor_from_elements((size,) if B is None else (B, size), elements, dtype))
 
 
+def states_for(model, *, batch=None, min_scale: float = 1.0, max_scale: float = 1.0,
+               scales: SearchStrategy | None = None,
+               elements: SearchStrategy | None = None) -> SearchStrategy[torch.Tensor]:
+    """States of ``model``: Gaussian points ``(S,)`` or ``(B, S)`` in its state space.
+
+    ``S = model.state_size`` (for an LSTM the state is ``[h; c]``, ``2n``; for
+    a dense RNN the window of past states). Use them as initial states,
+    ``rnnprobe.record(model, inputs, h0)`` (recurrent nets), or as the points at
+    which to check a step, ``model.step_jacobian(x, state, t)`` (any model,
+    feed-forward stacks included).
+
+    Parameters
+    ----------
+    model : StepModel or torch.nn.Module
+        An rnnprobe model, or a torch recurrent module or cell (its state
+        size is that of :func:`rnnprobe.adapt`'s model; dtype its own).
+    batch : int or SearchStrategy[int or None] or None
+        B >= 1 for ``(B, S)``; None (default) for ``(S,)``.
+    min_scale, max_scale, scales, elements
+        As for :func:`sequences`.
+
+    Returns
+    -------
+    SearchStrategy[torch.Tensor]
+        Reported on failure as ``seeded_network_input(S, batch=B, scale=…,
+        seed=…)``.
+
+    Examples
+    --------
+    >>> import rnnprobe
+    >>> from hypothesis import Phase, find, settings
+    >>> quick = settings(database=None, phases=[Phase.generate, Phase.shrink])
+    >>> lstm = rnnprobe.build("lstm", hidden_size=3)
+    >>> h0 = find(states_for(lstm, batch=2), lambda h: True, settings=quick)
+    >>> tuple(h0.shape)
+    (2, 6)
+    >>> rnnprobe.record(lstm, torch.zeros(4, 2, 1), h0).length
+    4
+    """
+    state_size = as_model(model).state_size     # refuses what is not a model, adapts torch modules
+    batch = _int_or_strategy("batch", batch, min_value=1, allow_none=True)
+    min_scale, max_scale = _real_bounds("min_scale", min_scale, "max_scale", max_scale)
+    elements = _check_elements(elements)
+    scales = _check_scales(scales, elements)
+    return _vector_strategy(state_size, batch, min_scale, max_scale, scales, elements, _model_dtype(model))
+
+
 def trajectories(models: SearchStrategy | None = None, *, min_length: int = 1, max_length: int = 20, batch=None,
-                 min_scale: float = 1.0, max_scale: float = 1.0,
+                 min_scale: float = 1.0, max_scale: float = 1.0, scales: SearchStrategy | None = None,
                  elements: SearchStrategy | None = None) -> SearchStrategy:
     """A drawn model run on drawn inputs: ``rnnprobe.record(model, inputs)``.
 
@@ -716,7 +808,7 @@ def trajectories(models: SearchStrategy | None = None, *, min_length: int = 1, m
     models : SearchStrategy, optional
         Where the models come from (default :func:`models` with its defaults);
         any strategy of rnnprobe models or torch recurrent modules.
-    min_length, max_length, batch, min_scale, max_scale, elements
+    min_length, max_length, batch, min_scale, max_scale, scales, elements
         As for :func:`sequences_for`.
 
     Returns
@@ -742,10 +834,11 @@ def trajectories(models: SearchStrategy | None = None, *, min_length: int = 1, m
     batch = _int_or_strategy("batch", batch, min_value=1, allow_none=True)
     min_scale, max_scale = _real_bounds("min_scale", min_scale, "max_scale", max_scale)
     elements = _check_elements(elements)
+    scales = _check_scales(scales, elements)
 
     def run(model):
         inputs = sequences_for(model, min_length=min_length, max_length=max_length, batch=batch,
-                               min_scale=min_scale, max_scale=max_scale, elements=elements)
+                               min_scale=min_scale, max_scale=max_scale, scales=scales, elements=elements)
         return st.builds(record, st.just(model), inputs)
 
     return models.flatmap(run)

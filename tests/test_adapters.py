@@ -2,9 +2,12 @@
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 import rnnprobe
+from rnnprobe import strategies as rs
 from rnnprobe.errors import InvalidArgument
 
 F64 = torch.float64
@@ -119,6 +122,28 @@ def test_adapted_models_jacobians_equal_autograd(kind, kwargs):
     for t in range(5):
         ref = torch.autograd.functional.jacobian(lambda s: model.step(traj.inputs[t], s[None], t)[0], traj.states[t, 0])
         torch.testing.assert_close(J[t], ref, rtol=1e-10, atol=1e-12)
+
+
+@given(module=rs.torch_rnns(max_hidden=4, max_layers=2, bidirectional=None, bias=None, min_gain=0.5, max_gain=2.0),
+       data=st.data())
+def test_any_adapted_layer_gives_the_module_states_and_autograd_jacobians(module, data):
+    # the grids above, for drawn modules: any kind, size, depth, direction, with or without bias, scaled W_hh
+    layer = data.draw(st.integers(0, module.num_layers - 1), label="layer")
+    direction = data.draw(st.integers(0, int(module.bidirectional)), label="direction")
+    x = data.draw(rs.sequences_for(module, max_length=6, batch=2), label="x").double()
+    model = rnnprobe.adapt(module, layer, direction=direction)
+    traj = rnnprobe.record(model, x)
+    n = module.hidden_size
+    expected = _layer_outputs(module, x, layer)[..., direction * n : (direction + 1) * n]
+    if direction == 1:
+        expected = expected.flip(0)                               # the backward pass runs in reversed time
+    torch.testing.assert_close(traj.hidden_states()[1:], expected, rtol=1e-12, atol=1e-12)
+    J = traj.step_jacobians()
+    for t in range(traj.length):
+        for b in range(2):
+            ref = torch.autograd.functional.jacobian(lambda s: model.step(traj.inputs[t, b : b + 1], s[None], t)[0],
+                                                     traj.states[t, b])
+            torch.testing.assert_close(J[t, b], ref, rtol=1e-10, atol=1e-12)
 
 
 def test_adapt_rejects_bad_arguments():

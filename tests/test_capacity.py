@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnnprobe
+from rnnprobe import strategies as rs
 from rnnprobe.errors import InvalidArgument
 
 
@@ -42,12 +43,11 @@ def test_linear_orthogonal_reservoir_approaches_N_and_matches_the_closed_form(N,
     assert abs(mc.total - ref.sum()) <= tol * 4
 
 
-@given(name=st.sampled_from(["vanilla-linear", "vanilla-tanh", "gru", "lstm", "residual", "dense"]),
-       N=st.integers(1, 8), gain=st.floats(0.1, 0.99), init=st.sampled_from(rnnprobe.INIT_SCHEMES),
+@given(model=rs.models(architectures=["vanilla-linear", "vanilla-tanh", "gru", "lstm", "residual", "dense"],
+                       max_hidden=8, max_input=2, min_gain=0.1, max_gain=0.99),
        seed=st.integers(0, 10_000), n_samples=st.integers(100, 800), input_scale=st.sampled_from([0.1, 1.0]))
-def test_capacity_never_exceeds_N(name, N, gain, init, seed, n_samples, input_scale):
-    kwargs = dict(alpha=0.2) if name == "residual" else {}
-    model = rnnprobe.build(name, hidden_size=N, init=init, gain=gain, seed=seed, **kwargs)
+def test_capacity_never_exceeds_N(model, seed, n_samples, input_scale):
+    N = model.hidden_size
     max_lag = min(3 * N, n_samples - N - 1)
     mc = rnnprobe.memory_capacity(model, max_lag=max_lag, n_samples=n_samples, washout=50, seed=seed,
                                   input_scale=input_scale)

@@ -9,6 +9,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import rnnprobe
+from rnnprobe import strategies as rs
 from rnnprobe.errors import InvalidArgument
 
 F64 = torch.float64
@@ -18,15 +19,20 @@ def _orthogonal_linear(gain, n=4, seed=0):
     return rnnprobe.build("vanilla-linear", hidden_size=n, init="orthogonal", gain=gain, seed=seed, bias_std=0.5)
 
 
-@given(gain=st.floats(0.2, 0.98), eps=st.floats(1e-4, 0.5), seed=st.integers(0, 1000), n=st.integers(1, 5))
-def test_orthogonal_linear_rnn_closed_forms(gain, eps, seed, n):
+@given(model=rs.models(architectures="vanilla-linear", inits="orthogonal", min_gain=0.2, max_gain=0.98, max_hidden=5,
+                       min_input=0, max_input=2),
+       eps=st.floats(1e-4, 0.5), data=st.data())
+def test_orthogonal_linear_rnn_closed_forms(model, eps, data):
     """G(k) = g^k, so threshold = floor(log ε / log g), e-fold = Lyapunov time = -1/log g."""
+    sv = torch.linalg.svdvals(model.W_h.detach())
+    gain = float(sv[0])                               # W_h = g·Q: every singular value is g
+    torch.testing.assert_close(sv, torch.full_like(sv, gain), rtol=1e-13, atol=0)
     ratio = math.log(eps) / math.log(gain)
     assume(abs(ratio - round(ratio)) > 1e-6)          # not exactly on a lag: rounding decides there
     threshold = math.floor(ratio)
     T = min(threshold + 20, 400)
-    x = torch.randn(T, 1, dtype=F64, generator=torch.Generator().manual_seed(seed))
-    m = rnnprobe.memory_length(rnnprobe.record(_orthogonal_linear(gain, n, seed), x), eps=eps)
+    x = data.draw(rs.sequences_for(model, min_length=T, max_length=T), label="x")
+    m = rnnprobe.memory_length(rnnprobe.record(model, x), eps=eps)
     assert m.eps == eps
     if threshold < T:
         assert (m.threshold, m.threshold_censored) == (threshold, False)

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnnprobe
+from rnnprobe import strategies as rs
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import spectral_norms
 
@@ -22,49 +23,16 @@ ARCHS = sorted(rnnprobe.architectures)
 
 
 # --------------------------------------------------------------------------- strategies
-@st.composite
-def models(draw, archs=tuple(ARCHS), max_hidden=4, min_gain=0.3, max_gain=3.0, max_depth=6):
-    """A random built-in model: architecture, size, gain, init scheme, seed and options."""
-    name = draw(st.sampled_from(archs))
-    spec = rnnprobe.architectures[name]
-    opts = dict(
-        gain=draw(st.floats(min_gain, max_gain)),
-        init=draw(st.sampled_from(rnnprobe.INIT_SCHEMES)),
-        seed=draw(st.integers(0, 2**16)),
-        bias_std=draw(st.sampled_from([0.0, 0.5])),
-    )
-    if "nonlinearity" in spec.options:
-        opts["nonlinearity"] = draw(st.sampled_from(["tanh", "sigmoid", "relu", "linear"]))
-    if "alpha" in spec.options:
-        opts["alpha"] = draw(st.floats(0.1, 1.0))
-    if "window" in spec.options:
-        opts["window"] = draw(st.integers(1, 3))
-    if "growth" in spec.options:
-        opts["growth"] = draw(st.integers(1, 2))
-    if "update_bias" in spec.options:
-        opts["update_bias"] = draw(st.floats(-2.0, 3.0))
-    if "chrono" in spec.options and draw(st.booleans()):
-        opts["chrono"] = draw(st.integers(3, 50))
-    elif "forget_bias" in spec.options:
-        opts["forget_bias"] = draw(st.floats(-1.0, 3.0))
-    n = draw(st.integers(1, max_hidden))
-    if spec.kind == "feedforward":
-        return rnnprobe.build(name, hidden_size=n, depth=draw(st.integers(1, max_depth)), **opts)
-    return rnnprobe.build(name, hidden_size=n, input_size=draw(st.integers(0, 2)), **opts)
-
-
-def random_inputs(data, model, *, max_T=8, batched=None):
-    """Inputs for ``record``; small scales put tanh/sigmoid nets near their linear regime."""
-    seed = data.draw(st.integers(0, 2**16), label="input seed")
-    scale = data.draw(st.sampled_from([0.0, 1e-3, 0.1, 1.0, 3.0]), label="input scale")
-    batch = data.draw(st.sampled_from([None, 2]), label="batch") if batched is None else batched
-    g = torch.Generator().manual_seed(seed)
-    if model.kind == "feedforward":
-        shape = (model.width,) if batch is None else (batch, model.width)
-    else:
-        T = data.draw(st.integers(1, max_T), label="T")
-        shape = (T, model.input_size) if batch is None else (T, batch, model.input_size)
-    return scale * torch.randn(shape, generator=g, dtype=torch.float64)
+# every architecture, with the options that change its Jacobian: the four nonlinearities wherever one can be
+# chosen, update and forget biases of both signs, chrono initialisation or a forget bias for the LSTM
+OPTIONS = {"nonlinearity": st.sampled_from(["tanh", "sigmoid", "relu", "linear"]), "update_bias": st.floats(-2.0, 3.0),
+           "forget_bias": st.floats(-1.0, 3.0), "chrono": st.none() | st.integers(3, 50)}
+BOUNDS = dict(max_hidden=4, min_input=0, max_input=2, min_gain=0.3, max_gain=3.0, max_bias_std=0.5, max_depth=6)
+MODELS = rs.models(architectures=ARCHS, options={**OPTIONS, "growth": st.integers(1, 2)}, **BOUNDS)
+RECURRENT_MODELS = rs.models(architectures=rnnprobe.architectures.recurrent(), options=OPTIONS, **BOUNDS)
+# input scales: undriven, near-linear for tanh/sigmoid (small), unit and saturating
+SCALES = st.sampled_from([0.0, 1e-3, 0.1, 1.0, 3.0])
+BATCHES = st.sampled_from([None, 2])
 
 
 # --------------------------------------------------------------------------- references
@@ -92,9 +60,8 @@ def as_batch(values, traj):
 
 
 # --------------------------------------------------------------------------- G(t) vs autograd
-@given(model=models(), data=st.data())
-def test_jacobian_norms_equal_spectral_norm_of_autograd_unrolled_jacobian(model, data):
-    traj = rnnprobe.record(model, random_inputs(data, model))
+@given(traj=rs.trajectories(MODELS, max_length=8, batch=BATCHES, scales=SCALES))
+def test_jacobian_norms_equal_spectral_norm_of_autograd_unrolled_jacobian(traj):
     G = as_batch(rnnprobe.jacobian_norms(traj), traj)      # default method
     assert G.shape == (traj.batch_size, traj.length)
     for b in range(traj.batch_size):
@@ -123,9 +90,8 @@ def test_every_architecture_jacobian_norms_equal_autograd(name, gain):
         torch.testing.assert_close(G[b], ref, rtol=1e-8, atol=0)
 
 
-@given(model=models(), data=st.data())
-def test_jacobian_product_equals_autograd_unrolled_jacobian(model, data):
-    traj = rnnprobe.record(model, random_inputs(data, model, batched=None))
+@given(traj=rs.trajectories(MODELS, max_length=8, batch=BATCHES, scales=SCALES), data=st.data())
+def test_jacobian_product_equals_autograd_unrolled_jacobian(traj, data):
     t = data.draw(st.integers(0, traj.length - 1), label="t")
     P = as_batch(rnnprobe.jacobian_product(traj, t), traj)
     for b in range(traj.batch_size):
@@ -134,10 +100,9 @@ def test_jacobian_product_equals_autograd_unrolled_jacobian(model, data):
         torch.testing.assert_close(P[b], ref, rtol=1e-10, atol=atol)
 
 
-@given(model=models(archs=tuple(rnnprobe.architectures.recurrent())), data=st.data())
-def test_batched_trajectory_gives_the_unbatched_results_per_sequence(model, data):
-    x = random_inputs(data, model, batched=3)
-    traj = rnnprobe.record(model, x)
+@given(traj=rs.trajectories(RECURRENT_MODELS, max_length=8, batch=3, scales=SCALES))
+def test_batched_trajectory_gives_the_unbatched_results_per_sequence(traj):
+    model, x = traj.model, traj.inputs
     G, sv = rnnprobe.jacobian_norms(traj), rnnprobe.jacobian_singular_values(traj)
     P = rnnprobe.jacobian_product(traj)
     for b in range(3):
@@ -224,9 +189,8 @@ def test_power_iteration_reports_unconverged_matrices_without_fallback():
     assert float(sigma[0]) <= float(torch.linalg.matrix_norm(A, ord=2)[0]) * (1 + 1e-15)  # a lower bound
 
 
-@given(model=models(), data=st.data())
-def test_jacobian_norms_power_and_svd_methods_agree(model, data):
-    traj = rnnprobe.record(model, random_inputs(data, model, max_T=12))
+@given(traj=rs.trajectories(MODELS, max_length=12, batch=BATCHES, scales=SCALES))
+def test_jacobian_norms_power_and_svd_methods_agree(traj):
     power = rnnprobe.jacobian_norms(traj, method="power", log=True)
     svd = rnnprobe.jacobian_norms(traj, method="svd", log=True)
     assert not torch.isnan(power).any()

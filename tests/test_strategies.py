@@ -180,6 +180,62 @@ def test_trajectories_are_recorded_runs(traj):
     assert traj.states.shape == (traj.length + 1, 2, traj.model.state_size)
 
 
+def test_scales_draw_the_standard_deviation_from_a_strategy():
+    # the drawn scale is the seeded constructor's scale, exactly; a set of scales hits each regime
+    x = find(rs.sequences(max_length=4, scales=st.just(0.25)), lambda x: True, settings=QUICK)
+    assert torch.equal(x, rs.seeded_sequence(1, 1, scale=0.25, seed=0))
+    x = find(rs.sequences(max_length=5, scales=st.sampled_from([0.0, 3.0])), lambda x: bool(x.any()), settings=QUICK)
+    assert torch.equal(x, rs.seeded_sequence(1, 1, scale=3.0, seed=0))
+    seen = set()
+    find(rs.sequences(max_length=3, scales=st.sampled_from([0.0, 1e-3, 1e6])),
+         lambda x: seen.add(0.0 if not x.any() else 1e-3 if float(x.abs().max()) < 1.0 else 1e6) or len(seen) == 3,
+         settings=settings(QUICK, max_examples=200))
+    assert seen == {0.0, 1e-3, 1e6}
+    # sequences_for (both kinds of model), states_for and trajectories take them too
+    gru, stack = rnnprobe.build("gru", 2, 3), rnnprobe.build("mlp", 3, depth=2)
+    for strategy in (rs.sequences_for(gru, scales=st.just(0.0)), rs.sequences_for(stack, scales=st.just(0.0)),
+                     rs.states_for(gru, scales=st.just(0.0))):
+        assert not find(strategy, lambda x: True, settings=QUICK).any()
+    traj = find(rs.trajectories(rs.models(max_hidden=2), scales=st.just(0.0)), lambda t: True, settings=QUICK)
+    assert not traj.inputs.any()
+
+
+def test_drawn_scales_are_validated_when_drawn():
+    with pytest.raises(InvalidArgument, match=r"scale must lie in \[0, inf\); got -1.0"):
+        find(rs.sequences(scales=st.just(-1.0)), lambda x: True, settings=QUICK)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_states_for_give_initial_states_and_step_points_of_every_kind_of_model(data):
+    model = data.draw(rs.models(architectures=sorted(rnnprobe.architectures), max_hidden=3, min_input=0,
+                                max_depth=3) | rs.torch_rnns(max_hidden=3))
+    batch = data.draw(st.none() | st.integers(1, 3), label="batch")
+    state = data.draw(rs.states_for(model, batch=batch, min_scale=0.5, max_scale=2.0))
+    adapted = model if isinstance(model, rnnprobe.StepModel) else rnnprobe.adapt(model)
+    S = adapted.state_size
+    assert state.shape == ((S,) if batch is None else (batch, S))
+    assert state.dtype == next(model.parameters()).dtype and bool(torch.isfinite(state).all())
+    if adapted.kind == "feedforward":                     # a point at which to take a layer's Jacobian
+        points = state if batch is not None else state[None]
+        J = adapted.step_jacobian(points.new_zeros(points.shape[0], 0), points, 0)
+        assert J.shape == (points.shape[0], S, S)
+    else:                                                 # an initial state for record
+        x = data.draw(rs.sequences_for(model, max_length=3, batch=batch or 1))
+        traj = rnnprobe.record(model, x, state)
+        torch.testing.assert_close(traj.states[0], state.to(traj.dtype).expand(traj.batch_size, S), rtol=0, atol=0)
+
+
+def test_states_for_shrink_to_a_seeded_state_of_the_right_size():
+    lstm, dense = rnnprobe.build("lstm", 3), rnnprobe.build("dense", 2, window=3)
+    assert torch.equal(find(rs.states_for(lstm, batch=2), lambda h: True, settings=QUICK),
+                       rs.seeded_network_input(6, batch=2, seed=0))               # [h; c]
+    assert find(rs.states_for(dense), lambda h: True, settings=QUICK).shape == (6,)  # the window of 3 states
+    module = rs.seeded_torch_rnn("lstm", 2, 4)
+    h0 = find(rs.states_for(module, scales=st.just(2.0)), lambda h: True, settings=QUICK)
+    assert h0.dtype == torch.float32 and torch.equal(h0, rs.seeded_network_input(8, scale=2.0, seed=0, dtype=torch.float32))
+
+
 # --------------------------------------------------------------------------- shrinking
 def test_models_shrink_to_the_minimal_example():
     model = find(rs.models(max_hidden=8), lambda m: m.hidden_size >= 3, settings=QUICK)
@@ -274,7 +330,16 @@ INVALID = [
     (lambda **kw: rs.sequences_for(object(), **kw), {}, r"model must be an rnnprobe model or a torch recurrent module"),
     (lambda **kw: rs.sequences_for(_MODEL, **kw), dict(max_length=0), r"max_length must be >= 1; got 0"),
     (lambda **kw: rs.sequences_for(_MODEL, **kw), dict(batch=-2), r"batch must be >= 1; got -2"),
+    (rs.sequences, dict(scales=[0.0, 1.0]),
+     r"scales must be a hypothesis strategy of floats >= 0 or None; got \[0.0, 1.0\] \(use st.sampled_from"),
+    (rs.sequences, dict(scales=st.just(1.0), elements=st.floats(0, 1)), r"scales and elements cannot both be given"),
+    (lambda **kw: rs.sequences_for(_MODEL, **kw), dict(scales=2.0), r"scales must be a hypothesis strategy.*got 2.0$"),
+    (lambda **kw: rs.states_for(object(), **kw), {}, r"model must be an rnnprobe StepModel .*got object"),
+    (lambda **kw: rs.states_for(_MODEL, **kw), dict(batch=0), r"batch must be >= 1; got 0"),
+    (lambda **kw: rs.states_for(_MODEL, **kw), dict(min_scale=2.0, max_scale=1.0), r"max_scale must be >= min_scale = 2.0; got 1.0"),
+    (lambda **kw: rs.states_for(_MODEL, **kw), dict(elements=0.5), r"elements must be a hypothesis strategy"),
     (rs.trajectories, dict(models="lstm"), r"models must be a hypothesis strategy of models"),
+    (rs.trajectories, dict(scales=1.0), r"scales must be a hypothesis strategy"),
     (rs.trajectories, dict(min_length=3, max_length=1), r"max_length must be >= min_length = 3; got 1"),
     (rs.seeded_matrix, dict(size=0), r"size must be >= 1; got 0"),
     (rs.seeded_matrix, dict(size=2, scheme="sparse", density=0.0), r"density must lie in \(0, 1\]; got 0.0"),

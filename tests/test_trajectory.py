@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import rnnprobe
+from rnnprobe import strategies as rs
 from rnnprobe.errors import InvalidArgument
 
 F64 = torch.float64
@@ -18,12 +19,13 @@ def _x(*shape, seed=0):
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=F64)
 
 
-@given(name=st.sampled_from(rnnprobe.architectures.recurrent()), T=st.integers(1, 6), B=st.integers(1, 3),
-       d=st.integers(0, 2), n=st.integers(1, 3), seed=st.integers(0, 1000))
-def test_record_runs_the_step_function(name, T, B, d, n, seed):
-    model = rnnprobe.build(name, hidden_size=n, input_size=d, seed=seed, bias_std=0.3)
-    x = _x(T, B, d, seed=seed)
-    h0 = _x(B, model.state_size, seed=seed + 1)
+@given(model=rs.models(architectures=rnnprobe.architectures.recurrent(), max_hidden=3, min_input=0, max_input=2),
+       B=st.integers(1, 3), data=st.data())
+def test_record_runs_the_step_function(model, B, data):
+    n, d = model.hidden_size, model.input_size
+    x = data.draw(rs.sequences_for(model, max_length=6, batch=B), label="x")
+    h0 = data.draw(rs.states_for(model, batch=B), label="h0")
+    T = x.shape[0]
     traj = rnnprobe.record(model, x, h0)
     assert traj.batched and traj.length == T and traj.batch_size == B and traj.state_size == model.state_size
     assert traj.states.shape == (T + 1, B, model.state_size) and traj.inputs.shape == (T, B, d)
