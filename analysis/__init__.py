@@ -32,7 +32,7 @@ from analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
 from analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
 from analysis.profiles import lag_profile, spectrum_profile
 from analysis.summary import SUMMARY_MEASURES, summary_table
-from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, meanfield_backend, predicted_chi1
+from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -42,6 +42,6 @@ __all__ = [
     "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",
     "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
     "lag_profile", "spectrum_profile",
-    "chi1_comparison", "predicted_chi1", "meanfield_backend", "MEANFIELD_ARCHS",
+    "chi1_comparison", "predicted_chi1", "MEANFIELD_ARCHS",
     "summary_table", "SUMMARY_MEASURES",
 ]

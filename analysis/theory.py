@@ -4,7 +4,7 @@ Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) predicts, for a
 random network ``h' = φ(W h + b)`` with ``W_ij ~ N(0, σ_w²/n)``, that one step
 multiplies the *mean* squared norm of a back-propagated vector by
 ``χ₁ = σ_w² E[φ′(√q* z)²]`` (q* the fixed point of the variance map; see
-:mod:`analysis._meanfield`). The studies record g(k) = ‖∂L/∂h_{T−k}‖ for a random
+:mod:`rnnprobe.theory`). The studies record g(k) = ‖∂L/∂h_{T−k}‖ for a random
 unit readout, which is ‖vᵀ P‖ for a random unit v; so the matching measurement
 is the slope of
 
@@ -17,10 +17,8 @@ at every step; Chen, Pennington & Schoenholz 2018). Finite width (the
 studies use tens of units), the initial transient towards q*, and few seeds all
 move the measurement; the ``error`` column shows by how much.
 
-The mean-field functions come from ``rnnprobe.theory`` when it provides
-``chi1`` and ``fixed_point`` (``(sigma_w, sigma_b=0.0, nonlinearity="tanh")``),
-else from the local :mod:`analysis._meanfield` with the same interface;
-:func:`meanfield_backend` is the one place that chooses.
+The mean-field functions (fixed point, χ₁, depth scale) are
+:mod:`rnnprobe.theory`'s.
 
 Examples
 --------
@@ -39,11 +37,11 @@ import math
 
 import pandas as pd
 
-from analysis import _meanfield
+from rnnprobe import theory
 from analysis._frames import group_columns, metric_rows, point_key, sort_by_arch
 from analysis.fits import fit_log_linear
 
-__all__ = ["MEANFIELD_ARCHS", "meanfield_backend", "predicted_chi1", "chi1_comparison"]
+__all__ = ["MEANFIELD_ARCHS", "predicted_chi1", "chi1_comparison"]
 
 #: Architectures mean-field theory describes, and their φ.
 MEANFIELD_ARCHS = {"mlp": "tanh", "vanilla-tanh": "tanh", "vanilla-relu": "relu",
@@ -51,53 +49,33 @@ MEANFIELD_ARCHS = {"mlp": "tanh", "vanilla-tanh": "tanh", "vanilla-relu": "relu"
 _FEEDFORWARD = {"mlp"}
 
 
-def meanfield_backend():
-    """The module providing ``chi1`` and ``fixed_point``: ``rnnprobe.theory`` if it has them, else the local one.
-
-    Both take ``(sigma_w, sigma_b=0.0, nonlinearity="tanh")``.
-
-    Examples
-    --------
-    >>> meanfield_backend().__name__ in ("rnnprobe.theory", "analysis._meanfield")
-    True
-    """
-    try:
-        from rnnprobe import theory as backend
-    except ImportError:
-        return _meanfield
-    if all(callable(getattr(backend, name, None)) for name in ("chi1", "fixed_point")):
-        return backend
-    return _meanfield
-
-
-def predicted_chi1(nonlinearity: str, sigma_w: float, sigma_b: float = 0.0, *, input_variance: float = 0.0) -> tuple[float, float, str]:
-    """``(q*, χ₁, backend name)`` from :func:`meanfield_backend`.
+def predicted_chi1(nonlinearity: str, sigma_w: float, sigma_b: float = 0.0, *, input_variance: float = 0.0) -> tuple[float, float]:
+    """``(q*, χ₁)`` from :mod:`rnnprobe.theory`.
 
     The input's variance ``v_x`` enters the variance map like the bias's, so the
-    backend is called with the effective ``sqrt(σ_b² + v_x)``. q* is ``inf`` when
+    theory is called with the effective ``sqrt(σ_b² + v_x)``. q* is ``inf`` when
     the variance map has no finite fixed point (χ₁ is still defined for ReLU and
     linear nets, whose χ₁ does not depend on q).
 
     Examples
     --------
-    >>> q, chi, _ = predicted_chi1("linear", 0.9)
+    >>> q, chi = predicted_chi1("linear", 0.9)
     >>> q, round(chi, 12)
     (0.0, 0.81)
     """
     from rnnprobe.errors import InvalidArgument
 
-    backend = meanfield_backend()
     sigma_eff = math.sqrt(sigma_b ** 2 + input_variance)
     try:
-        q = float(backend.fixed_point(sigma_w, sigma_eff, nonlinearity))
+        q = float(theory.fixed_point(sigma_w, sigma_eff, nonlinearity))
     except InvalidArgument:      # rnnprobe.theory: the length map diverges
         q = math.inf
     if math.isinf(q):
-        chi = float(_meanfield.chi1(sigma_w, sigma_eff, nonlinearity, q=1.0)) \
+        chi = float(theory.chi1(sigma_w, sigma_eff, nonlinearity, q=1.0)) \
             if nonlinearity in ("relu", "linear") else math.nan
     else:
-        chi = float(backend.chi1(sigma_w, sigma_eff, nonlinearity))
-    return q, chi, backend.__name__
+        chi = float(theory.chi1(sigma_w, sigma_eff, nonlinearity))
+    return q, chi
 
 
 def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_variance: float | None = None,
@@ -129,13 +107,12 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
         ``chi1_low``/``chi1_high`` (confidence interval), ``log_chi1_predicted``,
         ``log_chi1_measured``, ``error`` = log χ₁ measured − predicted (per step),
         ``relative_error`` = χ₁ measured / predicted − 1, ``depth_scale_predicted``,
-        ``depth_scale_measured`` (ξ = −1/log χ₁, steps), ``n_seeds``, ``n_points``,
-        ``backend``.
+        ``depth_scale_measured`` (ξ = −1/log χ₁, steps), ``n_seeds``, ``n_points``.
     """
     rows = metric_rows(results, "gradient_norm")
     columns = ["arch", "phi", "sigma_w", "sigma_b", "input_variance", "q_star", "chi1_predicted",
                "chi1_measured", "chi1_low", "chi1_high", "log_chi1_predicted", "log_chi1_measured", "error",
-               "relative_error", "depth_scale_predicted", "depth_scale_measured", "n_seeds", "n_points", "backend"]
+               "relative_error", "depth_scale_predicted", "depth_scale_measured", "n_seeds", "n_points"]
     if rows.empty:
         return pd.DataFrame(columns=columns)
     keep = rows["arch"].isin(MEANFIELD_ARCHS)
@@ -155,7 +132,7 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
         phi = first["nonlinearity"] if "nonlinearity" in g and isinstance(first["nonlinearity"], str) else MEANFIELD_ARCHS[arch]
         v_x = 0.0 if arch in _FEEDFORWARD else float(input_variance)
         sigma_w = float(first["gain"])
-        q, chi, backend = predicted_chi1(phi, sigma_w, sigma_b, input_variance=v_x)
+        q, chi = predicted_chi1(phi, sigma_w, sigma_b, input_variance=v_x)
         mean_g2 = g.groupby("steps")["_g2"].mean()
         fit = fit_log_linear(mean_g2.index.to_numpy(), mean_g2.to_numpy(), method=method)
         log_pred = math.log(chi) if chi > 0 else (-math.inf if chi == 0 else math.nan)
@@ -166,9 +143,9 @@ def chi1_comparison(results: pd.DataFrame, *, sigma_b: float = 0.0, input_varian
             chi1_low=math.exp(fit["slope_low"]) if not math.isnan(fit["slope_low"]) else math.nan,
             chi1_high=math.exp(fit["slope_high"]) if not math.isnan(fit["slope_high"]) else math.nan,
             log_chi1_predicted=log_pred, log_chi1_measured=fit["slope"], error=fit["slope"] - log_pred,
-            depth_scale_predicted=_meanfield.depth_scale(chi),
-            depth_scale_measured=_meanfield.depth_scale(math.exp(fit["slope"])) if not math.isnan(fit["slope"]) else math.nan,
-            n_seeds=int(g["seed"].nunique()) if "seed" in g else 1, n_points=fit["n_points"], backend=backend,
+            depth_scale_predicted=theory.depth_scale(chi),
+            depth_scale_measured=theory.depth_scale(math.exp(fit["slope"])) if not math.isnan(fit["slope"]) else math.nan,
+            n_seeds=int(g["seed"].nunique()) if "seed" in g else 1, n_points=fit["n_points"],
         )
         row["relative_error"] = row["chi1_measured"] / chi - 1 if chi > 0 else math.nan
         out.append(row)

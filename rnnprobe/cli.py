@@ -228,16 +228,10 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _write_report(out: Path) -> Path | None:
-    try:
-        import reports
-    except ImportError:
-        reports = None
-    write_report = getattr(reports, "write_report", None)
-    if write_report is None:
-        log.info("no report generator available (reports.write_report); report skipped")
-        return None
-    return write_report(out)
+def _write_report(out: Path) -> Path:
+    import reports
+
+    return reports.write_report(out)
 
 
 @main.command("study")
@@ -380,7 +374,8 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
         "config": {"name": study.name, "out": str(out), "arch": arch, "lengths": lengths, "depths": depths,
                    "gains": gains, "hidden": hidden, "seeds": seeds, "set": list(settings), "jobs": n_jobs,
                    "quick": quick, "device": device, "dtype": dtype, "scheduler": scheduler,
-                   "no_report": no_report, "force": force},
+                   "no_report": no_report, "force": force,
+                   "input_variance": getattr(study.module, "INPUT_VARIANCE", None)},
         "seeds": grid.get("seed", []),
         "versions": _versions(),
         "host": {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu_count": os.cpu_count()},
@@ -401,8 +396,43 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
         except Exception as exc:  # noqa: BLE001 - the tables are safe; say what failed
             raise click.ClickException(f"the tables are written, but the report failed: "
                                        f"{type(exc).__name__}: {exc}") from exc
-        if written:
-            click.echo(f"report: {written}")
+        click.echo(f"report: {written}")
+
+
+# --------------------------------------------------------------------------- report
+@main.command("report")
+@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="The PDF to write  [default: RESULTS_DIR/report.pdf]; a directory means DIR/report.pdf.")
+@click.option("--no-png", is_flag=True, help="Do not write the figures as PNG beside the PDF.")
+@click.option("--no-tables", is_flag=True, help="Do not write the tables as CSV and Markdown beside the PDF.")
+@click.option("--dpi", type=click.IntRange(min=30, max=1200), default=150, show_default=True,
+              help="Resolution of the PNG figures.")
+def report_command(results_dir, output, no_png, no_tables, dpi) -> None:
+    """Write the PDF report of a study's results directory.
+
+    RESULTS_DIR is the output directory of 'rnnprobe study NAME' (results.csv,
+    summary.csv, meta.json). The report has a title page, the configuration, a
+    summary table, every figure with a caption stating its measured finding, the
+    analysis tables and a methods page; the figures (PNG) and tables (CSV,
+    Markdown) are written beside it.
+    """
+    import rnnprobe
+
+    if not results_dir.is_dir():
+        _fail(f"RESULTS_DIR must be a study output directory; got {str(results_dir)!r}, which does not exist",
+              "RESULTS_DIR")
+    if output is not None and output.exists() and not output.is_dir() and not os.access(output, os.W_OK):
+        _fail(f"the output file is not writable; got {str(output)!r}", "--output")
+    try:
+        import reports
+
+        written = reports.write_report(results_dir, output, png=not no_png, tables=not no_tables, dpi=dpi)
+    except rnnprobe.InvalidArgument as exc:
+        raise click.UsageError(str(exc)) from exc
+    except OSError as exc:
+        _fail(f"cannot write the report: {exc}", "--output")
+    click.echo(f"report: {written}")
 
 
 # --------------------------------------------------------------------------- probe

@@ -42,6 +42,11 @@ from __future__ import annotations
 
 from studies import Axis
 
+#: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
+#: W_x ~ N(0, 1/d), so W_x x ~ N(0, 1). Mean-field theory treats it like a bias variance
+#: (the report's χ₁ comparison reads it from meta.json's config).
+INPUT_VARIANCE = 1.0
+
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")

@@ -1,4 +1,4 @@
-"""Mean-field χ₁: the local quadrature against closed forms and Monte Carlo, and against real probes."""
+"""Mean-field χ₁ comparisons (rnnprobe.theory's quadrature is tested in test_theory_meanfield.py)."""
 
 from __future__ import annotations
 
@@ -11,65 +11,17 @@ import torch
 
 import analysis
 import rnnprobe
-from analysis import _meanfield as mf
+from rnnprobe import theory as mf
 from rnnprobe.errors import InvalidArgument
 
 
-@pytest.mark.parametrize("sigma_w", [0.5, 1.0, 1.7])
-def test_closed_forms(sigma_w):
-    assert mf.chi1(sigma_w, 0.0, "relu") == pytest.approx(sigma_w ** 2 / 2, rel=1e-12)     # He et al. 2015
-    assert mf.chi1(sigma_w, 0.3, "linear") == pytest.approx(sigma_w ** 2, rel=1e-12)
-    assert mf.fixed_point(0.5, 0.3, "linear") == pytest.approx(0.09 / (1 - 0.25))   # q = σ_w² q + σ_b²
-    assert mf.fixed_point(1.0, 0.2, "relu") == pytest.approx(0.04 / (1 - 0.5))
-    assert mf.fixed_point(1.5, 0.2, "relu") == math.inf                             # σ_w²/2 > 1: diverges
-
-
-def test_tanh_origin_is_the_fixed_point_in_the_ordered_phase_without_bias():
-    for sigma_w in (0.5, 0.9, 1.0):
-        assert mf.fixed_point(sigma_w) == 0.0
-        assert mf.chi1(sigma_w) == pytest.approx(sigma_w ** 2)    # φ′(0) = 1
-    assert mf.fixed_point(1.5) > 0                                 # chaotic: a nonzero fixed point
-
-
-@pytest.mark.parametrize("phi, sigma_w, sigma_b", [("tanh", 1.5, 0.0), ("tanh", 1.2, 0.3), ("sigmoid", 3.0, 0.1),
-                                                    ("relu", 1.2, 0.2)])
-def test_quadrature_against_monte_carlo(phi, sigma_w, sigma_b):
-    f, df, _ = mf.NONLINEARITIES[phi]
-    q = mf.fixed_point(sigma_w, sigma_b, phi)
-    assert mf.variance_map(q, sigma_w, sigma_b, phi) == pytest.approx(q, rel=1e-9)
-    z = np.random.default_rng(0).standard_normal(2_000_000)
-    samples = sigma_w ** 2 * df(math.sqrt(q) * z) ** 2
-    mc, se = samples.mean(), samples.std() / math.sqrt(z.size)
-    assert abs(mf.chi1(sigma_w, sigma_b, phi) - mc) < 4 * se + 1e-12
-    v = sigma_w ** 2 * (f(math.sqrt(q) * z) ** 2) + sigma_b ** 2
-    assert q == pytest.approx(v.mean(), abs=4 * v.std() / math.sqrt(z.size))
-
-
-@pytest.mark.parametrize("q", [1e-4, 0.3, 1.4, 10.0, 1e3])
-def test_quadrature_against_adaptive_integration(q):
-    from scipy import integrate
-
-    def dtanh2(x):
-        return (1 - np.tanh(x) ** 2) ** 2
-
-    reference = integrate.quad(lambda z: dtanh2(math.sqrt(q) * z) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi),
-                               -40, 40, points=[0.0], epsabs=0, epsrel=1e-13, limit=500)[0]
-    assert mf.gaussian_expectation(dtanh2, q) == pytest.approx(reference, rel=1e-11)
-
-
-def test_unknown_nonlinearity_is_refused():
-    with pytest.raises(InvalidArgument, match="nonlinearity must be one of"):
-        mf.chi1(1.0, 0.0, "gelu")
-
-
-def test_backend_and_prediction_with_inputs_as_an_effective_bias():
-    assert analysis.meanfield_backend().__name__ in ("rnnprobe.theory", "analysis._meanfield")
-    q, chi, _ = analysis.predicted_chi1("tanh", 1.2, 0.3, input_variance=0.5)
+def test_prediction_with_inputs_as_an_effective_bias():
+    q, chi = analysis.predicted_chi1("tanh", 1.2, 0.3, input_variance=0.5)
     sigma_eff = math.sqrt(0.3 ** 2 + 0.5)
     assert (q, chi) == pytest.approx((mf.fixed_point(1.2, sigma_eff), mf.chi1(1.2, sigma_eff)), rel=1e-6)
     # q = σ_w² E φ² + σ_b² + v_x holds at the predicted fixed point
-    assert mf.variance_map(q, 1.2, 0.3) + 0.5 == pytest.approx(q, rel=1e-6)
-    q, chi, _ = analysis.predicted_chi1("relu", 2.0, input_variance=1.0)       # no finite q*, χ₁ still defined
+    assert mf.length_map(q, 1.2, 0.3) + 0.5 == pytest.approx(q, rel=1e-6)
+    q, chi = analysis.predicted_chi1("relu", 2.0, input_variance=1.0)       # no finite q*, χ₁ still defined
     assert q == math.inf and chi == pytest.approx(2.0)
 
 

@@ -344,9 +344,38 @@ def test_report_hook(tmp_path, monkeypatch):
     result = invoke(*args, "--out", tmp_path / "c")
     assert result.exit_code == 1 and "tables are written" in result.output and "no fonts" in result.output
     assert (tmp_path / "c" / "results.csv").exists() and "Traceback" not in result.output
-    monkeypatch.delattr(reports, "write_report")
-    result = invoke(*args, "--out", tmp_path / "d")
-    assert result.exit_code == 0 and "report:" not in result.output
+
+
+def test_study_writes_its_report_and_report_command_rewrites_it(tmp_path, quick_vanishing):
+    from pypdf import PdfReader
+
+    args = ["study", "vanishing", "--quick", "--jobs", "1", "--arch", "vanilla-tanh,lstm", "--lengths", "20",
+            "--gains", "0.5,1.5", "--seeds", "1"]
+    result = invoke(*args, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    pdf = tmp_path / "run" / "report.pdf"
+    assert f"report: {pdf}" in result.output and pdf.exists()
+    assert (tmp_path / "run" / "figures").is_dir() and any((tmp_path / "run" / "tables").glob("*.md"))
+    # the report command on the --quick run of the module fixture, to another file
+    out, _ = quick_vanishing
+    result = invoke("report", out, "-o", tmp_path / "elsewhere" / "r.pdf", "--no-png", "--dpi", "60")
+    assert result.exit_code == 0, result.output
+    reader = PdfReader(tmp_path / "elsewhere" / "r.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 4 and "vanishing" in text and "Methods" in text
+    assert not (tmp_path / "elsewhere" / "figures").exists()
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["report", "{tmp}/missing"], "RESULTS_DIR must be a study output directory"),
+    (["report", "{tmp}"], "must contain results.csv or summary.csv"),
+    (["report", "{tmp}", "--dpi", "5"], "'--dpi'"),
+])
+def test_bad_report_arguments(tmp_path, args, fragment):
+    result = invoke(*[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "report.pdf").exists()
 
 
 def test_failing_point_is_an_error_with_progress_kept(tmp_path, monkeypatch):
