@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import start_vectors
+from rnnprobe.linalg import spectral_norms, start_vectors
 from rnnprobe.products import _SVD_MAX_STATE, _check_trajectory, default_chunk_size, jacobian_norms
 from rnnprobe.trajectory import Trajectory
 
