@@ -473,7 +473,7 @@ def _configuration_page(study: StudyData) -> Figure:
     grid = meta.get("grid") or {}
     if grid:
         y = _block(fig, "Grid", [(k, _compact(v)) for k, v in grid.items()], y)
-    config = {k: v for k, v in (meta.get("config") or {}).items() if k not in grid}
+    config = {k: v for k, v in (meta.get("config") or {}).items() if k not in grid and v not in (None, [], "")}
     if config:
         y = _block(fig, "Options", [(k, _compact(v)) for k, v in config.items()], y)
     if meta.get("seeds") is not None and "seed" not in grid:
@@ -486,16 +486,37 @@ def _configuration_page(study: StudyData) -> Figure:
         y = _block(fig, "Host", list(host.items()), y)
     timings = meta.get("timings") or {}
     if timings:
-        _block(fig, "Timings", [(k, _compact(v)) for k, v in timings.items()], y)
+        _block(fig, "Timings", _timing_lines(timings), y)
     return fig
+
+
+def _timing_lines(timings: dict) -> list[tuple[str, str]]:
+    """Wall time, and the per-point times summarised (not listed: there may be hundreds)."""
+    lines = []
+    if timings.get("total_s") is not None:
+        lines.append(("total", f"{float(timings['total_s']):.1f} s"))
+    points = timings.get("points")
+    if isinstance(points, dict) and points:
+        values = sorted(float(v) for v in points.values())
+        lines.append(("per point", f"{len(values)} points: median {values[len(values) // 2]:.3g} s, "
+                                   f"max {values[-1]:.3g} s, sum {sum(values):.1f} s"))
+    for key in ("computed", "resumed"):
+        if key in timings:
+            lines.append((key, str(timings[key])))
+    return lines
+
+
+_MAX_VALUE_CHARS = 95
 
 
 def _compact(value) -> str:
     if isinstance(value, (list, tuple)):
-        return ", ".join(_compact(v) for v in value)
-    if isinstance(value, dict):
-        return "; ".join(f"{k}={_compact(v)}" for k, v in value.items())
-    return str(value)
+        text = ", ".join(_compact(v) for v in value)
+    elif isinstance(value, dict):
+        text = "; ".join(f"{k}={_compact(v)}" for k, v in value.items())
+    else:
+        text = str(value)
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
 
 
 def _figure_page(item: _Item, number: int) -> Figure:
