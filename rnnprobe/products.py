@@ -49,6 +49,8 @@ _ROUNDING = 4 * 2.0**-52
 _NOISE_TOL = 1e-2
 # lags at the start of the sweep (no warm start yet) are done this many at a time
 _COLD_BLOCK = 4
+# and later lags this many at a time, each block warm-started from the one before
+_WARM_BLOCK = 32
 
 
 def _check_trajectory(traj) -> Trajectory:
@@ -184,7 +186,7 @@ def jacobian_norms(
             # done; the first few lags, with no neighbour yet, go in small blocks.
             stop = C
             while stop > 0:
-                size = C if u is not None and stop == C else min(stop, _COLD_BLOCK)
+                size = min(stop, _WARM_BLOCK if u is not None else _COLD_BLOCK)
                 block = slice(stop - size, stop)
                 u0 = None if u is None else u.expand(size, B, S).reshape(size * B, S)
                 s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol)
