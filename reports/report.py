@@ -727,8 +727,8 @@ _THEORY_METHODS = [
      "(A^{k−1}w) and Σ_k MC_k = rank C = N for full Krylov rank. rnnprobe.memory_capacity orthonormalises the M lagged "
      "inputs symmetrically (Löwdin); with their sample Gram matrix I + E (off-diagonal variance 1/n, diagonal 0.8/n "
      "for U(−1, 1) inputs) the estimate is the projection Π(GKᵀ)_kk, G = (I + E)^{1/2}, whose mean to second order is "
-     "MC_k + (Σ_j MC_j − M·MC_k)/(4n) − 1.2 Σ_{j≠k} Π_kj²Π_jj/n (the last term, bounded by 1.2·MC_k(1 − MC_k)/n, "
-     "is in the allowance); the total is unbiased to this order."),
+     "MC_k + (Σ_j MC_j − M·MC_k)/(4n) − 1.2(Σ_j Π_kj²Π_jj − MC_k²)/n (the last term, bounded by "
+     "1.2·MC_k(1 − MC_k)/n, is in the allowance); the total is unbiased to this order."),
     ("Residual ensembles (Veit, Wilber & Belongie 2016)", "∂s_L/∂s_0 = ∏(I + B_l) = Σ_m P[m] with "
      "P_{l+1}[m] = P_l[m] + B_l P_l[m−1] (paths through m branches); C(L, m) paths have length m. If E B_l = 0 and "
      "E‖B_l u‖² = g_l‖u‖², E‖gᵀP[m]‖² = e_m(g_1 … g_L)‖g‖² (elementary symmetric polynomials), with "

@@ -162,7 +162,9 @@ def plot_theory_profile(checks: pd.DataFrame, *, ax=None, palette=None, markers=
     """
     check_frame(checks, ["setting", "quantity", "position", "predicted", "measured"], name="checks",
                 hint="use analysis.pool_checks(results, summary)")
-    data = checks.sort_values(["setting", "position"], kind="stable")
+    order = {st: i for i, st in enumerate(dict.fromkeys(checks["setting"].astype(str)))}
+    data = checks.assign(_order=checks["setting"].astype(str).map(order)).sort_values(["_order", "position"],
+                                                                                      kind="stable")
     ax = new_axes(ax, figsize=(6.0, 4.2))
     palette = palette or theory_palette(data)
     quantity = str(data["quantity"].iloc[0])
