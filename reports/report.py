@@ -479,28 +479,47 @@ def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list
     return fig
 
 
-def _configuration_page(study: StudyData) -> Figure:
+def _block_height(pairs) -> float:
+    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=70).count("\n") + 1) + 0.003 for _, v in pairs) + 0.012
+
+
+def _point_timings(points) -> str:
+    """Per-point wall times in one line (the full list is in meta.json)."""
+    if not isinstance(points, dict) or not points:
+        return _compact(points)
+    secs = pd.Series({k: float(v) for k, v in points.items()})
+    return f"{len(secs)} points: median {secs.median():.3g} s, max {secs.max():.3g} s (each in meta.json)"
+
+
+def _configuration_pages(study: StudyData) -> list[Figure]:
+    """The grid, options, versions, host and timings, flowing onto further pages when they do not fit one."""
     meta = study.meta
-    fig = _page("Configuration")
-    y = 0.905
+    blocks = []
     grid = meta.get("grid") or {}
     if grid:
-        y = _block(fig, "Grid", [(k, _compact(v)) for k, v in grid.items()], y)
+        blocks.append(("Grid", [(k, _compact(v)) for k, v in grid.items()]))
     config = {k: v for k, v in (meta.get("config") or {}).items() if k not in grid}
     if config:
-        y = _block(fig, "Options", [(k, _compact(v)) for k, v in config.items()], y)
+        blocks.append(("Options", [(k, _compact(v)) for k, v in config.items()]))
     if meta.get("seeds") is not None and "seed" not in grid:
-        y = _block(fig, "Seeds", [("seeds", _compact(meta["seeds"]))], y)
+        blocks.append(("Seeds", [("seeds", _compact(meta["seeds"]))]))
     versions = dict(meta.get("versions") or {})
     versions["python (report)"] = platform.python_version()
-    y = _block(fig, "Versions", list(versions.items()), y)
+    blocks.append(("Versions", list(versions.items())))
     host = meta.get("host") or {}
     if host:
-        y = _block(fig, "Host", list(host.items()), y)
+        blocks.append(("Host", list(host.items())))
     timings = meta.get("timings") or {}
     if timings:
-        _block(fig, "Timings", [(k, _compact(v)) for k, v in timings.items()], y)
-    return fig
+        blocks.append(("Timings", [(k, _point_timings(v) if k == "points" else _compact(v))
+                                   for k, v in timings.items()]))
+    pages, y = [_page("Configuration")], 0.905
+    for heading, pairs in blocks:
+        if y - _block_height(pairs) < 0.05 and y < 0.905:
+            pages.append(_page("Configuration (continued)"))
+            y = 0.905
+        y = _block(pages[-1], heading, pairs, y)
+    return pages
 
 
 def _compact(value) -> str:
@@ -612,7 +631,8 @@ def _theory_figure_items(frames) -> list[_Item]:
             c_part = checks[(checks["prediction"] == prediction) & checks["setting"].astype(str).isin(settings)]
             n_panels = len(dict.fromkeys(zip(c_part["quantity"], c_part.get("relation", pd.Series("", index=c_part.index)))))
             n_settings = c_part["setting"].nunique()
-            height = 0.22 * (n_settings // 6 + 2) + 2.6 * ((n_panels + 1) // 2) + 0.17 * len(s_part) + 0.8
+            legend_rows = -(-(n_settings + 4) // 4)         # as plot_theory_prediction lays out its legend, roughly
+            height = 0.19 * legend_rows + 0.15 + 2.6 * ((n_panels + 1) // 2) + 0.17 * len(s_part) + 0.8
             title = PREDICTION_TITLES.get(prediction, prediction) + suffix
             items.append(_Item("figure", f"theory_{prediction}" + (f"_{i + 1}" if suffix else ""), title,
                                captions.theory_caption(prediction, s_part, labels),
@@ -696,7 +716,7 @@ def _theory_table_items(frames) -> list[_Item]:
                            "For each check: the prediction's finite-size terms that are derived are part of the "
                            "prediction; the allowance bounds the terms that are not (docs/theory.md), and c·s.e. covers "
                            "the sampling error of the seeds' replicates.",
-                           frame=t, display=display, n_keys=2, max_cell_chars=96))
+                           frame=t, display=display, n_keys=2, max_cell_chars=70))
     if _nonempty(frames, "theory_checks"):
         items.append(_Item("table", "theory_checks", "Every check at every index", "", frame=frames["theory_checks"],
                            display=frames["theory_checks"], in_pdf=False))
@@ -818,7 +838,8 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
                                                                             note=item.caption, n_keys=item.n_keys,
                                                                             max_cell_chars=item.max_cell_chars)))
         # page numbers for the contents
-        contents, page_no = [("Configuration", 2)], 3
+        config_pages = _configuration_pages(study)
+        contents, page_no = [("Configuration", 2)], 2 + len(config_pages)
         if summary_pages:
             contents.append((summary_title, page_no))
             page_no += len(summary_pages)
@@ -829,7 +850,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             contents.append((name, page_no))
             page_no += len(pages)
         contents.append(("Methods", page_no))
-        pages = [_title_page(study, contents, skipped, title), _configuration_page(study)] + summary_pages
+        pages = [_title_page(study, contents, skipped, title)] + config_pages + summary_pages
         pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
         for _, tp in table_page_lists:
             pages += tp

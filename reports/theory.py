@@ -415,7 +415,11 @@ def plot_theory_prediction(checks: pd.DataFrame, summary: pd.DataFrame, *, fig=N
     relation = checks["relation"] if "relation" in checks else pd.Series("equal", index=checks.index)
     groups = list(dict.fromkeys(zip(checks["quantity"], relation)))
     n_rows = (len(groups) + 1) // 2
-    head, top, bottom = fig.subfigures(3, 1, height_ratios=[0.22 * (len(settings) // 6 + 2), 2.6 * n_rows,
+    handles = _legend_handles(checks, relation, settings, palette, markers)
+    longest = max(len(h.get_label()) for h in handles)
+    ncol = max(2, min(len(handles), int(9.5 // (0.068 * longest + 0.6))))
+    legend_rows = -(-len(handles) // ncol)
+    head, top, bottom = fig.subfigures(3, 1, height_ratios=[0.19 * legend_rows + 0.15, 2.6 * n_rows,
                                                             0.17 * len(summary) + 0.8])
     axes = top.subplots(n_rows, 2, squeeze=False).ravel()
     for ax, (quantity, rel) in zip(axes, groups):
@@ -430,6 +434,13 @@ def plot_theory_prediction(checks: pd.DataFrame, summary: pd.DataFrame, *, fig=N
     for ax in axes[len(groups):]:
         ax.remove()
     plot_theory_scores(summary, ax=bottom.add_subplot(), palette=palette)
+    head.legend(handles=handles, loc="center", ncol=ncol, fontsize=7.5, frameon=False, handlelength=1.8,
+                columnspacing=1.2)
+    return fig
+
+
+def _legend_handles(checks, relation, settings, palette, markers) -> list:
+    """The shared legend of a prediction's figure: the settings, then the line styles its panels use."""
     handles = [Line2D([], [], color=palette[st], marker=markers[st], linestyle="none", markersize=5, label=st)
                for st in settings]
     has_index = "index_kind" in checks and (checks["index_kind"].fillna("") != "").any()
@@ -446,6 +457,5 @@ def plot_theory_prediction(checks: pd.DataFrame, summary: pd.DataFrame, *, fig=N
                                   markersize=5, label="measured vs large-size limit"))
     if not has_index or (~checks["index_kind"].fillna("").astype(bool)).any():
         handles.append(Line2D([], [], color="0.35", linestyle="-.", label="measured = predicted"))
-    head.legend(handles=handles, loc="center", ncol=min(len(handles), 6), fontsize=7.5, frameon=False,
-                handlelength=1.8, columnspacing=1.2)
-    return fig
+    return handles
+
