@@ -35,7 +35,9 @@ independent networks, or input sequences, drawn from the seed):
   critical tanh (Gaussian vs orthogonal) ``mlp`` stacks;
 * ``capacity``/``mc_lag``, ``mc_total``: ``rnnprobe.memory_capacity`` per lag
   and summed, against the closed form of the same linear reservoir
-  (``predicted_memory_capacity``); the published total is the Krylov rank (N);
+  (``predicted_memory_capacity``) plus the estimator's leading finite-sample
+  bias (N − M·MC_k)/(4n) (docs/theory.md §4); the published total is the
+  Krylov rank (N);
 * ``paths``/``path_share``: the share of ``‖P[m]‖_F`` per path length m of a
   ``resmlp`` with identical linear branches (``rnnprobe.paths.path_lengths``,
   normalised by ``‖(αM)^m‖_F``) against Binomial(L, ½), Veit's path count;
