@@ -10,6 +10,8 @@ pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
 * depth: :func:`isometry_points`, :func:`isometry_table`;
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
 * theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
+* the theory study's checks: :func:`check_points`, :func:`pool_checks`, :func:`check_summary`,
+  :func:`check_settings`, :func:`check_tolerances`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
@@ -33,6 +35,8 @@ from analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pasc
 from analysis.profiles import lag_profile, spectrum_profile
 from analysis.summary import SUMMARY_MEASURES, summary_table
 from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
+from analysis.theory_checks import (CHECK_KEYS, THEORY_METRICS, check_points, check_settings, check_summary,
+                                    check_tolerances, critical_value, is_theory, pool_checks, setting_label)
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -43,5 +47,8 @@ __all__ = [
     "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
     "lag_profile", "spectrum_profile",
     "chi1_comparison", "predicted_chi1", "MEANFIELD_ARCHS",
+    "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
+    "is_theory", "critical_value",
+    "THEORY_METRICS", "CHECK_KEYS",
     "summary_table", "SUMMARY_MEASURES",
 ]

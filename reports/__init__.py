@@ -6,7 +6,9 @@
   that draw analysis frames (from :mod:`analysis`) and compute nothing;
 * :data:`ARCH_PALETTE`, the one colour per architecture every figure uses, and
   :func:`report_style`;
-* :func:`format_table`, :func:`to_markdown`, :func:`table_pages` for tables.
+* :func:`format_table`, :func:`to_markdown`, :func:`table_pages` for tables;
+* the theory study's pages: :func:`plot_theory_prediction` (and its panels
+  :func:`plot_theory_profile`, :func:`plot_theory_scatter`, :func:`plot_theory_scores`).
 
 Nothing here calls ``plt.show()``; figures are pyplot-free and render with Agg.
 
@@ -23,6 +25,8 @@ from reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report_style, v
 from reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
 from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from reports.tables import COLUMN_LABELS, format_table, format_value, table_pages, to_markdown
+from reports.theory import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
+                            theory_palette)
 
 __all__ = [
     "write_report", "load_study", "analyse", "StudyData", "STUDY_QUESTIONS",
@@ -31,4 +35,5 @@ __all__ = [
     "plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra",
     "ARCH_PALETTE", "arch_color", "variant_palette", "report_style", "REPORT_RC", "METRIC_LABELS",
     "format_table", "format_value", "to_markdown", "table_pages", "COLUMN_LABELS",
+    "plot_theory_profile", "plot_theory_scatter", "plot_theory_scores", "plot_theory_prediction", "theory_palette",
 ]

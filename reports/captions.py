@@ -27,7 +27,7 @@ from reports.tables import format_value
 __all__ = [
     "efold_finding", "decay_caption", "bounds_caption", "heatmap_caption", "capacity_caption",
     "weight_spectra_caption", "lyapunov_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
-    "jacobian_spectra_caption",
+    "jacobian_spectra_caption", "THEORY_INTROS", "theory_clause", "theory_caption",
 ]
 
 
@@ -285,4 +285,152 @@ def jacobian_spectra_caption(spectra: pd.DataFrame, table: pd.DataFrame) -> str:
                  if np.isfinite(r["log_condition"])]
         if parts:
             text += f"Finding: at L = {table['depth'].max():g} the condition number s_max/s_min is " + _join(parts) + "."
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- theory study
+#: what each theory page shows (the formula, the measurement, the panels); the checks' numbers follow
+THEORY_INTROS = {
+    "meanfield": (
+        "Mean-field signal propagation in random mlp stacks (W_ij ~ N(0, σ_w²/n), b_i ~ N(0, σ_b²), drawn afresh per "
+        "layer; Poole et al. 2016, Schoenholz et al. 2017), in the ordered, critical and chaotic phases of tanh and "
+        "ReLU. q_l panel: the pre-activation variance (1/n)Σh_i² per layer, started at 4q* (q₁ = 1 without a fixed "
+        "point), against the length map q_{l+1} = σ_w² E φ(√q_l z)² + σ_b² (lines). χ₁ panel: ‖J_l‖_F²/n = E_v‖J_l v‖² "
+        "of rnnprobe's step Jacobians at q*, averaged over the layers, against χ₁ = σ_w² E φ′(√q* z)² with its "
+        "O(1/n) correction (hollow markers: against the n → ∞ value)."),
+    "pascanu": (
+        "The Pascanu et al. (2013) bound G(k) = ‖∂h_T/∂h_{T−k}‖₂ ≤ (γσ_max)^k for vanilla RNNs (γ = sup|φ′|, σ_max "
+        "from rnnprobe.weight_spectrum), G from rnnprobe.jacobian_norms. Tight instances (W = gQ orthogonal, held at a "
+        "fixed point where |φ′| = γ; dots: measured, lines: (γg)^k) must attain it at every lag; random Gaussian "
+        "networks (gain 1.4, σ_b = 0.3, N(0, 1) inputs; dotted lines: their bounds) must stay below it."),
+    "isometry": (
+        "Dynamical isometry (Pennington, Schoenholz & Ganguli 2017): mean and per-network variance of the squared "
+        "singular values λ of the input–output Jacobian ∂s_L/∂s_0 (rnnprobe.jacobian_product) of depth-6 mlp stacks. "
+        "Linear Gaussian: exact finite-n moments from the Wishart recursion (hollow: PSG's n → ∞ mean 1, variance L); "
+        "linear orthogonal: every λ = g^{2L}; tanh on the critical line (σ_b = 0.3), Gaussian against orthogonal "
+        "weights: mean χ₁^L = 1 (with its finite-width drift), variance L(μ₂/μ₁² − 1 + v_W), v_W = 1 or 0."),
+    "capacity": (
+        "Linear memory capacity (Jaeger 2001) of linear reservoirs: rnnprobe.memory_capacity (10 000 samples of "
+        "u ~ U(−1, 1), M = 4N lags) against the closed form of the same reservoir (Lyapunov equation; dashed: "
+        "n → ∞; solid: with the estimator's leading finite-sample bias). Full Krylov rank gives MC = N; the "
+        "krylov-rank-3 reservoir (5 units, repeated eigenvalues) reaches 3; dense-readout reads 4 of 8 state "
+        "coordinates."),
+    "paths": (
+        "Residual networks as ensembles of paths (Veit, Wilber & Belongie 2016), from rnnprobe.paths.path_lengths, "
+        "which splits ∂s_L/∂s_0 = Σ_m P[m] by the number m of branches a path takes. path share: with identical "
+        "linear branches αM, ‖P[m]‖_F/‖(αM)^m‖_F counts the paths, normalised against Binomial(L, ½). E‖gᵀP[m]‖²: "
+        "‖P[m]‖_F²/n (the squared gradient of a random unit readout carried by the length-m paths) against "
+        "e_m(g_1 … g_L), g_l = α²σ_w² E φ′(√q_l z)²; α²σ_w² = 1 is Veit's Binomial(L, ½) (log scale)."),
+    "gates": (
+        "Gate-bias timescales at the origin (Gers et al. 2000; Tallec & Ollivier 2018; Cho et al. 2014). factor: the "
+        "per-step retention, LSTM c→c diagonal of the step Jacobian at zero input and state (recurrent weights "
+        "orthogonal, gain 1), GRU ‖J_t‖₂ with U = 0 (both conventions), against σ(b_f), σ(b_z); e-fold: "
+        "rnnprobe.memory_length(...).efold with zero recurrent weights against −1/log σ(b); forgetting time: "
+        "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + e^{b_f}); "
+        "decile: per-unit forgetting times 1/(1 − f_i) of a chrono LSTM (T_max = 60, 256 units) against U(2, 60)."),
+}
+
+_KIND_WORD = {"lag": "lags", "layer": "layers", "index": "indices"}
+_INDEX_NAMES = {"q": "layer", "G": "lag", "mc_lag": "lag", "path_share": "m =", "path_norm2": "m =",
+                "forgetting_time_quantile": "decile"}
+
+
+def _g(x, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–" if x is None or math.isnan(x) else ("∞" if x > 0 else "−∞")
+    x = float(x)
+    if x == 0:
+        return "0"
+    return f"{x:.{digits}g}"
+
+
+def _signed(x) -> str:
+    return ("+" if float(x) > 0 else "") + _g(x, 2) if math.isfinite(float(x)) else _g(x)
+
+
+def theory_clause(row, *, short: str | None = None) -> str:
+    """One check in words: predicted, measured (± std over seeds), error, tolerance, and where (worst index).
+
+    Examples
+    --------
+    >>> row = dict(setting="tanh-ordered", quantity="chi1", index_kind="", position=0, n_indices=1,
+    ...            predicted=0.6996, measured=0.7002, measured_std=0.002, limit=0.7004, error=0.0006,
+    ...            tolerance=0.0024, relation="equal", n_seeds=5, seeds_passed=5, passed=True)
+    >>> theory_clause(row, short="χ₁")
+    'χ₁: predicted 0.6996 (n → ∞: 0.7004), measured 0.7002 ± 0.002, error +0.0006, tolerance 0.0024'
+    """
+    get = row.get if hasattr(row, "get") else (lambda k, d=None: row[k] if k in row else d)
+    short = short or str(get("quantity"))
+    kind = str(get("index_kind", "") or "")
+    n_idx = int(get("n_indices", 1) or 1)
+    if get("relation") == "at most":
+        ratio = get("measured_to_bound")
+        return (f"{short} ≤ bound at all {n_idx} {_KIND_WORD.get(kind, 'indices')} of every network "
+                f"(largest measured/bound {_g(ratio, 3)})")
+    where = ""
+    if kind and n_idx > 1:
+        name = _INDEX_NAMES.get(str(get("quantity")), kind)
+        where = f" (worst of {n_idx} {_KIND_WORD.get(kind, 'indices')}: {name} {_g(get('position'))})"
+    text = f"{short}{where}: predicted {_g(get('predicted'))}"
+    limit = get("limit")
+    if limit is not None and isinstance(limit, (int, float)) and math.isfinite(float(limit)) and \
+            not math.isclose(float(limit), float(get("predicted")), rel_tol=1e-9, abs_tol=0.0):
+        text += f" (n → ∞: {_g(limit)})"
+    text += f", measured {_g(get('measured'))}"
+    std = get("measured_std")
+    if std is not None and isinstance(std, (int, float)) and math.isfinite(float(std)) and int(get("n_seeds", 1)) > 1:
+        text += f" ± {_g(std, 2)}"
+    text += f", error {_signed(get('error'))}, tolerance {_g(get('tolerance'), 2)}"
+    seeds, passed = get("n_seeds"), get("seeds_passed")
+    if seeds is not None and passed is not None and int(passed) < int(seeds):
+        text += f" ({int(passed)} of {int(seeds)} seeds pass alone)"
+    return text
+
+
+def _all_exact(checks: pd.DataFrame) -> bool:
+    """Whether every check is an exact identity: 'equal', tolerance below 1e-6 of the value (rounding only)."""
+    if "relation" in checks and (checks["relation"] == "at most").any():
+        return False
+    tol = checks["tolerance"].to_numpy(float)
+    scale = np.maximum(np.abs(checks["predicted"].to_numpy(float)), 1e-300)
+    return bool(np.all(tol <= 1e-6 * scale))
+
+
+def theory_caption(prediction: str, summary: pd.DataFrame, labels: dict | None = None) -> str:
+    """Caption of a theory page: what is shown, then every check of the page with its numbers and verdict.
+
+    Parameters
+    ----------
+    prediction : str
+        The prediction (``meanfield``, ``pascanu``, …).
+    summary : DataFrame
+        :func:`analysis.check_summary` rows of the checks on the page.
+    labels : dict, optional
+        Quantity -> short name in the text.
+    """
+    labels = labels or {}
+    seeds = int(summary["n_seeds"].max()) if "n_seeds" in summary and len(summary) else 0
+    intro = THEORY_INTROS.get(prediction, f"Prediction {prediction!r} against rnnprobe's measurement.")
+    text = (intro + " Markers: means over seeds (bars: their range); bottom: every check's error as a fraction of its "
+            "tolerance, c·pooled s.e. + allowance (Methods: Statistics). ")
+    parts = []
+    for setting, g in summary.groupby("setting", sort=False):
+        verdict = "pass" if g["passed"].astype(bool).all() else "FAIL"
+        if _all_exact(g):
+            values = ", ".join(f"{labels.get(r['quantity'], r['quantity'])} {_g(r['predicted'])}" for _, r in g.iterrows())
+            worst = float(np.nanmax(np.abs(g["error"].to_numpy(float))))
+            tol = float(np.nanmin(g["tolerance"].to_numpy(float)))
+            parts.append(f"{setting} — {values}: measured = predicted to {_g(worst, 2)} (exact identities; "
+                         f"tolerance ≥ {_g(tol, 2)}, float64 rounding): {verdict}")
+            continue
+        clauses = [theory_clause(r, short=labels.get(r["quantity"], r["quantity"])) for _, r in g.iterrows()]
+        parts.append(f"{setting} — " + "; ".join(clauses) + f": {verdict}")
+    n_pass = int(summary["passed"].astype(bool).sum())
+    text += f"Checks ({seeds} seed{'s' if seeds != 1 else ''}; ± the standard deviation over seeds): " + \
+        ". ".join(parts) + ". "
+    if n_pass == len(summary):
+        text += f"Verdict: all {len(summary)} checks pass."
+    else:
+        failing = ", ".join(f"{r['setting']} {r['quantity']}" for _, r in summary[~summary["passed"].astype(bool)].iterrows())
+        text += f"Verdict: {n_pass} of {len(summary)} checks pass; failing: {failing}."
     return text

@@ -56,6 +56,7 @@ from reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels,
 from reports.palette import report_style
 from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from reports.tables import A4, format_table, table_pages, to_markdown
+from reports.theory import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]
@@ -66,6 +67,8 @@ STUDY_QUESTIONS = {
     "depth": "Do deep plain, residual and dense stacks keep the input–output Jacobian close to an isometry as depth grows?",
     "memory": "How long do recurrent architectures remember, and how do the LSTM forget-gate and GRU update-gate "
               "biases change it?",
+    "theory": "Do rnnprobe's measurements agree with published theory: mean-field propagation, the Pascanu bound, "
+              "dynamical isometry, memory capacity, residual path ensembles and gate timescales?",
 }
 
 
@@ -159,6 +162,15 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             warnings.warn(f"report section {name!r} skipped: {exc}", stacklevel=2)
 
     empty = pd.DataFrame
+    if R is not None and analysis.is_theory(R):
+        # the theory study: predictions against measurements; the other analyses have nothing to read
+        run("theory_checks", lambda: analysis.pool_checks(R, S))
+        run("theory_summary", lambda: analysis.check_summary(frames["theory_checks"])
+            if not frames["theory_checks"].empty else empty())
+        if S is not None and "tolerance_basis" in S:
+            run("theory_settings", lambda: analysis.check_settings(S))
+            run("theory_tolerances", lambda: analysis.check_tolerances(S))
+        return frames, skipped
     if S is not None:
         run("summary", lambda: analysis.summary_table(S, R))
         run("memory", lambda: analysis.memory_table(S)
@@ -206,6 +218,7 @@ class _Item:
     n_keys: int = 2
     in_pdf: bool = True
     size: tuple = (10.0, 5.5)
+    max_cell_chars: int = 28
 
 
 def _nonempty(frames, name) -> bool:
@@ -466,28 +479,38 @@ def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list
     return fig
 
 
-def _configuration_page(study: StudyData) -> Figure:
+def _block_height(pairs) -> float:
+    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=70).count("\n") + 1) + 0.003 for _, v in pairs) + 0.012
+
+
+def _configuration_pages(study: StudyData) -> list[Figure]:
+    """The grid, options, versions, host and timings, flowing onto further pages when they do not fit one."""
     meta = study.meta
-    fig = _page("Configuration")
-    y = 0.905
+    blocks = []
     grid = meta.get("grid") or {}
     if grid:
-        y = _block(fig, "Grid", [(k, _compact(v)) for k, v in grid.items()], y)
+        blocks.append(("Grid", [(k, _compact(v)) for k, v in grid.items()]))
     config = {k: v for k, v in (meta.get("config") or {}).items() if k not in grid and v not in (None, [], "")}
     if config:
-        y = _block(fig, "Options", [(k, _compact(v)) for k, v in config.items()], y)
+        blocks.append(("Options", [(k, _compact(v)) for k, v in config.items()]))
     if meta.get("seeds") is not None and "seed" not in grid:
-        y = _block(fig, "Seeds", [("seeds", _compact(meta["seeds"]))], y)
+        blocks.append(("Seeds", [("seeds", _compact(meta["seeds"]))]))
     versions = dict(meta.get("versions") or {})
     versions["python (report)"] = platform.python_version()
-    y = _block(fig, "Versions", list(versions.items()), y)
+    blocks.append(("Versions", list(versions.items())))
     host = meta.get("host") or {}
     if host:
-        y = _block(fig, "Host", list(host.items()), y)
+        blocks.append(("Host", list(host.items())))
     timings = meta.get("timings") or {}
     if timings:
-        _block(fig, "Timings", _timing_lines(timings), y)
-    return fig
+        blocks.append(("Timings", _timing_lines(timings)))
+    pages, y = [_page("Configuration")], 0.905
+    for heading, pairs in blocks:
+        if y - _block_height(pairs) < 0.05 and y < 0.905:
+            pages.append(_page("Configuration (continued)"))
+            y = 0.905
+        y = _block(pages[-1], heading, pairs, y)
+    return pages
 
 
 def _timing_lines(timings: dict) -> list[tuple[str, str]]:
@@ -527,6 +550,7 @@ def _figure_page(item: _Item, number: int) -> Figure:
     aspect = item.size[1] / item.size[0]
     plot_h = min(max(width_in * aspect * 1.5, 4.2), 7.0)
     caption_h = 0.2 * n_lines + 0.4
+    plot_h = max(3.0, min(plot_h, A4[1] * 0.93 - 0.7 - caption_h - 0.05))   # long captions shrink the plot
     rest = A4[1] * 0.93 - 0.7 - plot_h - caption_h
     top, plot, cap, _ = page.subfigures(4, 1, height_ratios=[0.7, plot_h, caption_h, max(rest, 0.01)])
     top.text(0.02, 0.35, f"Figure {number}: {item.title}", fontsize=14, weight="bold", va="center")
@@ -535,11 +559,11 @@ def _figure_page(item: _Item, number: int) -> Figure:
     return page
 
 
-def _methods_pages() -> list[Figure]:
-    """The definitions and formulas, flowing onto a second page when they do not fit one."""
+def _methods_pages(methods=None, references=None) -> list[Figure]:
+    """The definitions and formulas, flowing onto further pages when they do not fit one."""
     pages = [_page("Methods")]
     y = 0.915
-    for heading, text in _METHODS + [("References", _REFERENCES)]:
+    for heading, text in (methods or _METHODS) + [("References", references or _REFERENCES)]:
         wrapped = _wrap(text, 108)
         need = 0.018 + 0.0148 * (wrapped.count("\n") + 1) + 0.012
         if y - need < 0.06:
@@ -586,6 +610,183 @@ def _summary_note(table: pd.DataFrame) -> str:
             "medians over seeds. " + "; ".join(parts) + ".")
 
 
+# ----------------------------------------------------------------------------------------------- theory study
+_THEORY_ORDER = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates")
+_THEORY_PAGE_CHECKS = 14      # more checks than this on one prediction: one page per architecture group
+
+
+def _theory_groups(summary: pd.DataFrame) -> list[tuple[str, list[str]]]:
+    """(suffix, settings) pages of one prediction: one page, or one per architecture group when it has many checks."""
+    settings = list(dict.fromkeys(summary["setting"].astype(str)))
+    if len(summary) <= _THEORY_PAGE_CHECKS or "arch" not in summary:
+        return [("", settings)]
+    groups: list[tuple[list[str], list[str], int]] = []
+    for arch, g in summary.groupby("arch", sort=False):
+        names = list(dict.fromkeys(g["setting"].astype(str)))
+        if groups and groups[-1][2] + len(g) <= _THEORY_PAGE_CHECKS:
+            archs, members, n = groups[-1]
+            groups[-1] = (archs + [str(arch)], members + names, n + len(g))
+        else:
+            groups.append(([str(arch)], names, len(g)))
+    return [(" (" + ", ".join(archs) + ")", members) for archs, members, _ in groups]
+
+
+def _theory_figure_items(frames) -> list[_Item]:
+    checks, summary = frames["theory_checks"], frames["theory_summary"]
+    labels = {q: v[2] for q, v in QUANTITY_LABELS.items()}
+    items = []
+    present = list(dict.fromkeys(summary["prediction"].astype(str)))
+    for prediction in [p for p in _THEORY_ORDER if p in present] + [p for p in present if p not in _THEORY_ORDER]:
+        part = summary[summary["prediction"] == prediction]
+        for i, (suffix, settings) in enumerate(_theory_groups(part)):
+            s_part = part[part["setting"].astype(str).isin(settings)]
+            c_part = checks[(checks["prediction"] == prediction) & checks["setting"].astype(str).isin(settings)]
+            n_panels = len(dict.fromkeys(zip(c_part["quantity"], c_part.get("relation", pd.Series("", index=c_part.index)))))
+            n_settings = c_part["setting"].nunique()
+            legend_rows = -(-(n_settings + 4) // 4)         # as plot_theory_prediction lays out its legend, roughly
+            height = 0.19 * legend_rows + 0.15 + 2.6 * ((n_panels + 1) // 2) + 0.17 * len(s_part) + 0.8
+            title = PREDICTION_TITLES.get(prediction, prediction) + suffix
+            items.append(_Item("figure", f"theory_{prediction}" + (f"_{i + 1}" if suffix else ""), title,
+                               captions.theory_caption(prediction, s_part, labels),
+                               lambda c, a=c_part, b=s_part: plot_theory_prediction(a, b, fig=c),
+                               size=(10.0, height)))
+    return items
+
+
+def _fmt_num(x, digits: int = 4) -> str:
+    return captions._g(x, digits)
+
+
+def _theory_where(row) -> str:
+    kind = str(row.get("index_kind", "") or "")
+    n = int(row.get("n_indices", 1) or 1)
+    if not kind or n <= 1:
+        return "–"
+    name = INDEX_NAMES.get(str(row.get("quantity")), kind)
+    return f"{name} {_fmt_num(row['position'])} (of {n})"
+
+
+def _theory_summary_display(summary: pd.DataFrame) -> pd.DataFrame:
+    """Table 1 of a theory report: one row per check, the numbers of its worst index, and the verdict."""
+    rows = []
+    for _, r in summary.iterrows():
+        bound = r.get("relation") == "at most"
+        measured = _fmt_num(r["measured"])
+        std = r.get("measured_std")
+        if std is not None and np.isfinite(std) and int(r.get("n_seeds", 1)) > 1:
+            measured += f" ± {_fmt_num(std, 2)}"
+        rows.append({
+            "prediction": r["prediction"], "setting": r["setting"],
+            "quantity": QUANTITY_LABELS.get(r["quantity"], ("", "", r["quantity"]))[2],
+            "worst at": _theory_where(r),
+            "predicted": ("≤ " if bound else "") + _fmt_num(r["predicted"]),
+            "measured\n(± std over seeds)": measured,
+            "error": captions._signed(r["error"]) if not bound else "–",
+            "tolerance": _fmt_num(r["tolerance"], 2) if not bound else "–",
+            "|error| / tol.\n(bound: meas./bound)": _fmt_num(r["measured_to_bound"], 3) if bound
+            else _fmt_num(r["error_to_tolerance"], 2),
+            "seeds\npassing": f"{int(r['seeds_passed'])}/{int(r['n_seeds'])}" if "seeds_passed" in r else "–",
+            "verdict": r["verdict"],
+        })
+    return pd.DataFrame(rows)
+
+
+def _theory_summary_note(summary: pd.DataFrame) -> str:
+    n = len(summary)
+    n_pass = int(summary["passed"].astype(bool).sum())
+    seeds = int(summary["n_seeds"].max()) if "n_seeds" in summary else 0
+    return (f"Every check of a prediction of rnnprobe.theory against rnnprobe's own measurement, pooled over {seeds} "
+            "seeds (each seed: independent networks or input sequences). For checks over many lags, layers or indices "
+            "the row shows the worst one (largest |error|/tolerance). Tolerance = c·pooled standard error + allowance "
+            "(systematic terms the theory neglects, justified per check in Table 3); c: two-sided critical value at "
+            "1e-4 per check, Bonferroni-split over its indices. Upper bounds ('≤') pass when every measurement of every "
+            f"seed stays below its bound. {n_pass} of {n} checks pass; if every prediction is right, the chance that "
+            f"any check fails by chance is at most {n} × 1e-4 = {n * 1e-4:.2g}.")
+
+
+def _theory_table_items(frames) -> list[_Item]:
+    items = []
+    if _nonempty(frames, "theory_settings"):
+        t = frames["theory_settings"]
+        display = pd.DataFrame({"prediction": t["prediction"], "setting": t["setting"], "parameters": t["parameters"],
+                                "quantities": [", ".join(QUANTITY_LABELS.get(q, ("", "", q))[2] for q in qs.split(", "))
+                                               for qs in t["quantities"]],
+                                "networks per\npoint × seeds": [f"{int(r) if np.isfinite(r) else '–'} × {int(s)}"
+                                                                for r, s in zip(t["replicates"].astype(float),
+                                                                                t["n_seeds"])]})
+        items.append(_Item("table", "theory_settings", "Settings",
+                           "The parameters of every setting (σ_w is the gain of mlp and resmlp stacks, g that of "
+                           "recurrent nets; n the width, L the depth, T the sequence length), the quantities compared, "
+                           "and the replicates: independent networks (or input sequences) per grid point × seeds.",
+                           frame=t, display=display, n_keys=2, max_cell_chars=64))
+    if _nonempty(frames, "theory_tolerances"):
+        t = frames["theory_tolerances"]
+        display = pd.DataFrame({"prediction": t["prediction"],
+                                "quantity": [QUANTITY_LABELS.get(q, ("", "", q))[2] for q in t["quantity"]],
+                                "settings": t["settings"], "tolerance: how it is justified": t["tolerance_basis"]})
+        items.append(_Item("table", "theory_tolerances", "Tolerances and their justification",
+                           "For each check: the prediction's finite-size terms that are derived are part of the "
+                           "prediction; the allowance bounds the terms that are not (docs/theory.md), and c·s.e. covers "
+                           "the sampling error of the seeds' replicates.",
+                           frame=t, display=display, n_keys=2, max_cell_chars=70))
+    if _nonempty(frames, "theory_checks"):
+        items.append(_Item("table", "theory_checks", "Every check at every index", "", frame=frames["theory_checks"],
+                           display=frames["theory_checks"], in_pdf=False))
+    return items
+
+
+_THEORY_METHODS = [
+    ("What is checked", "Each grid point of the theory study is one check (a prediction of rnnprobe.theory, one parameter "
+     "setting, one quantity) at one seed. The networks are built by rnnprobe.build and measured with rnnprobe's "
+     "probes (recorded states, step Jacobians, jacobian_norms, jacobian_product, weight_spectrum, memory_length, "
+     "memory_capacity, paths.path_lengths). 'predicted' is the theory at the finite size used where the finite-size "
+     "correction is derived; 'n → ∞' values are the published large-size predictions."),
+    ("Mean field (Poole et al. 2016; Schoenholz et al. 2017)", "mlp: s_{l+1} = φ(W_l s_l + b_l), W_ij ~ N(0, σ_w²/n), "
+     "b_i ~ N(0, σ_b²). Length map q_{l+1} = σ_w² E[φ(√q_l z)²] + σ_b², fixed point q*; χ₁ = σ_w² E[φ′(√q* z)²] is "
+     "the growth per layer of E‖J v‖² (the mean squared singular value ‖J‖_F²/n), not of E log‖J v‖². Finite width "
+     "(docs/theory.md §1): E‖J u‖² = χ₁ + θσ_w²ρ(E[φ′²z²] − E φ′²)/n + χ₁′Eδ + ½χ₁″Var δ, with δ = q̂ − q* the "
+     "fluctuation of the conditional pre-activation variance (exact for ReLU: σ_w²/2). Gaussian expectations by "
+     "composite Gauss–Legendre quadrature (1e-14)."),
+    ("Pascanu et al. (2013)", "J_s = D_s W with ‖D_s‖ ≤ γ = sup|φ′| (1 tanh, ReLU, linear; ¼ sigmoid), so "
+     "G(k) = ‖J_{T−1} ⋯ J_{T−k}‖₂ ≤ (γσ_max)^k. It is attained at every k when every D_s = γI and W is normaloid "
+     "(ρ(W) = ‖W‖₂): pascanu_tight_model uses W = gQ and a bias that holds h* = φ(x₀)·1 fixed with |φ′(x₀)| = γ."),
+    ("Dynamical isometry (Pennington, Schoenholz & Ganguli 2017)", "λ: squared singular values of ∂s_L/∂s_0. Linear "
+     "Gaussian, exact at width n: with a = E tr B/n, b = E tr B²/n, c = E (tr B)²/n², a_{l+1} = a_l, "
+     "b_{l+1} = (1 + 1/n)b_l + c_l, c_{l+1} = c_l + 2b_l/n² (Wishart identities); per-network variance b_L − c_L "
+     "(→ L). Orthogonal: λ = g^{2L}. Nonlinear, n → ∞ (S-transforms, freeness): mean χ₁^L, variance "
+     "χ₁^{2L}·L·(μ₂/μ₁² − 1 + v_W), μ_k = E φ′(√q* z)^{2k}, v_W = 1 (Gaussian) or 0 (orthogonal)."),
+    ("Memory capacity (Jaeger 2001)", "h_{t+1} = A h_t + w u_t: C = ACAᵀ + σ_u² wwᵀ, MC_k = σ_u²(A^{k−1}w)ᵀ C⁺ "
+     "(A^{k−1}w) and Σ_k MC_k = rank C = N for full Krylov rank. rnnprobe.memory_capacity orthonormalises the M lagged "
+     "inputs symmetrically (Löwdin); with their sample Gram matrix I + E (off-diagonal variance 1/n, diagonal 0.8/n "
+     "for U(−1, 1) inputs) the estimate is the projection Π(GKᵀ)_kk, G = (I + E)^{1/2}, whose mean to second order is "
+     "MC_k + (Σ_j MC_j − M·MC_k)/(4n) − 1.2(Σ_j Π_kj²Π_jj − MC_k²)/n (the last term, bounded by "
+     "1.2·MC_k(1 − MC_k)/n, is in the allowance); the total is unbiased to this order."),
+    ("Residual ensembles (Veit, Wilber & Belongie 2016)", "∂s_L/∂s_0 = ∏(I + B_l) = Σ_m P[m] with "
+     "P_{l+1}[m] = P_l[m] + B_l P_l[m−1] (paths through m branches); C(L, m) paths have length m. If E B_l = 0 and "
+     "E‖B_l u‖² = g_l‖u‖², E‖gᵀP[m]‖² = e_m(g_1 … g_L)‖g‖² (elementary symmetric polynomials), with "
+     "g_l = α²σ_w² E φ′(√q_l z)²; equal gains g give Binomial(L, g/(1 + g)) weights, Veit's Binomial(L, ½) at g = 1."),
+    ("Gate timescales (Gers et al. 2000; Tallec & Ollivier 2018; Cho et al. 2014)", "At the origin the LSTM's c→c "
+     "block is diag σ(b_f) for any recurrent weights; with zero recurrent weights G(k) = σ(b_f)^k √(1 + σ(b_o)²) "
+     "exactly, e-folding time −1/log σ(b_f), forgetting time 1/(1 − σ(b_f)) = 1 + e^{b_f}. Chrono init "
+     "b_f = log U(1, T_max − 1) makes the forgetting times U(2, T_max). rnnprobe's GRUs (reset before or after the "
+     "product) write h' = z h + (1 − z) h̃: factor σ(b_z); Cho et al.'s paper writes (1 − z)h + z h̃, i.e. σ(−b_z)."),
+    ("Statistics and verdicts", "Per grid point: R replicates r (networks or input sequences, seeded by seed and r), "
+     "paired differences d_r = measured_r − predicted_r; standard error sd(d)/√R with R − 1 degrees of freedom (0 "
+     "for exact identities). Pooled over S seeds: error = mean of the d, SE = √(Σ se_i²)/S with Welch–Satterthwaite "
+     "degrees of freedom; tolerance = c·SE + allowance, c the two-sided Student t (normal) quantile at significance "
+     "1e-4 per check, Bonferroni-split over its m indices. A check passes when |error| ≤ tolerance at every index; an "
+     "upper bound when measured ≤ predicted + allowance at every index of every seed. With K checks, the chance that "
+     "any fails by chance when every prediction is right is at most K × 1e-4."),
+]
+
+_THEORY_REFERENCES = (
+    "Cho et al. (2014) EMNLP; Gers, Schmidhuber & Cummins (2000) Neural Computation 12; Jaeger (2001) GMD Report 152; "
+    "Pascanu, Mikolov & Bengio (2013) ICML; Pennington, Schoenholz & Ganguli (2017) NeurIPS; Poole, Lahiri, Raghu, "
+    "Sohl-Dickstein & Ganguli (2016) NeurIPS; Schoenholz, Gilmer, Ganguli & Sohl-Dickstein (2017) ICLR; Tallec & "
+    "Ollivier (2018) ICLR; Veit, Wilber & Belongie (2016) NeurIPS. Derivations of the finite-size terms: docs/theory.md."
+)
+
+
 def write_report(results_dir, output=None, *, png: bool = True, tables: bool = True, dpi: int = 150,
                  title: str | None = None) -> Path:
     """Write a study's PDF report, and its figures (PNG) and tables (CSV, Markdown) beside it.
@@ -623,23 +824,36 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         pdf_path = pdf_path / "report.pdf"
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     frames, skipped = analyse(study)
+    theory = _nonempty(frames, "theory_summary")
     with report_style():
-        figure_items = _figure_items(study, frames)
-        table_items = _table_items(frames)
         footer = f"rnnprobe · {study.name} study"
-        summary_pages = []
-        if _nonempty(frames, "summary"):
-            note = _summary_note(frames["summary"])
-            summary_display, summary_keys = _display(frames["summary"])
-            summary_pages = table_pages(summary_display, title="Table 1: Summary", note=note, n_keys=summary_keys)
+        summary_pages, summary_title, summary_frame = [], "Table 1: Summary", None
+        if theory:
+            figure_items = _theory_figure_items(frames)
+            table_items = _theory_table_items(frames)
+            summary_frame = frames["theory_summary"]
+            summary_title = "Table 1: Every prediction checked"
+            summary_display = _theory_summary_display(summary_frame)
+            summary_pages = table_pages(summary_display, title=summary_title, note=_theory_summary_note(summary_frame),
+                                        n_keys=3, max_cell_chars=40)
+        else:
+            figure_items = _figure_items(study, frames)
+            table_items = _table_items(frames)
+            if _nonempty(frames, "summary"):
+                summary_frame = frames["summary"]
+                note = _summary_note(summary_frame)
+                summary_display, summary_keys = _display(summary_frame)
+                summary_pages = table_pages(summary_display, title=summary_title, note=note, n_keys=summary_keys)
         table_page_lists = []
         for i, item in enumerate([t for t in table_items if t.in_pdf], start=2):
             table_page_lists.append((f"Table {i}: {item.title}", table_pages(item.display, title=f"Table {i}: {item.title}",
-                                                                            note=item.caption, n_keys=item.n_keys)))
+                                                                            note=item.caption, n_keys=item.n_keys,
+                                                                            max_cell_chars=item.max_cell_chars)))
         # page numbers for the contents
-        contents, page_no = [("Configuration", 2)], 3
+        config_pages = _configuration_pages(study)
+        contents, page_no = [("Configuration", 2)], 2 + len(config_pages)
         if summary_pages:
-            contents.append(("Table 1: Summary", page_no))
+            contents.append((summary_title, page_no))
             page_no += len(summary_pages)
         for j, item in enumerate(figure_items, start=1):
             contents.append((f"Figure {j}: {item.title}", page_no))
@@ -648,11 +862,11 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             contents.append((name, page_no))
             page_no += len(pages)
         contents.append(("Methods", page_no))
-        pages = [_title_page(study, contents, skipped, title), _configuration_page(study)] + summary_pages
+        pages = [_title_page(study, contents, skipped, title)] + config_pages + summary_pages
         pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
         for _, tp in table_page_lists:
             pages += tp
-        pages += _methods_pages()
+        pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES) if theory else _methods_pages()
         for n, page in enumerate(pages, start=1):
             _footer(page, f"{footer} · page {n} of {len(pages)}")
         _atomic_pdf(pdf_path, pages, title or f"rnnprobe report: {study.name} study")
@@ -666,7 +880,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)
-            all_tables = ([_Item("table", "summary", "Summary", frame=frames["summary"],
+            all_tables = ([_Item("table", "summary", "Summary", frame=summary_frame,
                                  display=summary_display)] if summary_pages else []) + table_items
             for item in all_tables:
                 item.frame.to_csv(tab_dir / f"{item.name}.csv", index=item.frame.index.name is not None)

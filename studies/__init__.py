@@ -10,7 +10,12 @@ that defines:
 * ``GRID``: the default grid, a dict ``axis -> list of values``, with axes among
   ``arch, hidden, length, depth, gain, seed`` and the study's own ``EXTRA_AXES``;
 * ``QUICK``: a small grid of the same axes for smoke tests (``--quick``, seconds);
-* ``EXTRA_AXES`` (optional): ``{name: Axis(...)}``, the study's own grid columns;
+* ``EXTRA_AXES`` (optional): ``{name: Axis(...)}``, the study's own grid columns
+  (a column the study sets itself from other axes, rather than sweeps, may be
+  left out of ``GRID``);
+* ``EXTRA_METRICS``, ``EXTRA_SUMMARY`` (optional): ``{name: doc}``, the study's own
+  metric names (results.csv) and scalar columns (summary.csv, after the common
+  ones, before ``elapsed_s``);
 * ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point.
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
   field does not apply) and ``summary`` a dict of the scalar columns of
@@ -28,7 +33,7 @@ Examples
 --------
 >>> import studies
 >>> sorted(studies.available())
-['depth', 'memory', 'vanishing']
+['depth', 'memory', 'theory', 'vanishing']
 >>> study = studies.load("vanishing")
 >>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
 >>> [study.point_id(p) for p in study.points(grid)]
@@ -296,18 +301,29 @@ class Study:
     def grid_columns(self) -> tuple[str, ...]:
         return tuple(GRID_COLUMNS) + self.extra_columns
 
+    @property
+    def metrics(self) -> dict[str, str]:
+        """Metric names this study may write (the common ones and its ``EXTRA_METRICS``)."""
+        return {**METRICS, **getattr(self.module, "EXTRA_METRICS", {})}
+
+    @property
+    def summary_scalars(self) -> dict[str, str]:
+        """Scalar columns of its summary.csv: the common ones, its ``EXTRA_SUMMARY``, then ``elapsed_s``."""
+        common = {k: v for k, v in SUMMARY_SCALARS.items() if k != "elapsed_s"}
+        return {**common, **getattr(self.module, "EXTRA_SUMMARY", {}), "elapsed_s": SUMMARY_SCALARS["elapsed_s"]}
+
     def result_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
 
     def summary_columns(self) -> tuple[str, ...]:
-        return self.grid_columns + ("point_id",) + tuple(SUMMARY_SCALARS)
+        return self.grid_columns + ("point_id",) + tuple(self.summary_scalars)
 
     def column_docs(self) -> dict[str, dict[str, str]]:
         """Column meanings of both tables (for meta.json)."""
         extra = {k: a.doc for k, a in self.extra_axes.items()}
         results = {**GRID_COLUMNS, **extra, **POINT_ID, **ROW_COLUMNS}
-        summary = {**GRID_COLUMNS, **extra, **POINT_ID, **SUMMARY_SCALARS}
-        return {"results.csv": results, "summary.csv": summary, "metrics": dict(METRICS)}
+        summary = {**GRID_COLUMNS, **extra, **POINT_ID, **self.summary_scalars}
+        return {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
 
     def resolve(self, overrides: Mapping[str, list] | None = None, *, quick: bool = False) -> dict[str, list]:
         """The grid to run: the default (or quick) grid with ``overrides`` replacing axes.
@@ -360,7 +376,7 @@ class Study:
         for point in points:
             pid = self.point_id(point)
             summary = records[pid]["summary"]
-            yield self._grid_cells(point) + [pid] + [format_value(summary.get(k)) for k in SUMMARY_SCALARS]
+            yield self._grid_cells(point) + [pid] + [format_value(summary.get(k)) for k in self.summary_scalars]
 
     def cost(self, point: Mapping) -> float:
         fn = getattr(self.module, "cost", None)
@@ -385,16 +401,17 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
     start = time.perf_counter()
     rows, summary = st.module.probe(dict(point), dtype=dtype, device=device)
     elapsed = time.perf_counter() - start
-    unknown = set(summary) - set(SUMMARY_SCALARS)
+    scalars, metrics = st.summary_scalars, st.metrics
+    unknown = set(summary) - set(scalars)
     if unknown:
         raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
     clean_rows = []
     for row in rows:
         metric, lag, layer, index, block, value = row
-        if metric not in METRICS:
+        if metric not in metrics:
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
         clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
-    clean_summary = {k: _plain(summary.get(k)) for k in SUMMARY_SCALARS if k in summary}
+    clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
     clean_summary["elapsed_s"] = elapsed
     return {"point_id": st.point_id(point), "study": study, "point": dict(point),
             "rows": clean_rows, "summary": clean_summary}

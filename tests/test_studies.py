@@ -16,7 +16,7 @@ from rnnprobe.linalg import start_vectors
 from studies._probes import sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["depth", "memory", "vanishing"]
+NAMES = ["depth", "memory", "theory", "vanishing"]
 
 
 def rows_of(record, metric, **where):
@@ -89,7 +89,8 @@ def test_study_contract(name):
 
 def test_default_grid_sizes():
     counts = {name: len(studies.load(name).points(studies.load(name).resolve())) for name in NAMES}
-    assert counts == {"vanishing": 7 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2}
+    assert counts == {"vanishing": 7 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2,
+                      "theory": 65 * 5}       # 65 checks (prediction x setting x quantity) x 5 seeds
 
 
 def test_depth_length_only_for_stacked_rnn():
@@ -306,5 +307,6 @@ def test_docs_describe_every_column_and_metric():
     documented = set(__import__("re").findall(r"`([a-z_]+)`", text))
     names = set(studies.METRICS) | set(studies.RESULT_COLUMNS) | set(studies.SUMMARY_COLUMNS)
     for name in NAMES:
-        names |= set(studies.load(name).extra_columns)
+        study = studies.load(name)
+        names |= set(study.extra_columns) | set(study.metrics) | set(study.summary_scalars)
     assert names - documented == set()

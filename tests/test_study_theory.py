@@ -1,0 +1,184 @@
+"""The theory study: its grid, its checks (which can fail), and a quick run end to end through the CLI and the report."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+from scipy import stats
+
+import analysis
+import rnnprobe
+import studies
+from reports.captions import THEORY_INTROS
+from reports.theory import PREDICTION_TITLES
+from rnnprobe.cli import main
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.theory import critical_sigma_w
+
+STUDY = studies.load("theory")
+MODULE = STUDY.module
+
+
+def squash(text: str) -> str:
+    """Text without whitespace: line breaks from wrapping and PDF extraction do not matter."""
+    return re.sub(r"\s+", "", text)
+
+
+def rows_by_metric(rows):
+    out = {}
+    for metric, lag, layer, index, block, value in rows:
+        out.setdefault(metric, []).append(value)
+    return {m: np.array(v) for m, v in out.items()}
+
+
+def quick_point(setting, quantity, seed=0):
+    return next(p for p in STUDY.points(STUDY.resolve(quick=True))
+                if p["setting"] == setting and p["quantity"] == quantity and p["seed"] == seed)
+
+
+# --------------------------------------------------------------------------------------------- grid
+def test_grid_covers_every_prediction_and_both_phases():
+    points = STUDY.points(STUDY.resolve())
+    checks = {(p["prediction"], p["setting"], p["quantity"]) for p in points}
+    assert {c[0] for c in checks} == set(MODULE.PREDICTIONS)
+    assert len(points) == len(checks) * len(MODULE.GRID["seed"])
+    assert len({STUDY.point_id(p) for p in points}) == len(points)
+    meanfield = {s for pred, s, q in checks if pred == "meanfield"}
+    assert {"tanh-ordered", "tanh-critical", "tanh-chaotic", "relu-ordered", "relu-critical", "relu-chaotic"} <= meanfield
+    quick = STUDY.points(STUDY.resolve(quick=True))
+    assert {p["prediction"] for p in quick} == set(MODULE.PREDICTIONS) and len(quick) < len(points) / 5
+    # the setting axis filters, and the columns carry the setting's parameters
+    only = STUDY.points(STUDY.resolve({"setting": ["relu-chaotic"], "seed": [3]}))
+    assert [(p["quantity"], p["gain"], p["bias_std"], p["nonlinearity"], p["seed"]) for p in only] == \
+        [("q", 1.6, 0.0, "relu", 3), ("chi1", 1.6, 0.0, "relu", 3)]
+    assert all(STUDY.cost(p) > 0 for p in quick)
+
+
+def test_written_out_critical_points_are_on_the_order_to_chaos_line():
+    assert abs(MODULE.TANH_CRITICAL_SIGMA_W - critical_sigma_w(0.3, "tanh")) < 1e-9
+    assert MODULE.RELU_CRITICAL_SIGMA_W == pytest.approx(critical_sigma_w(0.0, "relu"), rel=1e-15)
+
+
+def test_critical_value_is_the_bonferroni_split_quantile():
+    assert MODULE.critical_value(math.inf, 4, 0.01) == pytest.approx(stats.norm.ppf(1 - 0.01 / 8))
+    assert MODULE.critical_value(7, 1, 1e-4) == pytest.approx(stats.t.ppf(1 - 5e-5, 7))
+    assert analysis.critical_value(7, 3, 1e-4) == pytest.approx(MODULE.critical_value(7, 3, 1e-4))
+
+
+# --------------------------------------------------------------------------------------- the checks
+@pytest.mark.parametrize("setting,quantity", [("tanh-chaotic", "chi1"), ("bound-tanh", "G"),
+                                              ("identical-branches", "path_share"), ("chrono-60", "forgetting_time_quantile")])
+def test_rows_follow_the_schema_and_the_tolerance_rule(setting, quantity):
+    rows, summary = MODULE.probe(quick_point(setting, quantity))
+    assert {r[0] for r in rows} <= set(MODULE.EXTRA_METRICS)
+    assert set(summary) <= set(STUDY.summary_scalars) and summary["passed"] is True
+    m = rows_by_metric(rows)
+    n = len(m["predicted"])
+    assert all(len(v) == n for v in m.values() if v is not m.get("limit"))
+    c = MODULE.critical_value(summary["dof"], n)
+    assert np.allclose(m["tolerance"], c * m["standard_error"] + m["allowance"], rtol=1e-12, atol=0)
+    if summary["relation"] == "at most":
+        assert np.all(m["measured"] <= m["predicted"] + m["allowance"])
+    else:
+        assert np.all(np.abs(m["measured"] - m["predicted"]) <= m["tolerance"])
+
+
+def test_a_check_fails_when_the_measurement_leaves_the_tolerance():
+    # the same machinery that passes the real checks: a shifted measurement fails, a violated bound fails
+    check = MODULE._Check(None, [0], [[1.0]], [[1.0], [1.1], [0.9], [1.05]], 0.0, "test")
+    rows, summary = MODULE._finish(check, "meanfield")
+    assert summary["passed"] is True and summary["dof"] == 3.0
+    # 4 replicates: dof 3 and c = t_3(1 − 5e-5) = 28.0, so the tolerance is 28.0 × 0.0427 = 1.195: an offset of 3 fails
+    shifted = MODULE._Check(None, [0], [[1.0]], [[4.0], [4.1], [3.9], [4.05]], 0.0, "test")
+    rows, summary = MODULE._finish(shifted, "meanfield")
+    assert summary["passed"] is False and rows_by_metric(rows)["tolerance"][0] == pytest.approx(1.1955, abs=1e-4)
+    bound = MODULE._Check("lag", [1, 2], [[1.0, 0.5]], [[0.9, 0.51]], 1e-10, "test", relation="at most", exact=True)
+    assert MODULE._finish(bound, "pascanu")[1]["passed"] is False
+    assert MODULE._finish(MODULE._Check("lag", [1, 2], [[1.0, 0.5]], [[0.9, 0.4]], 1e-10, "test",
+                                        relation="at most", exact=True), "pascanu")[1]["passed"] is True
+
+
+def test_orthogonal_isometry_excludes_the_gaussian_prediction():
+    """The check has power: orthogonal tanh nets at criticality measure far from the Gaussian-weight variance."""
+    from rnnprobe.theory import isometry as iso
+
+    rows, summary = MODULE.probe(quick_point("tanh-critical-orthogonal", "lambda_variance"))
+    m = rows_by_metric(rows)
+    gaussian = iso.jacobian_spectrum_moments(6, MODULE.TANH_CRITICAL_SIGMA_W, 0.3, "tanh", weights="gaussian")
+    assert summary["passed"] and abs(m["measured"][0] - gaussian.variance) > 2 * m["tolerance"][0]
+
+
+def test_probe_refuses_other_dtypes_and_quantities():
+    point = quick_point("gru-bz2", "efold")
+    with pytest.raises(InvalidArgument, match="float64"):
+        MODULE.probe(point, dtype="float32")
+    with pytest.raises(InvalidArgument, match="quantity 'q' is not checked"):
+        MODULE.probe({**point, "quantity": "q"})
+
+
+# ------------------------------------------------------------------------------- quick run, end to end
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("theory") / "out"
+    result = CliRunner().invoke(main, ["study", "theory", "--quick", "--jobs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_quick_run_every_verdict_passes(quick_run):
+    out, result = quick_run
+    summary = pd.read_csv(out / "summary.csv")
+    results = pd.read_csv(out / "results.csv")
+    assert len(summary) == len(STUDY.points(STUDY.resolve(quick=True)))
+    assert summary["passed"].astype(bool).all()
+    assert {"passed", "relation", "tolerance_basis", "reference"} <= set(summary.columns)
+    checks = analysis.check_summary(analysis.pool_checks(results, summary))
+    assert len(checks) == summary.groupby(["prediction", "setting", "quantity"]).ngroups
+    assert checks["passed"].all() and (checks["verdict"] == "pass").all()
+
+
+def test_quick_run_report_has_the_summary_table_and_every_prediction_page(quick_run):
+    out, result = quick_run
+    pdf = out / "report.pdf"
+    assert pdf.exists() and "report:" in result.output
+    text = squash(" ".join(page.extract_text() for page in PdfReader(pdf).pages))
+    for header in ("Table1:Everypredictionchecked", "prediction", "setting", "quantity", "worstat", "predicted",
+                   "measured", "error", "tolerance", "seedspassing", "verdict", "Table3:Tolerancesandtheirjustification",
+                   "Methods", "Statisticsandverdicts"):
+        assert header in text, header
+    for prediction, title in PREDICTION_TITLES.items():
+        assert squash(title) in text, title
+        assert squash(THEORY_INTROS[prediction][:120]) in text, prediction
+    n = len(analysis.check_summary(analysis.pool_checks(pd.read_csv(out / "results.csv"),
+                                                        pd.read_csv(out / "summary.csv"))))
+    assert text.count("Verdict:all") == len(PREDICTION_TITLES) and "FAIL" not in text
+    assert f"{n}of{n}checkspass" in text
+    assert {p.name for p in (out / "figures").iterdir()} == {f"theory_{p}.png" for p in PREDICTION_TITLES}
+    assert (out / "tables" / "theory_checks.csv").exists() and (out / "tables" / "summary.md").exists()
+
+
+def test_capacity_estimator_bias_formula_against_rnnprobe_memory_capacity():
+    """docs/theory.md §4: the Löwdin orthonormalisation biases MC_k by (N − M·MC_k)/(4n) to leading order.
+
+    40 input sequences through one linear reservoir (N = 4, M = 16 lags, n = 2000 samples). The mean error of
+    rnnprobe.memory_capacity against the closed form must match the derived bias within 4 standard errors plus
+    the study's allowance, and the data must exclude the uncorrected closed form at both ends (MC_k ≈ 1, ≈ 0).
+    """
+    from rnnprobe.theory import capacity as cap
+
+    model = rnnprobe.build("vanilla-linear", 4, init="spectral", gain=0.5, seed=3)
+    M, n, runs = 16, 2000, 40
+    closed = cap.predicted_memory_capacity(model, max_lag=M).per_lag
+    errors = np.array([rnnprobe.memory_capacity(model, max_lag=M, n_samples=n, seed=s).per_lag.numpy() - closed
+                       for s in range(runs)])
+    mean, se = errors.mean(0), errors.std(0, ddof=1) / math.sqrt(runs)
+    bias = (closed.sum() - M * closed) / (4 * n)
+    allowance = 1.2 * closed * (1 - closed) / n + (M / n) ** 2
+    assert np.all(np.abs(mean - bias) <= 4 * se + allowance), (mean, bias, se)
+    assert abs(mean[0]) > 5 * se[0] and abs(mean[-1]) > 5 * se[-1]         # the bias is real: −1.5e-3 and +5e-4
