@@ -40,8 +40,8 @@ __all__ = [
 NORM_METHODS = ("auto", "power", "svd")
 
 # 'auto': up to this state size a batched SVD of every product is faster than the
-# power iteration (whose per-iteration overhead dominates for small matrices)
-_SVD_MAX_STATE = 64
+# subspace iteration (whose per-iteration overhead dominates for small matrices)
+_SVD_MAX_STATE = 32
 
 # relative perturbation of Jacobian entries that models float64 rounding (per sqrt(S))
 _ROUNDING = 4 * 2.0**-52
@@ -149,11 +149,12 @@ def jacobian_norms(
         Return log G(t) (natural log; ``-inf`` where the product is exactly
         zero). Use it for long horizons, where G(t) itself underflows.
     method : {'auto', 'power', 'svd'}
-        ``'auto'`` (default): ``'svd'`` for state sizes up to 64, where a batched
-        SVD is faster, ``'power'`` above. ``'power'``: power iteration warm-started from the
-        neighbouring lag's singular vector, with an SVD fallback for any lag
-        that does not converge to ``tol``; ``'svd'``: a full SVD per lag
-        (slower, the reference).
+        ``'auto'`` (default): ``'svd'`` for state sizes up to 32, where a batched
+        SVD is faster, ``'power'`` above. ``'power'``: subspace (block power)
+        iteration on 8 vectors, warm-started from the neighbouring lag's top
+        left singular subspace, with an exact fallback for any lag that would
+        be slow to converge to ``tol`` (see :func:`rnnprobe.linalg.spectral_norms`);
+        ``'svd'``: a full SVD per lag (slower, the reference).
     tol : float
         Relative residual tolerance of the power iteration, in (0, 1e-3]: G(t)
         is exact to about ``tol/2`` relative (see
@@ -182,16 +183,16 @@ def jacobian_norms(
         else:
             sigma = torch.empty(C, B, dtype=P.dtype, device=P.device)
             # Short lags first. The left singular vectors (in s_T's space) settle as the lag
-            # grows, so every lag starts from the vector of the adjacent, shorter lag already
-            # done; the first few lags, with no neighbour yet, go in small blocks.
+            # grows, so every block of lags starts from the top left subspace of the adjacent,
+            # shorter lag already done; the first few lags, with no neighbour yet, go in small blocks.
             stop = C
             while stop > 0:
                 size = min(stop, _WARM_BLOCK if u is not None else _COLD_BLOCK)
                 block = slice(stop - size, stop)
-                u0 = None if u is None else u.expand(size, B, S).reshape(size * B, S)
-                s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol)
+                u0 = None if u is None else u.expand(size, *u.shape).reshape(size * B, *u.shape[1:])
+                s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol, return_subspace=True)
                 sigma[block] = s.reshape(size, B)
-                u = u_all.reshape(size, B, S)[0]
+                u = u_all.reshape(size, B, *u_all.shape[1:])[0]
                 stop -= size
         out[start : start + C] = logs + torch.log(sigma)
     out = out.T

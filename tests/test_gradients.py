@@ -253,9 +253,9 @@ def test_a_loss_that_ignores_h_T_has_zero_gradients():
         assert float(rnnprobe.gradient_bounds(traj, loss).final_gradient_norm) == 0.0
 
 
-def test_step_norms_of_large_states_use_the_power_iteration_and_match_the_svd():
-    # state size 80 > 64: step_norms takes the power-iteration path
+def test_step_norms_of_a_batch_of_large_states_match_the_svd_per_sequence():
     model = rnnprobe.build("vanilla-tanh", hidden_size=80, gain=1.3, seed=3)
-    traj = rnnprobe.record(model, torch.randn(6, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
-    ref = torch.linalg.matrix_norm(traj.step_jacobians()[:, 0], ord=2)
+    x = torch.randn(6, 3, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    traj = rnnprobe.record(model, x)
+    ref = torch.linalg.matrix_norm(traj.step_jacobians(), ord=2).T          # (B, T)
     torch.testing.assert_close(rnnprobe.step_norms(traj), ref, rtol=1e-12, atol=0)

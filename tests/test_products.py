@@ -184,9 +184,52 @@ def test_power_iteration_warm_start_orthogonal_to_top_vector_still_converges():
 
 def test_power_iteration_reports_unconverged_matrices_without_fallback():
     A = _with_singular_values([1.0, 1.0 - 1e-6, 0.5], 3, 3, 0)[None]
-    sigma, _, converged = spectral_norms(A, max_iter=3, fallback=False)
+    sigma, _, converged = spectral_norms(A, max_iter=3, fallback=False, block=1)
     assert not bool(converged[0])
     assert float(sigma[0]) <= float(torch.linalg.matrix_norm(A, ord=2)[0]) * (1 + 1e-15)  # a lower bound
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 8, 40])
+def test_subspace_iteration_matches_svd_for_every_block_size(block):
+    # singular values 1, 1 − 1e-3, ... : a cluster at the top, where a single vector is slow
+    s = [1.0, 1.0 - 1e-3, 1.0 - 2e-3, 0.9, 0.5] + [0.3] * 27
+    A = torch.stack([_with_singular_values(s, 32, 32, seed) for seed in range(6)])
+    sigma, u, converged = spectral_norms(A, block=block)
+    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(A, ord=2), rtol=1e-11, atol=0)
+    assert u.shape == (6, 32)
+
+
+def test_a_block_converges_where_a_single_vector_cannot_within_the_same_iterations():
+    s = [1.0, 1.0 - 1e-3, 0.99, 0.98, 0.5, 0.5, 0.5, 0.5] + [0.1] * 8     # σ₉/σ₁ = 0.1, σ₂/σ₁ = 0.999
+    A = torch.stack([_with_singular_values(s, 16, 16, seed) for seed in range(4)])
+    _, _, single = spectral_norms(A, block=1, max_iter=60, fallback=False)
+    _, _, blocked = spectral_norms(A, block=8, max_iter=60, fallback=False)
+    assert not bool(single.any()) and bool(blocked.all())
+
+
+def test_returned_subspace_is_orthonormal_and_led_by_the_top_left_singular_vector():
+    A = torch.stack([_with_singular_values([3.0, 2.0, 1.5, 1.0, 0.5, 0.1], 6, 6, seed) for seed in range(5)])
+    sigma, U, _ = spectral_norms(A, block=4, return_subspace=True)
+    assert U.shape == (5, 4, 6)
+    torch.testing.assert_close(U @ U.mT, torch.eye(4, dtype=torch.float64).expand(5, 4, 4), rtol=0, atol=1e-12)
+    top = torch.linalg.svd(A)[0][:, :, 0]
+    torch.testing.assert_close((U[:, 0] * top).sum(-1).abs(), torch.ones(5, dtype=torch.float64), rtol=0, atol=1e-9)
+
+
+def test_warm_subspace_orthogonal_to_the_top_vector_still_finds_it():
+    A = torch.stack([_with_singular_values([2.0, 1.0, 0.9, 0.8, 0.5, 0.4, 0.3, 0.2], 8, 8, seed) for seed in range(4)])
+    left = torch.linalg.svd(A)[0]
+    bad = left[:, :, 1:5].mT                        # rows span singular directions 2-5: no top component
+    sigma, _, _ = spectral_norms(A, bad, block=5, fallback=False)
+    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(A, ord=2), rtol=1e-11, atol=0)
+
+
+def test_slow_matrices_get_the_exact_fallback():
+    A = torch.stack([_with_singular_values([1.0, 1.0 - 1e-9, 0.5, 0.25], 4, 4, seed) for seed in range(3)])
+    sigma, u, converged = spectral_norms(A, block=1, max_iter=4)
+    torch.testing.assert_close(sigma, torch.linalg.matrix_norm(A, ord=2), rtol=1e-14, atol=0)
+    # the fallback's vector is a unit left singular vector of σ₁ (or of its near-twin)
+    torch.testing.assert_close(torch.linalg.vector_norm(A.mT @ u.unsqueeze(-1), dim=(-2, -1)), sigma, rtol=1e-8, atol=0)
 
 
 @given(traj=rs.trajectories(MODELS, max_length=12, batch=BATCHES, scales=SCALES))
