@@ -88,8 +88,8 @@ def bench(n, T, repeat, sample):
     row["floor_s"] = _time(lambda: floor(traj), repeat)
     row["norms_s"] = _time(lambda: rnnprobe.jacobian_norms(traj), repeat)
     row["svals_s"] = _time(lambda: rnnprobe.jacobian_singular_values(traj), repeat)
-    row["vjp_norms_s"] = _time(lambda: baseline_batched_vjp(model, traj, "norms"), 1)
-    row["vjp_svals_s"] = _time(lambda: baseline_batched_vjp(model, traj, "svals"), 1)
+    row["vjp_norms_s"] = _time(lambda: baseline_batched_vjp(model, traj, "norms"), repeat)
+    row["vjp_svals_s"] = _time(lambda: baseline_batched_vjp(model, traj, "svals"), repeat)
     if T <= sample:
         lags = list(range(T))
         scale = 1.0

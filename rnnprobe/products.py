@@ -156,7 +156,7 @@ def jacobian_norms(
         be slow to converge to ``tol`` (see :func:`rnnprobe.linalg.spectral_norms`);
         ``'svd'``: a full SVD per lag (slower, the reference).
     tol : float
-        Relative residual tolerance of the power iteration, in (0, 1e-3]: G(t)
+        Relative residual tolerance of the iteration, in (0, 1e-3]: G(t)
         is exact to about ``tol/2`` relative (see
         :func:`rnnprobe.linalg.spectral_norms`).
     chunk_size : int, optional
