@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["spectral_norms", "safe_log", "start_vectors"]
+__all__ = ["spectral_norms", "exact_spectral_norms", "safe_log", "start_vectors"]
 
 _MIN_PATIENCE = 8
 
@@ -145,11 +145,34 @@ def spectral_norms(
     if fallback:
         idx = (~converged).nonzero().squeeze(-1)
         if idx.numel():
-            # exact: the top eigenpairs of A Aᵀ (σ₁² to float eps relative; cheaper than an SVD)
-            lam, E = torch.linalg.eigh(A[idx] @ A[idx].mT)
-            sigma[idx] = lam[:, -1].clamp_min(0).sqrt()
-            U_out[idx] = E.flip(-1)[:, :, :k].mT
+            sigma[idx], U_out[idx] = exact_spectral_norms(A[idx], k)
     return sigma, (U_out if return_subspace else U_out[:, 0]), converged
+
+
+def exact_spectral_norms(A: torch.Tensor, block: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Spectral norms and top left singular subspaces from the eigenpairs of ``A Aᵀ``.
+
+    σ₁² is exact to float eps relative (the top eigenvalue of a symmetric
+    matrix), at less cost than an SVD.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        ``(M, m, n)``.
+    block : int
+        Number of leading left singular vectors returned.
+
+    Returns
+    -------
+    sigma : torch.Tensor
+        ``(M,)``.
+    U : torch.Tensor
+        ``(M, k, m)`` orthonormal rows, k = min(block, m), in decreasing order
+        of their singular values.
+    """
+    lam, E = torch.linalg.eigh(A @ A.mT)
+    k = max(1, min(int(block), A.shape[-2]))
+    return lam[:, -1].clamp_min(0).sqrt(), E.flip(-1)[:, :, :k].mT
 
 
 def _orthonormal_rows(U: torch.Tensor) -> torch.Tensor:

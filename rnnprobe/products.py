@@ -26,7 +26,7 @@ import torch
 
 from rnnprobe._validation import check_choice, check_int, check_real
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import spectral_norms, start_vectors
+from rnnprobe.linalg import exact_spectral_norms, spectral_norms, start_vectors
 from rnnprobe.trajectory import Trajectory
 
 __all__ = [
@@ -47,10 +47,12 @@ _SVD_MAX_STATE = 32
 _ROUNDING = 4 * 2.0**-52
 # a singular value that this perturbation moves by more than 1% is noise
 _NOISE_TOL = 1e-2
-# lags at the start of the sweep (no warm start yet) are done this many at a time
-_COLD_BLOCK = 4
-# and later lags this many at a time, each block warm-started from the one before
+# the shortest lags (no warm start yet, and clustered top singular values) are done
+# exactly, this many of them; longer lags in blocks of _WARM_BLOCK, each warm-started from
+# the top left singular subspace (of _SUBSPACE vectors) of the adjacent, shorter lag
+_COLD_LAGS = 32
 _WARM_BLOCK = 32
+_SUBSPACE = 8
 
 
 def _check_trajectory(traj) -> Trajectory:
@@ -184,16 +186,23 @@ def jacobian_norms(
             sigma = torch.empty(C, B, dtype=P.dtype, device=P.device)
             # Short lags first. The left singular vectors (in s_T's space) settle as the lag
             # grows, so every block of lags starts from the top left subspace of the adjacent,
-            # shorter lag already done; the first few lags, with no neighbour yet, go in small blocks.
+            # shorter lag already done.
             stop = C
             while stop > 0:
-                size = min(stop, _WARM_BLOCK if u is not None else _COLD_BLOCK)
-                block = slice(stop - size, stop)
-                u0 = None if u is None else u.expand(size, *u.shape).reshape(size * B, *u.shape[1:])
-                s, u_all, _ = spectral_norms(P[block].reshape(size * B, S, S), u0, tol=tol, return_subspace=True)
-                sigma[block] = s.reshape(size, B)
-                u = u_all.reshape(size, B, *u_all.shape[1:])[0]
-                stop -= size
+                done = T - start - stop                 # lags already measured (the shortest)
+                size = _COLD_LAGS - done if done < _COLD_LAGS else _WARM_BLOCK
+                block = slice(stop - min(stop, size), stop)
+                A = P[block].reshape(-1, S, S)
+                if done < _COLD_LAGS:
+                    # the shortest lags: exactly (their top singular values cluster, and there is
+                    # no neighbour to start from yet)
+                    s, u_all = exact_spectral_norms(A, _SUBSPACE)
+                else:
+                    u0 = u.expand(block.stop - block.start, *u.shape).reshape(A.shape[0], *u.shape[1:])
+                    s, u_all, _ = spectral_norms(A, u0, tol=tol, block=_SUBSPACE, return_subspace=True)
+                sigma[block] = s.reshape(-1, B)
+                u = u_all.reshape(-1, B, *u_all.shape[1:])[0]
+                stop = block.start
         out[start : start + C] = logs + torch.log(sigma)
     out = out.T
     return traj.unbatch(out if log else torch.exp(out))

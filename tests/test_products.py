@@ -254,6 +254,31 @@ def test_jacobian_norms_near_linear_orthogonal_nets(arch):
         torch.testing.assert_close(rnnprobe.jacobian_norms(traj), ref, rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("arch, hidden", [("vanilla-tanh", 24), ("vanilla-relu", 24), ("gru", 12), ("lstm", 10),
+                                          ("residual", 16), ("dense", 8)])
+@pytest.mark.parametrize("gain", [0.5, 1.0, 1.6])
+def test_subspace_iteration_beyond_the_exact_short_lags_matches_the_svd(arch, hidden, gain):
+    # T well beyond the shortest lags done exactly: most lags go through the warm-started
+    # subspace iteration (state sizes 16-40 > its 8 vectors), per sequence of a batch
+    model = rnnprobe.build(arch, hidden_size=hidden, gain=gain, init="orthogonal", seed=1)
+    x = torch.randn(150, 2, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    power = rnnprobe.jacobian_norms(traj, method="power", log=True)
+    svd = rnnprobe.jacobian_norms(traj, method="svd", log=True)
+    assert power.shape == (2, 150)
+    torch.testing.assert_close(power, svd, rtol=0, atol=1e-10)
+
+
+def test_subspace_iteration_on_clustered_spectra_of_near_linear_orthogonal_nets():
+    # orthogonal W and tiny inputs: the top singular values of every product cluster within
+    # ~1e-6, where a single-vector power iteration stalls
+    model = rnnprobe.build("vanilla-tanh", hidden_size=48, init="orthogonal", gain=1.0, seed=0)
+    x = 3e-4 * torch.randn(120, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj, method="power"),
+                               rnnprobe.jacobian_norms(traj, method="svd"), rtol=1e-10, atol=0)
+
+
 def test_zero_products_give_zero_norms_and_minus_inf_logs_never_nan():
     model = rnnprobe.build("vanilla-relu", hidden_size=3, seed=0)
     with torch.no_grad():
