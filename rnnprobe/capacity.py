@@ -97,7 +97,7 @@ def memory_capacity(model, max_lag: int | None = None, *, n_samples: int = 10000
     # states[j] has read u_0 … u_{j−1}: lag k of state j is u_{j−k}
     first = washout + max_lag
     H = model.hidden(traj.states[first:total_steps, 0]).to(torch.float64)
-    Y = torch.stack([u[first - k : total_steps - k] for k in range(1, max_lag + 1)], dim=1)
+    Y = torch.stack([u[first - k : total_steps - k] for k in range(1, max_lag + 1)], dim=1).to(H.device)
     H = H - H.mean(0)
     Y = Y - Y.mean(0)
     # orthonormal basis of the state columns (rank-revealing via SVD)

@@ -150,8 +150,8 @@ def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.
     W_ih, W_hh, b_ih, b_hh = _copy_layer_weights(module, layer, suffix, dtype)
     n, d = W_hh.shape[1], W_ih.shape[1]
     if b_ih is None:
-        b_ih = torch.zeros(W_hh.shape[0], dtype=dtype)
-        b_hh = torch.zeros(W_hh.shape[0], dtype=dtype)
+        b_ih = torch.zeros(W_hh.shape[0], dtype=dtype, device=W_hh.device)
+        b_hh = torch.zeros(W_hh.shape[0], dtype=dtype, device=W_hh.device)
     if isinstance(module, nn.RNN):
         cell = VanillaRNN(n, d, nonlinearity=module.nonlinearity, dtype=dtype)
         cell.W_h.data, cell.W_x.data, cell.b.data = W_hh, W_ih, b_ih + b_hh
@@ -164,7 +164,7 @@ def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.
                       bias=module.bias, bidirectional=module.bidirectional)
         if isinstance(module, nn.RNN):
             kwargs["nonlinearity"] = module.nonlinearity
-        lower = type(module)(**kwargs).to(dtype)
+        lower = type(module)(**kwargs).to(dtype=dtype, device=W_hh.device)
         own = dict(lower.named_parameters())
         with torch.no_grad():
             for name, p in module.named_parameters():
