@@ -72,9 +72,10 @@ def spectral_norms(
     tol : float
         Relative residual tolerance (reachable down to a few float eps).
     max_iter : int
-        Iteration cap before the SVD fallback.
+        Iteration cap before the exact fallback.
     fallback : bool
-        Use an SVD for slow and unconverged matrices.
+        Use the exact method (:func:`exact_spectral_norms`) for slow and
+        unconverged matrices.
     block : int
         Number of vectors iterated together (1 is the plain power iteration).
     return_subspace : bool
