@@ -25,17 +25,17 @@ Examples
 6.3
 """
 
-from analysis._frames import (BASE_GRID_COLUMNS, arch_order, grid_columns, nearest_gain, select_points, with_steps,
+from rnnprobe.analysis._frames import (BASE_GRID_COLUMNS, arch_order, grid_columns, nearest_gain, select_points, with_steps,
                               with_variant)
-from analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
-from analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
-from analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
-from analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
-from analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
-from analysis.profiles import lag_profile, spectrum_profile
-from analysis.summary import SUMMARY_MEASURES, summary_table
-from analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
-from analysis.theory_checks import (CHECK_KEYS, THEORY_METRICS, check_points, check_settings, check_summary,
+from rnnprobe.analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
+from rnnprobe.analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
+from rnnprobe.analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
+from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
+from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
+from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
+from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
+from rnnprobe.analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
+from rnnprobe.analysis.theory_checks import (CHECK_KEYS, THEORY_METRICS, check_points, check_settings, check_summary,
                                     check_tolerances, critical_value, is_theory, pool_checks, setting_label)
 
 __all__ = [

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._frames import (aggregate_seeds, grid_columns, group_columns, metric_rows, point_key, require_columns,
+from rnnprobe.analysis._frames import (aggregate_seeds, grid_columns, group_columns, metric_rows, point_key, require_columns,
                               select_horizon, sort_by_arch, with_variant)
 
 __all__ = ["BOUND_METRICS", "bound_tightness", "bound_tightness_summary", "bound_tightness_table"]

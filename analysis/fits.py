@@ -37,7 +37,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, select_horizon, sort_by_arch
+from rnnprobe.analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, select_horizon, sort_by_arch
 from rnnprobe._validation import check_choice, check_real
 
 __all__ = ["FIT_METHODS", "fit_log_linear", "decay_fits", "decay_table"]

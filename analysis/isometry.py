@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, point_key, sort_by_arch
+from rnnprobe.analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, point_key, sort_by_arch
 
 __all__ = ["ISOMETRY_MEASURES", "isometry_points", "isometry_table"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis._frames import aggregate_seeds, as_bool, group_columns, require_columns, select_horizon, sort_by_arch, with_variant
+from rnnprobe.analysis._frames import aggregate_seeds, as_bool, group_columns, require_columns, select_horizon, sort_by_arch, with_variant
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["MEMORY_MEASURES", "memory_table", "memory_grid"]

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._frames import grid_columns, point_key, require_columns, sort_by_arch
+from rnnprobe.analysis._frames import grid_columns, point_key, require_columns, sort_by_arch
 
 __all__ = ["MEASURED_OUTCOMES", "VERDICTS", "pascanu_agreement", "pascanu_crosstab", "measured_outcome"]
 

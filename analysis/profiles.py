@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis._frames import group_columns, metric_rows, point_key, select_horizon, sort_by_arch, with_variant
+from rnnprobe.analysis._frames import group_columns, metric_rows, point_key, select_horizon, sort_by_arch, with_variant
 
 __all__ = ["lag_profile", "spectrum_profile"]
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from analysis._frames import aggregate_seeds, group_columns, point_key, require_columns, select_horizon, sort_by_arch, with_variant
-from analysis.bounds import bound_tightness, bound_tightness_summary
-from analysis.pascanu import measured_outcome
+from rnnprobe.analysis._frames import aggregate_seeds, group_columns, point_key, require_columns, select_horizon, sort_by_arch, with_variant
+from rnnprobe.analysis.bounds import bound_tightness, bound_tightness_summary
+from rnnprobe.analysis.pascanu import measured_outcome
 
 __all__ = ["SUMMARY_MEASURES", "summary_table"]
 

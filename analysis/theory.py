@@ -38,8 +38,8 @@ import math
 import pandas as pd
 
 from rnnprobe import theory
-from analysis._frames import group_columns, metric_rows, point_key, sort_by_arch
-from analysis.fits import fit_log_linear
+from rnnprobe.analysis._frames import group_columns, metric_rows, point_key, sort_by_arch
+from rnnprobe.analysis.fits import fit_log_linear
 
 __all__ = ["MEANFIELD_ARCHS", "predicted_chi1", "chi1_comparison"]
 

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis._frames import require_columns
+from rnnprobe.analysis._frames import require_columns
 
 __all__ = ["THEORY_METRICS", "THEORY_PARAMETERS", "CHECK_KEYS", "critical_value", "check_points", "pool_checks",
            "check_summary", "check_settings", "check_tolerances", "setting_label", "is_theory"]

@@ -14,18 +14,18 @@ Nothing here calls ``plt.show()``; figures are pyplot-free and render with Agg.
 
 Examples
 --------
->>> import reports
+>>> from rnnprobe import reports
 >>> reports.ARCH_PALETTE["lstm"]
 '#d55e00'
 """
 
-from reports.figures import (METRIC_LABELS, plot_bounds, plot_chi1, plot_gradient_decay, plot_gradient_decay_panels,
+from rnnprobe.reports.figures import (METRIC_LABELS, plot_bounds, plot_chi1, plot_gradient_decay, plot_gradient_decay_panels,
                              plot_memory_capacity, plot_memory_heatmap, plot_pascanu)
-from reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report_style, variant_palette
-from reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
-from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
-from reports.tables import COLUMN_LABELS, format_table, format_value, table_pages, to_markdown
-from reports.theory import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
+from rnnprobe.reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report_style, variant_palette
+from rnnprobe.reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
+from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
+from rnnprobe.reports.tables import COLUMN_LABELS, format_table, format_value, table_pages, to_markdown
+from rnnprobe.reports.theory import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
                             theory_palette)
 
 __all__ = [

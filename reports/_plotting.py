@@ -11,7 +11,7 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
-from reports.palette import linestyle_for, variant_palette
+from rnnprobe.reports.palette import linestyle_for, variant_palette
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["new_axes", "new_figure", "check_frame", "palette_of", "variant_order", "gain_styles",

@@ -20,9 +20,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis import nearest_gain
-from reports._plotting import is_depth
-from reports.tables import format_value
+from rnnprobe.analysis import nearest_gain
+from rnnprobe.reports._plotting import is_depth
+from rnnprobe.reports.tables import format_value
 
 __all__ = [
     "efold_finding", "decay_caption", "bounds_caption", "heatmap_caption", "capacity_caption",

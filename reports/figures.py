@@ -9,7 +9,7 @@ pyplot-free Figure (rendered with Agg when saved). Colours come from
 Examples
 --------
 >>> import numpy as np, pandas as pd, analysis
->>> from reports.figures import plot_gradient_decay
+>>> from rnnprobe.reports.figures import plot_gradient_decay
 >>> k = np.arange(1, 31)
 >>> results = pd.DataFrame({"arch": np.repeat(["vanilla-tanh", "lstm"], 30), "gain": 1.0, "length": 30,
 ...     "seed": 0, "metric": "gradient_norm", "lag": np.tile(k, 2),
@@ -29,10 +29,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from reports._plotting import (check_frame, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
+from rnnprobe.reports._plotting import (check_frame, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
                                panel_grid, plain_log_ticks, steps_label, style_handles, tidy_log_axis, variant_handles,
                                variant_order)
-from reports.palette import arch_color
+from rnnprobe.reports.palette import arch_color
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["METRIC_LABELS", "plot_gradient_decay", "plot_gradient_decay_panels", "plot_bounds",

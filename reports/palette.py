@@ -7,7 +7,7 @@ colour, light to dark, so the family stays recognisable.
 
 Examples
 --------
->>> from reports.palette import ARCH_PALETTE, arch_color, variant_palette
+>>> from rnnprobe.reports.palette import ARCH_PALETTE, arch_color, variant_palette
 >>> arch_color("lstm") == ARCH_PALETTE["lstm"]
 True
 >>> pal = variant_palette(["lstm b_f=0", "lstm b_f=3", "gru"], arch_of={"lstm b_f=0": "lstm", "lstm b_f=3": "lstm", "gru": "gru"})

@@ -48,15 +48,15 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-import analysis
-from reports import captions
-from reports._plotting import is_depth
-from reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
+from rnnprobe import analysis
+from rnnprobe.reports import captions
+from rnnprobe.reports._plotting import is_depth
+from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
                              plot_memory_heatmap, plot_pascanu)
-from reports.palette import report_style
-from reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
-from reports.tables import A4, format_table, table_pages, to_markdown
-from reports.theory import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
+from rnnprobe.reports.palette import report_style
+from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
+from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
+from rnnprobe.reports.theory import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]

@@ -6,7 +6,7 @@ computed, no ``plt.show()``; colours from :data:`reports.palette.ARCH_PALETTE`.
 Examples
 --------
 >>> import pandas as pd
->>> from reports.spectra import plot_lyapunov_spectra
+>>> from rnnprobe.reports.spectra import plot_lyapunov_spectra
 >>> s = pd.DataFrame({"arch": "gru", "variant": "gru", "gain": 1.0, "block": "", "index": [0, 1],
 ...     "rel_index": [0.0, 1.0], "median": [-0.1, -0.6]})
 >>> fig = plot_lyapunov_spectra(s)
@@ -22,9 +22,9 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from reports._plotting import (check_frame, fmt_gain, gain_styles, new_figure, palette_of, panel_grid,
+from rnnprobe.reports._plotting import (check_frame, fmt_gain, gain_styles, new_figure, palette_of, panel_grid,
                                style_handles, tidy_log_axis, variant_handles, variant_order)
-from reports.palette import linestyle_for
+from rnnprobe.reports.palette import linestyle_for
 
 __all__ = ["plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra"]
 

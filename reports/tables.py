@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import pandas as pd
->>> from reports.tables import format_table, to_markdown
+>>> from rnnprobe.reports.tables import format_table, to_markdown
 >>> t = pd.DataFrame({"arch": ["lstm"], "memory_efold": [41.234], "ratio_product": [3.2e15]})
 >>> print(to_markdown(format_table(t)))
 | architecture | e-fold (steps) | B_prod/g at k = T |

@@ -37,10 +37,10 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from reports._plotting import check_frame, new_axes, new_figure, tidy_log_axis
+from rnnprobe.reports._plotting import check_frame, new_axes, new_figure, tidy_log_axis
 from matplotlib.colors import to_hex, to_rgb
 
-from reports.palette import arch_color
+from rnnprobe.reports.palette import arch_color
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["PREDICTION_TITLES", "QUANTITY_LABELS", "INDEX_NAMES", "theory_palette", "plot_theory_profile", "plot_theory_scatter",

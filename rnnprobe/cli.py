@@ -114,7 +114,7 @@ def main(verbose: int) -> None:
 
 # --------------------------------------------------------------------------- studies
 def _list_studies() -> None:
-    import studies
+    from rnnprobe import studies
 
     found = studies.available()
     width = max(map(len, found), default=0)
@@ -135,7 +135,7 @@ def _fail(message: str, option: str | None = None):
 
 
 def _load_study(name):
-    import studies
+    from rnnprobe import studies
 
     if name is None:
         raise click.UsageError(
@@ -229,7 +229,7 @@ def _now() -> str:
 
 
 def _write_report(out: Path) -> Path:
-    import reports
+    from rnnprobe import reports
 
     return reports.write_report(out)
 
@@ -270,7 +270,7 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
     study = _load_study(name)
     overrides = _grid_overrides(study, arch=arch, lengths=lengths, depths=depths, gains=gains, hidden=hidden,
                                 seeds=seeds, settings=settings)
-    import studies
+    from rnnprobe import studies
 
     try:
         grid = study.resolve(overrides, quick=quick)
@@ -425,7 +425,7 @@ def report_command(results_dir, output, no_png, no_tables, dpi) -> None:
     if output is not None and output.exists() and not output.is_dir() and not os.access(output, os.W_OK):
         _fail(f"the output file is not writable; got {str(output)!r}", "--output")
     try:
-        import reports
+        from rnnprobe import reports
 
         written = reports.write_report(results_dir, output, png=not no_png, tables=not no_tables, dpi=dpi)
     except rnnprobe.InvalidArgument as exc:
@@ -588,7 +588,7 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
             if _explicit(ctx, opt):
                 _fail("applies to a built-in ARCH only (a saved model has its own)", "--" + opt)
 
-    import studies._probes as probes
+    import rnnprobe.studies._probes as probes
 
     import rnnprobe
 

@@ -31,7 +31,7 @@ without importing them (nor torch).
 
 Examples
 --------
->>> import studies
+>>> from rnnprobe import studies
 >>> sorted(studies.available())
 ['depth', 'memory', 'theory', 'vanishing']
 >>> study = studies.load("vanishing")

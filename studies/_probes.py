@@ -7,7 +7,7 @@ never an error).
 
 Examples
 --------
->>> from studies._probes import sequence
+>>> from rnnprobe.studies._probes import sequence
 >>> x = sequence(seed=0, length=5, size=1)
 >>> tuple(x.shape), bool((sequence(seed=0, length=3, size=1) == x[:3]).all())
 ((5, 1), True)

@@ -36,7 +36,7 @@ because dynamical isometry needs the first (Saxe et al. 2014; Pennington et al.
 
 Examples
 --------
->>> import studies
+>>> from rnnprobe import studies
 >>> study = studies.load("depth")
 >>> len(study.points(study.resolve()))       # 4 architectures x 7 depths x 3 gains x 2 inits x 2 seeds
 336
@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 
-from studies import Axis
+from rnnprobe.studies import Axis
 
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
@@ -120,7 +120,7 @@ def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64
     import torch
 
     import rnnprobe
-    from studies._probes import dtype_of, sequence
+    from rnnprobe.studies._probes import dtype_of, sequence
 
     dt = dtype_of(dtype)
     g = torch.Generator().manual_seed(seed)
@@ -156,7 +156,7 @@ def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64
 def build_chain(point, *, dtype="float64"):
     """The chain model of a grid point and its input vector."""
     import rnnprobe
-    from studies._probes import dtype_of, sequence
+    from rnnprobe.studies._probes import dtype_of, sequence
 
     n, L = point["hidden"], point["depth"]
     if point["arch"] == "stacked-rnn":
@@ -174,7 +174,7 @@ def probe(point, *, dtype="float64", device="cpu"):
     import torch
 
     import rnnprobe
-    from studies._probes import bound_rtol, per_index_rows, per_layer_rows, spectrum_rows, to_device
+    from rnnprobe.studies._probes import bound_rtol, per_index_rows, per_layer_rows, spectrum_rows, to_device
 
     model, x = build_chain(point, dtype=dtype)
     model = to_device(model, device)

@@ -30,7 +30,7 @@ state (``init`` column), Gaussian N(0, 1/d) input weights, zero other biases.
 
 Examples
 --------
->>> import studies
+>>> from rnnprobe import studies
 >>> study = studies.load("memory")
 >>> len(study.points(study.resolve()))       # (1 + 4 + 4 + 5 + 1 + 1) variants x 2 gains x 2 seeds
 64
@@ -43,7 +43,7 @@ True
 
 from __future__ import annotations
 
-from studies import Axis
+from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
 #: W_x ~ N(0, 1/d), so W_x x ~ N(0, 1). Mean-field theory treats it like a bias variance
@@ -136,7 +136,7 @@ def cost(point) -> float:
 def build_model(point, *, dtype="float64", device="cpu"):
     """The model of one grid point, gate biases applied."""
     import rnnprobe
-    from studies._probes import dtype_of, to_device
+    from rnnprobe.studies._probes import dtype_of, to_device
 
     options = {}
     if point.get("forget_bias") is not None:
@@ -153,7 +153,7 @@ def build_model(point, *, dtype="float64", device="cpu"):
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: G per lag, memory lengths, spectra and memory capacity."""
     import rnnprobe
-    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
+    from rnnprobe.studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
 
     model = build_model(point, dtype=dtype, device=device)
     x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))

@@ -71,7 +71,7 @@ pools the seeds into the final verdict.
 
 Examples
 --------
->>> import studies
+>>> from rnnprobe import studies
 >>> study = studies.load("theory")
 >>> points = study.points(study.resolve(quick=True))
 >>> sorted({p["prediction"] for p in points})
@@ -89,7 +89,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from studies import Axis
+from rnnprobe.studies import Axis
 
 # torch, numpy and the probes are imported inside the functions: loading a study to read its grid stays light
 

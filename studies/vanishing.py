@@ -28,7 +28,7 @@ vanilla RNNs until saturation (tanh) or without bound (ReLU).
 
 Examples
 --------
->>> import studies
+>>> from rnnprobe import studies
 >>> study = studies.load("vanishing")
 >>> len(study.points(study.resolve()))       # 7 architectures x 5 lengths x 3 gains x 2 seeds
 210
@@ -40,7 +40,7 @@ Examples
 
 from __future__ import annotations
 
-from studies import Axis
+from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
 #: W_x ~ N(0, 1/d), so W_x x ~ N(0, 1). Mean-field theory treats it like a bias variance
@@ -88,7 +88,7 @@ def cost(point) -> float:
 def build_model(point, *, dtype="float64", device="cpu"):
     """The model of one grid point (seeded by the point's seed)."""
     import rnnprobe
-    from studies._probes import dtype_of, to_device
+    from rnnprobe.studies._probes import dtype_of, to_device
 
     model = rnnprobe.build(point["arch"], point["hidden"], 1, gain=point["gain"], init=point["init"],
                            seed=point["seed"], dtype=dtype_of(dtype))
@@ -98,7 +98,7 @@ def build_model(point, *, dtype="float64", device="cpu"):
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: per-lag rows, spectra, Lyapunov spectrum and the summary."""
     import rnnprobe
-    from studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
+    from rnnprobe.studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
 
     model = build_model(point, dtype=dtype, device=device)
     x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import analysis
-from analysis._frames import aggregate_seeds, grid_columns, point_key, select_horizon, with_steps, with_variant
+from rnnprobe import analysis
+from rnnprobe.analysis._frames import aggregate_seeds, grid_columns, point_key, select_horizon, with_steps, with_variant
 from rnnprobe.errors import InvalidArgument
 
 NAN = float("nan")

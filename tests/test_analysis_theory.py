@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-import analysis
+from rnnprobe import analysis
 import rnnprobe
 from rnnprobe import theory as mf
 from rnnprobe.errors import InvalidArgument

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import analysis
-from analysis.theory_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
+from rnnprobe import analysis
+from rnnprobe.analysis.theory_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
                                     is_theory, pool_checks, setting_label)
 from rnnprobe.errors import InvalidArgument
 

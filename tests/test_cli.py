@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 
 import rnnprobe
-import studies
+from rnnprobe import studies
 from rnnprobe import cli
 from rnnprobe.cli import main
 
@@ -327,7 +327,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ the report hook
 def test_report_hook(tmp_path, monkeypatch):
-    import reports
+    from rnnprobe import reports
 
     calls = []
     monkeypatch.setattr(reports, "write_report", lambda out: calls.append(Path(out)) or Path(out) / "report.pdf",
@@ -434,7 +434,7 @@ def test_probe_builtin_table_and_json():
     result = invoke("probe", "vanilla-tanh", "--gain", "0.5", "--hidden", "6", "--length", "50", "--json")
     data = json.loads(result.stdout)
     model = rnnprobe.build("vanilla-tanh", 6, 1, gain=0.5, init="orthogonal", seed=0)
-    from studies._probes import sequence
+    from rnnprobe.studies._probes import sequence
 
     mem = rnnprobe.memory_length(rnnprobe.record(model, sequence(0, 50, 1)), eps=0.01)
     assert data["memory_threshold"] == mem.threshold and data["lyapunov_exponent"] == mem.lyapunov_exponent

@@ -12,10 +12,10 @@ from matplotlib.axes import Axes
 from matplotlib.colors import to_hex, to_rgb
 from matplotlib.figure import Figure
 
-import analysis
-import reports
+from rnnprobe import analysis
+from rnnprobe import reports
 import rnnprobe
-from reports import ARCH_PALETTE
+from rnnprobe.reports import ARCH_PALETTE
 from rnnprobe.errors import InvalidArgument
 
 NAN = float("nan")

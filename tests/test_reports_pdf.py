@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-import analysis
-import reports
-from reports import report as report_module
+from rnnprobe import analysis
+from rnnprobe import reports
+from rnnprobe.reports import report as report_module
 from rnnprobe.errors import InvalidArgument
 from tests.report_fixtures import make_study
 

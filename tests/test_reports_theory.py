@@ -9,9 +9,9 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from reports import ARCH_PALETTE, plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores
-from reports.captions import theory_caption, theory_clause
-from reports.theory import theory_palette
+from rnnprobe.reports import ARCH_PALETTE, plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores
+from rnnprobe.reports.captions import theory_caption, theory_clause
+from rnnprobe.reports.theory import theory_palette
 from rnnprobe.errors import InvalidArgument
 
 

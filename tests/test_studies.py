@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import rnnprobe
-import studies
+from rnnprobe import studies
 from rnnprobe.linalg import start_vectors
-from studies._probes import sequence
+from rnnprobe.studies._probes import sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = ["depth", "memory", "theory", "vanishing"]
@@ -39,9 +39,9 @@ def test_available_lists_studies_with_their_question():
 
 
 def test_listing_does_not_import_torch():
-    code = "import sys, studies; studies.available(); print('torch' in sys.modules)"
+    code = "import sys; from rnnprobe import studies; studies.available(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True)
+                         env={"PATH": "/usr/bin:/bin"}, check=True)
     assert out.stdout.strip() == "False"
 
 

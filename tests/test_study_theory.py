@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 from scipy import stats
 
-import analysis
+from rnnprobe import analysis
 import rnnprobe
-import studies
-from reports.captions import THEORY_INTROS
-from reports.theory import PREDICTION_TITLES
+from rnnprobe import studies
+from rnnprobe.reports.captions import THEORY_INTROS
+from rnnprobe.reports.theory import PREDICTION_TITLES
 from rnnprobe.cli import main
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.theory import critical_sigma_w
