@@ -60,13 +60,16 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
+from rnnprobe.models.adapters import CellAdapter, LayerAdapter
 from rnnprobe.models.base import StepModel
+from rnnprobe.models.gated import GRU, LSTM, TorchGRU
 from rnnprobe.products import jacobian_norms, jacobian_singular_values
 from rnnprobe.spectrum import WeightSpectrum, weight_spectrum
 from rnnprobe.trajectory import Trajectory, record
@@ -252,15 +255,19 @@ class _Context:
 
     @property
     def family(self) -> str:
-        name = self.model.name.lower()
-        if "lstm" in name:
-            return "lstm"
-        if "gru" in name:
-            return "gru"
-        if name.startswith("residual") or name == "resmlp":
-            return "residual"
-        spec = self.spectrum
-        return "lecture" if spec.gamma is not None and self.model.lecture_form else "other"
+        """Which hints apply: ``'lecture'`` for a ``D·W_h`` step with a known γ (σ_max(W_h)·γ decides),
+        ``'lstm'``/``'gru'`` for gated models with those gates, else the model's declared family."""
+        if self.model.lecture_form and self.spectrum.gamma is not None:
+            return "lecture"
+        family = self.model.family
+        if family == "gated":
+            return _gate_kind(self.model) or family
+        return family
+
+    @property
+    def torch_module(self) -> bool:
+        """Whether the model wraps a user's torch module (hints then name its parameters)."""
+        return isinstance(self.model, (LayerAdapter, CellAdapter))
 
     @property
     def sigma_gamma(self) -> float | None:
@@ -301,6 +308,16 @@ class _Context:
             shown = ", ".join(map(str, others[:8])) + (" …" if len(others) > 8 else "")
             text += f"; also fails for sequence{'s' if len(others) > 1 else ''} {shown}"
         return text
+
+
+def _gate_kind(model: StepModel) -> str | None:
+    """``'lstm'`` or ``'gru'`` by the class of the model (or of the torch module it adapts), else None."""
+    core = model.cell if isinstance(model, LayerAdapter) else model.inner if isinstance(model, CellAdapter) else model
+    if isinstance(core, (LSTM, nn.LSTMCell)):
+        return "lstm"
+    if isinstance(core, (GRU, TorchGRU, nn.GRUCell)):
+        return "gru"
+    return None
 
 
 def _argmax(values: torch.Tensor, tol: float = 1e-9) -> int:
@@ -401,7 +418,7 @@ def _hint_explode(ctx: _Context, max_norm: float) -> str:
     if family == "residual":
         return ("the residual step I + α·D·W_h can stretch by up to 1 + α·σ_max(W_h) per step: "
                 "lower alpha or the gain, or clip gradients (torch.nn.utils.clip_grad_norm_)")
-    if family in ("lstm", "gru"):
+    if family in ("lstm", "gru", "gated"):
         return (f"the recurrent gate matrices (σ_max = {_fmt(spec.sigma_max)}) stretch the state: lower their gain, "
                 "or clip gradients (torch.nn.utils.clip_grad_norm_)")
     return "consider a smaller recurrent gain, orthogonal init, or gradient clipping (torch.nn.utils.clip_grad_norm_)"
@@ -427,6 +444,9 @@ def _hint_persist(ctx: _Context, eps: float, within: int | None) -> str:
         return "the update gate keeps the state: a lower update-gate bias (update_bias) shortens the memory"
     if family == "residual":
         return "the identity path of the residual step I + α·D·W_h keeps gradients alive: lower alpha"
+    if family == "diagonal":
+        return ("the per-unit factors of the diagonal recurrence (the diagonal of its step Jacobian) near 1 keep "
+                "the state: move the largest of them further below 1")
     return "lower the recurrent gain if the model should forget"
 
 
@@ -441,21 +461,24 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
                     f"{reach}: use orthogonal init with gain near 1/γ = {_fmt(1 / spec.gamma)}")
         return ("G(k) decays through the σ′ factors (saturated or dead units): try orthogonal init with gain near "
                 f"1/γ = {_fmt(1 / spec.gamma) if spec.gamma else '1'}, smaller inputs or biases, or a gated architecture")
-    torch_module = getattr(ctx.model, "source", None) is not None or ctx.model.name.startswith("cell:")
     if family == "lstm":
-        if torch_module:
+        if ctx.torch_module:
             return ("raise the forget-gate bias b_f (about 1 + e^b_f steps of memory at the origin): in torch.nn.LSTM, "
                     "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size; or chrono init, "
                     f"b_f = log U(1, T_max − 1) with T_max >= {steps}")
         return ("raise the forget-gate bias (forget_bias: about 1 + e^b steps of memory at the origin), "
                 f"or use chrono init with T_max >= {steps} (rnnprobe.build('lstm', chrono={steps}))")
     if family == "gru":
-        if torch_module:
+        if ctx.torch_module:
             return ("raise the update-gate bias (z near 1 keeps the state): in torch.nn.GRU, "
                     "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size")
         return "raise the update-gate bias (update_bias: z near 1 keeps the state)"
     if family == "residual":
         return "keep the residual step I + α·D·W_h near the identity: a smaller alpha or gain lets gradients pass the skip path"
+    if family == "diagonal":
+        return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
+                f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
+                f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
     return "try orthogonal init with gain near 1, or a gated architecture (LSTM with forget_bias >= 1)"
 
 

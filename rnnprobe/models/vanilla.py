@@ -55,6 +55,7 @@ class VanillaRNN(RecurrentModel):
         float64 (default) or float32.
     """
 
+    family = "vanilla"
     analytic_jacobian = True
     lecture_form = True
 
@@ -108,6 +109,7 @@ class ResidualRNN(VanillaRNN):
     branch's weight).
     """
 
+    family = "residual"
     lecture_form = False
 
     def __init__(self, hidden_size: int, input_size: int = 1, *, alpha: float = 1.0, **kwargs):
@@ -143,6 +145,7 @@ class DenseRNN(RecurrentModel):
         pre-activation has the variance of a vanilla RNN with this gain.
     """
 
+    family = "dense"
     analytic_jacobian = True
 
     def __init__(
