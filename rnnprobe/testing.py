@@ -286,7 +286,7 @@ class _Context:
             text = f"σ_max(W_h) = {_fmt(b.spectral_norm)}, spectral radius ρ(W_h) = {_fmt(b.spectral_radius)}"
         else:
             names = list(blocks)
-            worst = max(names, key=lambda n: blocks[n].spectral_norm)
+            worst = spec.largest_block
             over = ", ".join(names) if len(names) <= 4 else f"{names[0]}…{names[-1]} ({len(names)} matrices)"
             text = f"σ_max(W_h) = {_fmt(spec.sigma_max)} (largest over {over}: {worst})"
         if spec.gamma is not None:
@@ -326,6 +326,23 @@ def _argmax(values: torch.Tensor, tol: float = 1e-9) -> int:
     top = values.max()
     near = values >= top - tol if torch.isfinite(top) else values == top
     return int(torch.nonzero(near)[0])
+
+
+def _first_failure(batch: int, problem: Callable[[int], object]) -> tuple[int, object, list[int]] | None:
+    """Check every sequence b of a batch: ``problem(b)`` is falsy when it passes, else what went wrong.
+
+    Returns ``(b, problem(b), failing)`` for the first failing sequence, ``failing`` listing every failing
+    one (the message names the others, :meth:`_Context.where`); None when all pass.
+    """
+    problems = {}
+    for b in range(batch):
+        found = problem(b)
+        if found:
+            problems[b] = found
+    if not problems:
+        return None
+    b = next(iter(problems))
+    return b, problems[b], list(problems)
 
 
 def _raise(headline: str, lines: list[str | None], hint: str | None) -> None:
@@ -544,8 +561,8 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
         within = T
     label, definition, log_q = _measure(traj, loss)
     log_eps = math.log(eps)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def problems_of(b):
         problems = []
         if within is not None:
             tail = log_q[b, within - 1 :]
@@ -563,13 +580,12 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
                                  f"rate = {_fmt(rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI of the "
                                  f"rate [{_fmt_rate(-high)}, {_fmt_rate(-low)}]; {label[0]}({T}) = "
                                  f"{_fmt_log(log_q[b, -1])})", T))
-        if problems:
-            failing.append(b)
-            if first is None:
-                first = (b, problems)
-    if first is None:
+        return problems
+
+    failure = _first_failure(ctx.B, problems_of)
+    if failure is None:
         return
-    b, problems = first
+    b, problems, failing = failure
     focus = [lag for _, lag in problems] + ([within] if within else [])
     _raise("\n".join(p for p, _ in problems).replace("\n", "\n  "),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], focus), _rate_line(log_q[b]),
@@ -620,8 +636,8 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
             raise InvalidArgument(f"max_rate needs a sequence of T >= 2 {ctx.unit} to fit; got T = {T}")
     label, definition, log_q = _measure(traj, loss)
     log_max = math.log(max_norm)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def problems_of(b):
         problems = []
         bad = log_q[b] > log_max
         if bool(bad.any()):
@@ -636,13 +652,12 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
                 problems.append((f"gradients grow too fast: fitted growth rate {_fmt_rate(slope)} per step > max_rate = "
                                  f"{_fmt(max_rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI "
                                  f"[{_fmt(low)}, {_fmt(high)}])", T))
-        if problems:
-            failing.append(b)
-            if first is None:
-                first = (b, problems)
-    if first is None:
+        return problems
+
+    failure = _first_failure(ctx.B, problems_of)
+    if failure is None:
         return
-    b, problems = first
+    b, problems, failing = failure
     slope = _fit(log_q[b])[0]
     _raise("\n  ".join(p for p, _ in problems),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], [lag for _, lag in problems]),
@@ -710,20 +725,19 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
         if gb.weight is not None:
             chain.append(("B_W(k)", gb.weight))
         chain = [(name, _by_lag(traj, values)) for name, values in chain]
-        failing, first = [], None
-        for b in range(ctx.B):
+        def violation(b):          # the first link of the chain that breaks for sequence b
             for (lo_name, lo), (hi_name, hi) in zip(chain, chain[1:]):
                 excess = lo[b] - hi[b]
                 bad = excess > slack
                 if bool(bad.any()):
-                    if b not in failing:
-                        failing.append(b)
-                    if first is None:
-                        lag = _argmax(excess) + 1
-                        first = (b, lo_name, hi_name, lo[b, lag - 1], hi[b, lag - 1], lag, int(bad.sum()))
-        if first is None:
+                    lag = _argmax(excess) + 1
+                    return lo_name, hi_name, lo[b, lag - 1], hi[b, lag - 1], lag, int(bad.sum())
+            return None
+
+        failure = _first_failure(ctx.B, violation)
+        if failure is None:
             return
-        b, lo_name, hi_name, lo_v, hi_v, lag, count = first
+        b, (lo_name, hi_name, lo_v, hi_v, lag, count), failing = failure
         _raise(f"gradient bound chain violated at lag k = {lag}: {lo_name} = {_fmt_log(lo_v)} > {hi_name} = "
                f"{_fmt_log(hi_v)} (by a factor {_fmt_log(lo_v - hi_v)} > 1 + rtol = {1 + rtol:.10g}; {count} of {T} lags)",
                [ctx.where(b, failing), ctx.weights_line()],
@@ -737,18 +751,16 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
     else:
         label, definition, log_q = "g(k)", "‖∂L/∂s_{T−k}‖", _by_lag(traj, gradient_norms(traj, loss, log=True))
     log_bound = torch.log(values)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def violation(b):
         excess = log_q[b] - log_bound
         bad = excess > slack
-        if bool(bad.any()):
-            failing.append(b)
-            if first is None:
-                lag = _argmax(excess) + 1
-                first = (b, lag, int(bad.sum()))
-    if first is None:
+        return (_argmax(excess) + 1, int(bad.sum())) if bool(bad.any()) else None
+
+    failure = _first_failure(ctx.B, violation)
+    if failure is None:
         return
-    b, lag, count = first
+    b, (lag, count), failing = failure
     _raise(f"bound violated at lag k = {lag}: {label} = {_fmt_log(log_q[b, lag - 1])} > bound({lag}) = "
            f"{_fmt(values[lag - 1])} (by a factor {_fmt_log(log_q[b, lag - 1] - log_bound[lag - 1])}; "
            f"{count} of {T} lags violate it)",
@@ -967,18 +979,16 @@ def assert_near_isometry(model, inputs=None, *, tol: float | None = None, lags=N
     sv = (sv if traj.batched else sv.unsqueeze(0)).flip(1).to(torch.float64).cpu()   # (B, T, S), ascending lag
     limit = math.log1p(tol) + 1e-12
     idx = torch.tensor(checked) - 1
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def violation(b):
         dev = sv[b, idx].abs().amax(-1)                                  # max |log σ| per checked lag
         bad = dev > limit
-        if bool(bad.any()):
-            failing.append(b)
-            if first is None:
-                j = _argmax(dev)
-                first = (b, checked[j], int(bad.sum()))
-    if first is None:
+        return (checked[_argmax(dev)], int(bad.sum())) if bool(bad.any()) else None
+
+    failure = _first_failure(ctx.B, violation)
+    if failure is None:
         return
-    b, lag, count = first
+    b, (lag, count), failing = failure
     row = sv[b, lag - 1]
     _raise(f"the Jacobian product is not a near-isometry at lag k = {lag}: its singular values span "
            f"[{_fmt_log(row.min())}, {_fmt_log(row.max())}], outside [1/(1+tol), 1+tol] = "
