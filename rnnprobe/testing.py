@@ -1140,8 +1140,8 @@ def assert_jacobian_close(a, b, inputs=None, *, rtol: float | None = None, atol:
         else:
             hint = "the states agree but the Jacobians do not: one of the step_jacobian implementations is wrong"
     else:
-        hint = (f"the closed-form step_jacobian of {traj.model.name!r} is wrong at row {i} (∂s'_{i}/∂s): fix it, or set "
-                "analytic_jacobian = False and leave step_jacobian to autograd")
+        hint = (f"the closed-form step_jacobian of {traj.model.name!r} is wrong at row {i} (∂s'_{i}/∂s): fix it, or "
+                "delete that override so that StepModel's default (torch.func autograd) applies")
     where = f"sequence {seq}, " if trajs[0].batched else ""
     _raise(f"step Jacobians differ at step t = {t} (lag {T - t}), {where}entry ({i}, {j}) = ∂s'_{i}/∂s_{j}: "
            f"{name_a} gives {_fmt(va)}, {name_b} gives {_fmt(vb)}; |difference| = {_fmt(abs(va - vb))} > "

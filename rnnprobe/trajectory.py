@@ -191,7 +191,8 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
         raise InvalidArgument(
             f"inputs must have last dimension input_size = {model.input_size} for {model.name!r}; "
             f"got shape {tuple(inputs.shape)}"
-            + (f" (batched inputs are {layout}: batch_first={batch_first})" if batched else "")
+            + ((" (batched inputs are batch-first, (B, T, d): batch_first=True)" if batch_first else
+                " (batched inputs are time-major, (T, B, d); (B, T, d) with batch_first=True)") if batched else "")
         )
     B = seq.shape[1]
     state = _initial_state(model, h0, B, batched)

@@ -97,7 +97,7 @@ def test_explicit_batch_first_for_any_model():
     torch.testing.assert_close(traj.states, rnnprobe.record(model, x).states, rtol=0, atol=0)
     assert traj.states.shape == (6, 4, 3) and traj.inputs.shape == (5, 4, 2)
     with pytest.raises(InvalidArgument, match=r"last dimension input_size = 2.*got shape \(5, 2, 4\) \(batched inputs "
-                                              r"are \(B, T, d\): batch_first=True\)"):
+                                              r"are batch-first, \(B, T, d\): batch_first=True\)"):
         rnnprobe.record(model, x.transpose(1, 2), batch_first=True)
     with pytest.raises(InvalidArgument, match=r"batch_first must be True, False or None.*got 1"):
         rnnprobe.record(model, x, batch_first=1)

@@ -63,8 +63,6 @@ class LayerAdapter(RecurrentModel):
     module's (:func:`rnnprobe.record` then takes batched inputs as ``(B, T, d)``).
     """
 
-    analytic_jacobian = True
-
     def __init__(self, cell: StepModel, lower: nn.Module | None, reverse: bool, source: str, *,
                  batch_first: bool = False):
         super().__init__()

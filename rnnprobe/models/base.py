@@ -36,9 +36,9 @@ class StepModel(nn.Module):
     """Base class: one step of a chain ``s' = F_t(x_t, s)``.
 
     Subclasses set ``name``, ``family`` (one of :data:`FAMILIES`), ``input_size``,
-    ``hidden_size`` and ``state_size`` and implement :meth:`step`; they override :meth:`step_jacobian` with an
-    analytic formula where it is cheap (and say so with
-    ``analytic_jacobian = True``).
+    ``hidden_size`` and ``state_size`` and implement :meth:`step`; they override
+    :meth:`step_jacobian` with an analytic formula where it is cheap (the default
+    is ``torch.func`` autograd).
     """
 
     #: registry name, e.g. ``"vanilla-tanh"``
@@ -47,8 +47,6 @@ class StepModel(nn.Module):
     kind: str = "recurrent"
     #: what kind of step this is, one of :data:`FAMILIES` (declared, never guessed from the name)
     family: str = "custom"
-    #: whether :meth:`step_jacobian` is a closed form (else torch.func autograd)
-    analytic_jacobian: bool = False
     #: whether :func:`rnnprobe.record` takes batched inputs as ``(B, T, d)`` by default
     #: (adapters of torch modules built with ``batch_first=True``); else ``(T, B, d)``
     batch_first: bool = False
@@ -157,9 +155,6 @@ class RecurrentModel(StepModel):
         C, B = xs.shape[:2]
         J = self.step_jacobian(xs.reshape(C * B, -1), states.reshape(C * B, -1), t0)
         return J.reshape(C, B, self.state_size, self.state_size)
-
-    def derivative_diagonals(self, xs, states, t0=0):
-        return None
 
 
 class FeedForwardModel(StepModel):

@@ -36,8 +36,6 @@ __all__ = ["MLP", "ResMLP", "DenseMLP"]
 
 
 class _Stack(FeedForwardModel):
-    analytic_jacobian = True
-
     def input_state(self, inputs: torch.Tensor) -> torch.Tensor:
         """The initial state ``(B, state_size)`` for network inputs ``(B, width)``."""
         if inputs.shape[-1] != self.width:

@@ -56,7 +56,6 @@ class VanillaRNN(RecurrentModel):
     """
 
     family = "vanilla"
-    analytic_jacobian = True
     lecture_form = True
 
     def __init__(
@@ -146,7 +145,6 @@ class DenseRNN(RecurrentModel):
     """
 
     family = "dense"
-    analytic_jacobian = True
 
     def __init__(
         self,
