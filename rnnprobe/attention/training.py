@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from rnnprobe._validation import check_int, check_real
+from rnnprobe._validation import check_finite_tensor, check_int, check_real
 from rnnprobe.attention.tasks import SequenceTask
 from rnnprobe.errors import InvalidArgument
 
@@ -172,7 +172,7 @@ def evaluate_seq2seq(model, task: SequenceTask, *, samples: int = 256, seed: int
     was_training = model.training
     model.eval()
     if greedy:
-        logits = model.generate(batch.source, task.length).logits
+        logits = model.generate(batch.source, task.length)[0]
     else:
         logits = model(batch.source, batch.decoder_inputs)[0]
     model.train(was_training)
@@ -209,5 +209,6 @@ def alignment_accuracy(attention: torch.Tensor, task: SequenceTask) -> float:
         raise InvalidArgument(
             f"attention must have shape (B, {T}, {T}) or ({T}, {T}) for a task of length {T}; got "
             f"{tuple(attention.shape) if isinstance(attention, torch.Tensor) else type(attention).__name__}")
+    check_finite_tensor("attention", attention)
     hits = attention.argmax(-1) == task.alignment().to(attention.device)
     return float(hits.double().mean())
