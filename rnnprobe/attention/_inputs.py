@@ -25,7 +25,7 @@ def sequence_input(name: str, seq, embedding: torch.nn.Embedding, *, symbols: in
                 f"{name} as embeddings must have shape (T, {E}) or (T, B, {E}); got shape {tuple(seq.shape)}")
         check_finite_tensor(name, seq)
         batched = seq.ndim == 3
-        x = (seq if batched else seq.unsqueeze(1)).to(dtype)
+        x = (seq if batched else seq.unsqueeze(1)).to(dtype=dtype, device=embedding.weight.device)
     else:
         if seq.dtype == torch.bool or seq.is_complex() or seq.ndim not in (1, 2):
             raise InvalidArgument(

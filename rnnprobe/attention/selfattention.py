@@ -110,7 +110,7 @@ class CausalSelfAttention(nn.Module):
             raise InvalidArgument(f"x must have last dimension input_size = {self.input_size}; got shape {tuple(x.shape)}")
         check_finite_tensor("x", x)
         batched = x.ndim == 3
-        x = (x if batched else x.unsqueeze(1)).to(self.dtype)
+        x = (x if batched else x.unsqueeze(1)).to(dtype=self.dtype, device=self.input.weight.device)
         h = self.input(x) + self.positions.weight[: x.shape[0]].unsqueeze(1)
         return h, batched
 
@@ -203,7 +203,7 @@ class CausalTransformer(nn.Module):
         if not isinstance(source, torch.Tensor) or source.is_floating_point() or source.ndim not in (1, 2):
             raise InvalidArgument(f"source must be integer symbols (T,) or (T, B); got {source!r:.80}")
         batched = source.ndim == 2
-        src = source if batched else source.unsqueeze(1)
+        src = (source if batched else source.unsqueeze(1)).to(self.embedding.weight.device)
         inputs = torch.full((1, src.shape[1]), self.bos, dtype=torch.long, device=src.device)
         for s in range(steps):
             logits = self(src, inputs).logits
