@@ -269,6 +269,8 @@ GRU3 = lambda: make_core("rnnprobe-gru", 2, 3, 0)  # noqa: E731
     (lambda: EncoderDecoder(rnnprobe.build("mlp", hidden_size=3), GRU3(), 4),
      r"encoder must be a recurrent core; got the feed-forward stack 'mlp'"),
     (lambda: EncoderDecoder(GRU3(), torch.nn.Linear(2, 3), 4), r"decoder must be an rnnprobe recurrent model .*got Linear"),
+    (lambda: EncoderDecoder(rnnprobe.adapt(torch.nn.GRU(2, 3, num_layers=2), layer=1), GRU3(), 4),
+     r"encoder must be one layer that reads its inputs directly; got 'GRU layer 1'"),
     (lambda: EncoderDecoder(GRU3(), torch.nn.GRU(2, 3), 4),
      r"decoder must have the encoder's dtype and device \(torch.float64, cpu\); got \(torch.float32, cpu\)"),
     (lambda: EncoderDecoder(rnnprobe.build("gru", hidden_size=3, input_size=0), GRU3(), 4),

@@ -95,6 +95,13 @@ def test_alignment_accuracy_counts_argmax_hits():
 TASK = SequenceTask("copy", 3, 4)
 
 
+def nan_model():
+    model = vanilla_pair(0, 3, n=4, d=2)
+    with torch.no_grad():
+        model.readout.bias.fill_(float("nan"))
+    return model
+
+
 @pytest.mark.parametrize("call, pattern", [
     (lambda: train_seq2seq(vanilla_pair(0, 3, n=4, d=2), TASK, steps=0), r"steps must be >= 1; got 0"),
     (lambda: train_seq2seq(vanilla_pair(0, 3, n=4, d=2), TASK, steps=1, lr=0.0), r"lr must lie in \(0, inf\); got 0.0"),
@@ -106,6 +113,7 @@ TASK = SequenceTask("copy", 3, 4)
     (lambda: train_seq2seq(vanilla_pair(0, 3, n=4, d=2), "copy", steps=1), r"task must be a SequenceTask; got str"),
     (lambda: train_seq2seq(vanilla_pair(0, 3, n=4, d=2), TASK, steps=3, lr=1e300), r"training diverged: the loss is nan at step 1"),
     (lambda: evaluate_seq2seq(vanilla_pair(0, 3, n=4, d=2), TASK, samples=0), r"samples must be >= 1; got 0"),
+    (lambda: evaluate_seq2seq(nan_model(), TASK), r"model must give finite logits to be evaluated; got NaN/Inf"),
     (lambda: alignment_accuracy(torch.ones(3, 3), TASK), r"attention must have shape \(B, 4, 4\) or \(4, 4\) for a task of length 4; got \(3, 3\)"),
     (lambda: alignment_accuracy(torch.full((4, 4), float("nan")), TASK), r"attention must be finite"),
     (lambda: alignment_accuracy(torch.ones(4, 4), "copy"), r"task must be a SequenceTask; got str"),

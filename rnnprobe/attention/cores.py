@@ -3,7 +3,8 @@
 A *core* is an rnnprobe recurrent :class:`~rnnprobe.models.base.StepModel`
 (``rnnprobe.build("gru", …)``, a :class:`~rnnprobe.CellAdapter` around your own
 cell), a unidirectional ``torch.nn.RNN``/``GRU``/``LSTM`` (any number of layers),
-or a torch cell (``RNNCell``, ``GRUCell``, ``LSTMCell``). Its state travels as one
+or a torch cell (``RNNCell``, ``GRUCell``, ``LSTMCell``); an upper or reversed layer adapted with
+:func:`rnnprobe.adapt` is refused (its lower layers run without gradients). Its state travels as one
 flat tensor ``(B, S)`` per step, whatever the core's native format:
 
 * StepModel: its own state (an LSTM's is ``[h; c]``);
@@ -73,6 +74,10 @@ class CoreSpec:
             if core.kind != "recurrent":
                 raise InvalidArgument(
                     f"{role} must be a recurrent core; got the feed-forward stack {core.name!r}")
+            if getattr(core, "lower", None) is not None or getattr(core, "reverse", False):
+                raise InvalidArgument(
+                    f"{role} must be one layer that reads its inputs directly; got {getattr(core, 'source', core.name)!r} "
+                    "(an adapted upper or reversed layer: pass the torch module itself instead)")
             return cls("step", core.input_size, core.hidden_size, core.state_size)
         if isinstance(core, _TORCH_RNNS):
             if core.bidirectional:

@@ -114,6 +114,7 @@ def train_seq2seq(model, task: SequenceTask, steps: int, *, seed: int = 0, batch
     Returns
     -------
     TrainingLog
+        The model is left in eval mode.
 
     Raises
     ------
@@ -176,6 +177,8 @@ def evaluate_seq2seq(model, task: SequenceTask, *, samples: int = 256, seed: int
     else:
         logits = model(batch.source, batch.decoder_inputs)[0]
     model.train(was_training)
+    if not bool(torch.isfinite(logits).all()):
+        raise InvalidArgument("model must give finite logits to be evaluated; got NaN/Inf")
     right = logits.argmax(-1) == batch.targets
     return Accuracy(float(right.double().mean()), float(right.all(0).double().mean()), bool(greedy), samples)
 
