@@ -16,9 +16,9 @@ exactly one bridge, and by the chain rule ``∂L/∂s_t`` is the sum of
 
 Here ``s_t`` is the encoder's flat state after reading ``x_t`` (``e_t`` itself for vanilla
 and GRU cores, ``[h_t; c_t]`` for an LSTM; :mod:`rnnprobe.attention.cores`). Both parts
-come from one forward pass: one backward pass gives the gradient arriving at each bridge,
-and one vector–Jacobian product through the encoder per bridge carries it back to every
-``s_t``. The total is a third, plain autograd gradient; the tests hold the parts' sum to it,
+come from one forward pass: one backward pass gives the total ``∂L/∂s_t`` (plain autograd) and
+the gradient arriving at each bridge, and one vector–Jacobian product through the encoder per
+bridge carries that back to every ``s_t``. The tests hold the parts' sum to the total,
 and each part to the gradient of a forward pass with the other bridge cut (detached).
 
 Examples
@@ -135,9 +135,9 @@ def attention_path_split(model: EncoderDecoder, source: torch.Tensor, decoder_in
             at = check_int("at", at, min_value=0, max_value=S - 1)
         L = _loss(logits, loss, targets, at, seed, model)
         states, keys, bridge = out["states"], out["keys"], out["bridge"]
-        total = torch.autograd.grad(L, states, retain_graph=True, allow_unused=True)
-        seeds = torch.autograd.grad(L, [keys, bridge], retain_graph=True, allow_unused=True)
-        seeds = [torch.zeros_like(t) if g is None else g for t, g in zip((keys, bridge), seeds)]
+        grads = torch.autograd.grad(L, [*states, keys, bridge], retain_graph=True, allow_unused=True)
+        total = grads[:-2]
+        seeds = [torch.zeros_like(t) if g is None else g for t, g in zip((keys, bridge), grads[-2:])]
         through_attention = torch.autograd.grad(keys, states, grad_outputs=seeds[0], retain_graph=True, allow_unused=True)
         through_recurrence = torch.autograd.grad(bridge, states, grad_outputs=seeds[1], allow_unused=True)
     batched = logits.ndim == 3
