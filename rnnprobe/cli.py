@@ -290,7 +290,7 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
 
     out = Path("rnnprobe-results") / study.name if out is None else out
     _check_out_dir(out)
-    from rnnprobe import runner
+    from rnnprobe.studies import _runner as runner
 
     identity = {"study": study.name, "grid": grid, "dtype": dtype, "device": device, "rnnprobe": __version__}
     points_dir = out / POINTS_DIR
