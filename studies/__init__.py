@@ -1,5 +1,21 @@
 """Studies: rnnprobe's probes swept over a grid of architectures, lengths, depths, gains and seeds.
 
+Run one from Python with :func:`run` (``rnnprobe study NAME`` is the same call
+from the command line)::
+
+    from rnnprobe import studies
+    result = studies.run("vanishing", arch=["gru", "lstm"], length=[50], out=None)
+    result.summary            # one row per grid point (pandas)
+    result.results            # tidy: grid point x lag / layer / index x metric
+    result.report("vanishing.pdf")
+
+The tables' columns are :mod:`rnnprobe.schema`'s (documented in
+``docs/results.md``). ``out=DIR`` writes them, with ``meta.json`` and the point
+store, and makes the run resumable; the run engine (point store, atomic writes,
+worker processes, Dask) is :mod:`rnnprobe.studies._runner`.
+
+Adding a study
+--------------
 A study is one module in this package (``studies/<name>.py``; modules whose name
 starts with ``_`` are helpers, not studies). Adding a study is adding one file
 that defines:
@@ -8,26 +24,30 @@ that defines:
   (``rnnprobe studies`` lists it);
 * ``ARCHS``: the architecture names the study accepts;
 * ``GRID``: the default grid, a dict ``axis -> list of values``, with axes among
-  ``arch, hidden, length, depth, gain, seed`` and the study's own ``EXTRA_AXES``;
-* ``QUICK``: a small grid of the same axes for smoke tests (``--quick``, seconds);
+  :data:`CORE_AXES` (``arch, hidden, length, depth, gain, seed``) and the study's
+  own ``EXTRA_AXES``; no axis may be named like a keyword of :func:`run`;
+* ``QUICK``: a small grid of the same axes for smoke tests (``quick=True``, seconds);
 * ``EXTRA_AXES`` (optional): ``{name: Axis(...)}``, the study's own grid columns
   (a column the study sets itself from other axes, rather than sweeps, may be
-  left out of ``GRID``);
+  left out of ``GRID``); their meanings are declared in
+  :data:`rnnprobe.schema.EXTRA_GRID_COLUMNS`;
 * ``EXTRA_METRICS``, ``EXTRA_SUMMARY`` (optional): ``{name: doc}``, the study's own
   metric names (results.csv) and scalar columns (summary.csv, after the common
-  ones, before ``elapsed_s``);
-* ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point.
+  ones, before ``elapsed_s``), declared in :mod:`rnnprobe.schema` as well
+  (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
+  :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
+* ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
+  returns measurements (statistics and verdicts belong to ``rnnprobe.analysis``).
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
   field does not apply) and ``summary`` a dict of the scalar columns of
-  ``summary.csv`` (see :data:`SUMMARY_COLUMNS`; missing ones are left empty);
+  ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
 * ``cost(point) -> float`` (optional): relative cost, to start long points first.
 
-The output tables follow the project's schema (``docs/results.md``): results.csv
-is tidy (one row per grid point x lag/layer/index x metric), summary.csv has one
-row per grid point. This module is light: listing studies reads their docstrings
-without importing them (nor torch).
+Every new column, metric and summary field must be documented in
+``docs/results.md`` (a test checks). This module is light: listing studies reads
+their docstrings without importing them (nor torch).
 
 Examples
 --------
@@ -60,10 +80,15 @@ from rnnprobe.schema import (CORE_AXES, ELAPSED, GRID_COLUMNS, METRICS, POINT_ID
                              SUMMARY_COLUMNS, SUMMARY_FIELDS)
 
 __all__ = [
-    "Axis", "GridError", "Study", "available", "load", "run_point",
+    "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "default_jobs", "DEVICES",
+    "Axis", "Study", "available", "load", "run_point",
     "CORE_AXES", "GRID_COLUMNS", "ROW_COLUMNS", "RESULT_COLUMNS", "SUMMARY_COLUMNS", "METRICS",
     "format_value",
 ]
+
+
+#: keyword arguments of :func:`run` (no grid axis may be named like one)
+RUN_KEYWORDS = ("name", "out", "jobs", "scheduler", "force", "quick", "dtype", "device", "progress")
 
 
 # --------------------------------------------------------------------------- axes
@@ -71,11 +96,23 @@ class RnnProbeStudyError(InvalidArgument):
     """A study module does not follow the study contract."""
 
 
-class GridError(InvalidArgument):
-    """A grid axis has a bad value; ``axis`` names it (the CLI maps it to its option)."""
+class StudyArgumentError(InvalidArgument):
+    """A bad argument of :func:`run`; ``parameter`` names it (the command line maps it to its option).
+
+    ``parameter`` is a keyword of :func:`run` (a grid axis, ``out``, ``jobs``,
+    ``dtype``, ...), or None for an error of the arguments together (an empty grid).
+    """
+
+    def __init__(self, parameter: str | None, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class GridError(StudyArgumentError):
+    """A grid axis has a bad value; ``axis`` (= ``parameter``) names it."""
 
     def __init__(self, axis: str, message: str):
-        super().__init__(message)
+        super().__init__(axis, message)
         self.axis = axis
 
 
@@ -225,6 +262,10 @@ class Study:
                 raise RnnProbeStudyError(f"study {name!r}: {grid_name} axes {sorted(getattr(module, grid_name))} "
                                          f"must equal GRID's and be core or EXTRA_AXES")
         axes = {k: core[k] if k in core else extra[k] for k in module.GRID}
+        clash = (set(axes) | set(extra)) & set(RUN_KEYWORDS)
+        if clash:
+            raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
+                                     "rnnprobe.studies.run; rename them")
         return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
 
     @property
@@ -368,3 +409,7 @@ def _plain(value):
     if isinstance(value, numbers.Real):
         return float(value)
     return value
+
+
+from rnnprobe.studies._run import DEVICES, RunInterrupted, StudyResult, default_jobs, run  # noqa: E402
+from rnnprobe.studies._runner import PointFailed  # noqa: E402
