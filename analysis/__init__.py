@@ -11,9 +11,11 @@ DataFrame out; no plotting, no I/O.
 * Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
 * depth: :func:`isometry_points`, :func:`isometry_table`;
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
-* theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
-* the theory study's checks: :func:`check_points`, :func:`pool_checks`, :func:`check_summary`,
-  :func:`check_settings`, :func:`check_tolerances`;
+* the χ₁ comparison with mean-field theory, for the other studies (``chi1``): :func:`chi1_comparison`,
+  :func:`predicted_chi1`;
+* the theory study's checks, their tolerances and verdicts (``prediction_checks``): :func:`check_points`,
+  :func:`pool_checks`, :func:`check_summary`, :func:`check_settings`, :func:`check_tolerances`,
+  :func:`critical_value`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
@@ -37,8 +39,8 @@ from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
 from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
 from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
 from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
-from rnnprobe.analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
-from rnnprobe.analysis.theory_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
+from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
+from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
                                              critical_value, is_theory, pool_checks, setting_label)
 
 __all__ = [

@@ -57,7 +57,7 @@ from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_deca
 from rnnprobe.reports.palette import report_style
 from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
-from rnnprobe.reports.theory import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
+from rnnprobe.reports.prediction_pages import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]

@@ -16,7 +16,7 @@ from rnnprobe import analysis
 import rnnprobe
 from rnnprobe import studies
 from rnnprobe.reports.captions import THEORY_INTROS
-from rnnprobe.reports.theory import PREDICTION_TITLES
+from rnnprobe.reports.prediction_pages import PREDICTION_TITLES
 from rnnprobe.cli import main
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.theory import critical_sigma_w

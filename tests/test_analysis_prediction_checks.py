@@ -1,4 +1,4 @@
-"""analysis.theory_checks against hand-computed frames: pooling over seeds, tolerances, verdicts, tables."""
+"""analysis.prediction_checks (the theory study's checks) against hand-computed frames: pooling over seeds, tolerances, verdicts, tables."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from rnnprobe import analysis
-from rnnprobe.analysis.theory_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
+from rnnprobe.analysis.prediction_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
                                     is_theory, pool_checks, setting_label)
 from rnnprobe.errors import InvalidArgument
 
