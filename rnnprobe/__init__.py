@@ -9,6 +9,9 @@ The public API (see the README for a tour):
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
   :func:`memory_capacity`, :func:`path_lengths`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
+* studies (sweeps over a grid) from Python: :func:`rnnprobe.studies.run`, whose
+  tables follow :mod:`rnnprobe.schema` (analysis: :mod:`rnnprobe.analysis`,
+  reports: :mod:`rnnprobe.reports`; these load pandas and matplotlib when used);
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
 Importing rnnprobe is light: torch, numpy and scipy, never pandas or matplotlib.

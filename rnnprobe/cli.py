@@ -6,10 +6,13 @@
     rnnprobe study NAME [OPTIONS]         run a study into a directory of tidy tables
     rnnprobe probe ARCH | --model FILE    probe one model and print a short table
 
-Heavy imports (torch, the studies, pandas, the report generator) happen inside the
-commands that need them, so that ``rnnprobe --help`` answers at once. Every bad
-argument is a usage error (exit code 2) that names the option and the value, and
-is caught before anything is written.
+Each command parses its options and calls one Python function a notebook can
+call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
+``rnnprobe report`` is :func:`rnnprobe.reports.write_report`, ``rnnprobe probe``
+runs the probes. Heavy imports (torch, the studies, pandas, the report
+generator) happen inside the commands that need them, so that ``rnnprobe
+--help`` answers at once. Every bad argument is a usage error (exit code 2)
+that names the option and the value, and is caught before anything is written.
 
 Examples
 --------
