@@ -2,7 +2,8 @@
 
 The public API (see the README for a tour):
 
-* architectures: :data:`architectures`, :func:`build`, :func:`adapt`, :class:`CellAdapter`;
+* architectures: :data:`architectures`, :func:`build`, :func:`adapt`, :class:`CellAdapter`,
+  every public name of :mod:`rnnprobe.models` (its model classes included);
 * a forward pass: :func:`record` → :class:`Trajectory`;
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
@@ -30,6 +31,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from rnnprobe import models as _models    # light: rnnprobe.models loads its own names lazily too
+
 __version__ = "0.1.0"
 
 # public name -> the submodule that defines it (loaded on first attribute access)
@@ -37,22 +40,8 @@ _EXPORTS = {
     # errors
     "RnnProbeError": "rnnprobe.errors",
     "InvalidArgument": "rnnprobe.errors",
-    # architectures
-    "architectures": "rnnprobe.models",
-    "build": "rnnprobe.models",
-    "adapt": "rnnprobe.models",
-    "CellAdapter": "rnnprobe.models",
-    "ArchitectureSpec": "rnnprobe.models",
-    "StepModel": "rnnprobe.models",
-    "VanillaRNN": "rnnprobe.models",
-    "ResidualRNN": "rnnprobe.models",
-    "DenseRNN": "rnnprobe.models",
-    "GRU": "rnnprobe.models",
-    "TorchGRU": "rnnprobe.models",
-    "LSTM": "rnnprobe.models",
-    "MLP": "rnnprobe.models",
-    "ResMLP": "rnnprobe.models",
-    "DenseMLP": "rnnprobe.models",
+    # architectures: every public name of rnnprobe.models (one list, there)
+    **{name: "rnnprobe.models" for name in _models.__all__},
     "INIT_SCHEMES": "rnnprobe.init",
     "init_matrix": "rnnprobe.init",
     "NONLINEARITIES": "rnnprobe.nonlinearities",
@@ -84,8 +73,7 @@ __all__ = [
     # errors
     "RnnProbeError", "InvalidArgument",
     # architectures
-    "architectures", "build", "adapt", "CellAdapter", "ArchitectureSpec", "StepModel",
-    "VanillaRNN", "ResidualRNN", "DenseRNN", "GRU", "TorchGRU", "LSTM", "MLP", "ResMLP", "DenseMLP",
+    *_models.__all__,
     "INIT_SCHEMES", "init_matrix", "NONLINEARITIES",
     # trajectories
     "Trajectory", "record",
@@ -126,9 +114,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.init import INIT_SCHEMES, init_matrix
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
-    from rnnprobe.models import (GRU, LSTM, MLP, ArchitectureSpec, CellAdapter, DenseMLP, DenseRNN,
-                                 ResidualRNN, ResMLP, StepModel, TorchGRU, VanillaRNN, adapt,
-                                 architectures, build)
+    from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
     from rnnprobe.nonlinearities import NONLINEARITIES
     from rnnprobe.paths import PathLengths, path_lengths
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values

@@ -502,15 +502,15 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         raise click.UsageError(str(exc)) from exc
     except RuntimeError as exc:  # a user's module that does not run
         raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
-    largest = max(spec.blocks.items(), key=lambda kv: kv[1].spectral_norm) if spec.blocks else (None, None)
+    largest = spec.largest_block
     result = {
         "model": source, "name": model.name, "hidden_size": model.hidden_size, "input_size": model.input_size,
         "state_size": model.state_size, "length": length, "eps": eps, "seed": seed,
         "memory_threshold": mem.threshold, "memory_threshold_censored": mem.threshold_censored,
         "memory_efold": mem.efold, "efold_slope": mem.slope,
         "lyapunov_exponent": mem.lyapunov_exponent, "lyapunov_time": mem.lyapunov_time,
-        "sigma_max": spec.sigma_max, "sigma_max_block": largest[0],
-        "spectral_radius": None if largest[1] is None else largest[1].spectral_radius,
+        "sigma_max": spec.sigma_max, "sigma_max_block": largest,
+        "spectral_radius": None if largest is None else spec.blocks[largest].spectral_radius,
         "gamma": spec.gamma, "pascanu": spec.pascanu, "pascanu_explanation": spec.explanation,
     }
     if as_json:
@@ -525,7 +525,7 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         ("e-folding time", f"{mem.efold:.4g} steps (slope {mem.slope:.4g} per step)"),
         ("Lyapunov time", f"{mem.lyapunov_time:.4g} steps"),
         ("top Lyapunov exp.", f"{mem.lyapunov_exponent:.4g} per step"),
-        ("sigma_max(W_h)", f"{spec.sigma_max:.4g}" + (f" (block {largest[0]})" if len(spec.blocks) > 1 else "")),
+        ("sigma_max(W_h)", f"{spec.sigma_max:.4g}" + (f" (block {largest})" if len(spec.blocks) > 1 else "")),
         ("Pascanu verdict", f"{spec.pascanu}: {spec.explanation}"),
     ]
     width = max(len(k) for k, _ in lines)

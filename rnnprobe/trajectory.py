@@ -21,7 +21,7 @@ from torch import nn
 
 from rnnprobe._validation import check_finite_tensor, check_int
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.models.adapters import adapt, is_adaptable
+from rnnprobe.models.adapters import CellAdapter, adapt, cell_model, is_adaptable
 from rnnprobe.models.base import StepModel
 
 __all__ = ["Trajectory", "record", "as_model"]
@@ -96,16 +96,20 @@ class Trajectory:
         return values if self.batched else values[0]
 
 
-def as_model(model) -> StepModel:
-    """Accept an rnnprobe model, or adapt a torch RNN/GRU/LSTM or cell on the fly."""
+def as_model(model, *, inputs: torch.Tensor | None = None, h0: torch.Tensor | None = None) -> StepModel:
+    """Accept an rnnprobe model, or adapt a torch module on the fly.
+
+    ``torch.nn.RNN``/``GRU``/``LSTM`` and their cells go through
+    :func:`rnnprobe.adapt` (layer 0, float64); any other ``torch.nn.Module``
+    called as ``cell(x, h)`` through :func:`rnnprobe.models.cell_model`, its sizes
+    read from its ``input_size``/``hidden_size`` attributes, else from ``inputs``
+    and ``h0`` (the error names what is missing).
+    """
     if isinstance(model, StepModel):
         return model
     if is_adaptable(model):
         return adapt(model)
-    raise InvalidArgument(
-        f"model must be an rnnprobe StepModel (see rnnprobe.build) or a torch.nn.RNN/GRU/LSTM/cell; "
-        f"got {type(model).__name__} (wrap any cell(x, h) -> h in rnnprobe.CellAdapter)"
-    )
+    return cell_model(model, inputs=inputs, h0=h0)
 
 
 def check_model_finite(model: StepModel) -> None:
@@ -116,22 +120,31 @@ def check_model_finite(model: StepModel) -> None:
             raise InvalidArgument(f"model parameter {name!r} must be finite; got {bad} NaN/Inf entries")
 
 
-def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Trajectory:
+def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
+           batch_first: bool | None = None) -> Trajectory:
     """Run one forward pass and keep every state.
 
     Parameters
     ----------
-    model : StepModel or torch.nn.RNN/GRU/LSTM/cell
-        The chain to run; torch modules are adapted with :func:`rnnprobe.adapt`
-        (layer 0, float64).
+    model : StepModel, torch.nn.RNN/GRU/LSTM/cell, or a cell-like torch.nn.Module
+        The chain to run. Torch recurrent modules and cells are adapted with
+        :func:`rnnprobe.adapt` (layer 0, float64); any other module called as
+        ``cell(x, h) -> h`` is wrapped in a :class:`rnnprobe.CellAdapter`, its
+        sizes read from its ``input_size``/``hidden_size`` attributes, else from
+        ``inputs`` and ``h0``.
     inputs : torch.Tensor
         Recurrent nets: the sequence, ``(T, d)`` or batched ``(T, B, d)``
-        (time-major), T >= 1. Feed-forward stacks: the network input,
-        ``(width,)`` or ``(B, width)``.
+        (time-major; ``(B, T, d)`` when ``batch_first``), T >= 1. Feed-forward
+        stacks: the network input, ``(width,)`` or ``(B, width)``.
     h0 : torch.Tensor, optional
         Initial state ``(S,)`` or ``(B, S)`` (S = ``model.state_size``; for an
         LSTM ``[h; c]``); zeros by default. Feed-forward stacks take their
         initial state from ``inputs``.
+    batch_first : bool, optional
+        Whether batched inputs are ``(B, T, d)``. Default: the model's own
+        ``batch_first`` (a torch module built with ``batch_first=True`` takes
+        what it takes itself); False for everything else. The trajectory is
+        time-major either way (``states`` is ``(T + 1, B, S)``).
 
     Returns
     -------
@@ -144,25 +157,33 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Traje
         initial state or the model's parameters, or a forward pass that
         overflows to NaN/Inf states.
     """
-    model = as_model(model)
-    check_model_finite(model)
     if not isinstance(inputs, torch.Tensor):
         raise InvalidArgument(f"inputs must be a torch.Tensor; got {type(inputs).__name__}")
+    model = as_model(model, inputs=inputs, h0=h0)
+    check_model_finite(model)
+    if batch_first is None:
+        batch_first = bool(getattr(model, "batch_first", False))
+    elif not isinstance(batch_first, bool):
+        raise InvalidArgument(f"batch_first must be True, False or None (the model's own); got {batch_first!r}")
     dtype, device = model.dtype, model.device
     if not inputs.is_floating_point():
         inputs = inputs.to(dtype)
     check_finite_tensor("inputs", inputs)
     inputs = inputs.to(dtype=dtype, device=device)
     if model.kind == "feedforward":
+        if batch_first:
+            raise InvalidArgument(f"batch_first must be False or None for feed-forward stack {model.name!r} (its "
+                                  f"input is one vector per sequence, (width,) or (B, width)); got {batch_first!r}")
         return _record_stack(model, inputs, h0)
 
+    layout = "(B, T, d)" if batch_first else "(T, B, d)"
     if inputs.ndim not in (2, 3):
         raise InvalidArgument(
-            f"inputs must have shape (T, d) or (T, B, d) with d = input_size = {model.input_size}; "
+            f"inputs must have shape (T, d) or {layout} with d = input_size = {model.input_size}; "
             f"got shape {tuple(inputs.shape)}"
         )
     batched = inputs.ndim == 3
-    seq = inputs if batched else inputs.unsqueeze(1)
+    seq = (inputs.transpose(0, 1) if batch_first else inputs) if batched else inputs.unsqueeze(1)
     if seq.shape[0] == 0:
         raise InvalidArgument(f"inputs must hold at least one time step (T >= 1); got shape {tuple(inputs.shape)}")
     seq = model.prepare_inputs(seq)
@@ -170,16 +191,30 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None) -> Traje
         raise InvalidArgument(
             f"inputs must have last dimension input_size = {model.input_size} for {model.name!r}; "
             f"got shape {tuple(inputs.shape)}"
-            + (" (inputs are time-major: (T, B, d), whatever batch_first says)" if batched else "")
+            + ((" (batched inputs are batch-first, (B, T, d): batch_first=True)" if batch_first else
+                " (batched inputs are time-major, (T, B, d); (B, T, d) with batch_first=True)") if batched else "")
         )
     B = seq.shape[1]
     state = _initial_state(model, h0, B, batched)
     states = [state]
     with torch.no_grad():
-        for t in range(seq.shape[0]):
+        if isinstance(model, CellAdapter):      # a user's cell: say what it was called with if it fails
+            state = _first_cell_step(model, seq[0], state)
+            states.append(state)
+        for t in range(len(states) - 1, seq.shape[0]):
             state = model.step(seq[t], state, t)
             states.append(state)
     return Trajectory(model, seq, _check_states_finite(model, torch.stack(states)), batched)
+
+
+def _first_cell_step(model: CellAdapter, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+    try:
+        return model.step(x, state, 0)
+    except (RuntimeError, TypeError) as exc:
+        raise InvalidArgument(
+            f"{model.name} fails on its first step, called as cell(x, h) with x of shape {tuple(x.shape)} and h of "
+            f"shape {tuple(state.shape)} (input size {model.input_size}, state size {model.state_size}): "
+            f"{type(exc).__name__}: {exc}") from exc
 
 
 def _initial_state(model: StepModel, h0, batch: int, batched: bool) -> torch.Tensor:
