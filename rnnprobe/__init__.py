@@ -13,6 +13,9 @@ The public API (see the README for a tour):
 * beyond chains: :func:`input_gradient_norms`, :func:`input_jacobian_norms` for any sequence
   model; the encoder–decoder with attention, causal self-attention, copy/reverse tasks and the
   attention/recurrence path split in the subpackage :mod:`rnnprobe.attention`;
+* studies (sweeps over a grid) from Python: :func:`rnnprobe.studies.run`, whose
+  tables follow :mod:`rnnprobe.schema` (analysis: :mod:`rnnprobe.analysis`,
+  reports: :mod:`rnnprobe.reports`; these load pandas and matplotlib when used);
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
 Importing rnnprobe is light: torch, numpy and scipy, never pandas or matplotlib.

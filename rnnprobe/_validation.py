@@ -2,6 +2,15 @@
 
 Each check raises :class:`~rnnprobe.errors.InvalidArgument` with a message
 that names the parameter, the allowed set or range and the value received.
+This module does not import torch (the tensor checks import it when called),
+so that the studies layer and the command line can validate without it.
+
+Examples
+--------
+>>> check_int("jobs", 0, min_value=1)
+Traceback (most recent call last):
+...
+rnnprobe.errors.InvalidArgument: jobs must be >= 1; got 0
 """
 
 from __future__ import annotations
@@ -10,8 +19,6 @@ import difflib
 import math
 import numbers
 from collections.abc import Iterable
-
-import torch
 
 from rnnprobe.errors import InvalidArgument
 
@@ -22,6 +29,7 @@ __all__ = [
     "check_finite_tensor",
     "check_dtype",
     "nearest",
+    "DTYPE_NAMES",
 ]
 
 
@@ -83,8 +91,10 @@ def check_real(
     return value
 
 
-def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
+def check_finite_tensor(name: str, tensor):
     """Check that a tensor has no NaN or infinite entries."""
+    import torch
+
     if not isinstance(tensor, torch.Tensor):
         raise InvalidArgument(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
     if tensor.is_floating_point() or tensor.is_complex():
@@ -99,14 +109,17 @@ def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: the dtypes rnnprobe computes in, by name
+DTYPE_NAMES = ("float32", "float64")
 
 
-def check_dtype(name: str, dtype) -> torch.dtype:
-    """Accept ``torch.float32``/``torch.float64`` or their names."""
+def check_dtype(name: str, dtype):
+    """Accept ``torch.float32``/``torch.float64`` or their names; return the torch dtype."""
+    import torch
+
     if isinstance(dtype, str):
-        check_choice(name, dtype, _DTYPES)
-        return _DTYPES[dtype]
+        check_choice(name, dtype, DTYPE_NAMES)
+        return getattr(torch, dtype)
     if dtype not in (torch.float32, torch.float64):
         raise InvalidArgument(f"{name} must be torch.float32 or torch.float64; got {dtype!r}")
     return dtype
