@@ -48,7 +48,7 @@ def test_unknown_architecture_without_a_close_name():
     ("densemlp", dict(depth=-3), r"depth must be >= 1; got -3"),
     ("densemlp", dict(growth=0), r"growth must be >= 1; got 0"),
     ("dense", dict(window=0), r"window must be >= 1; got 0"),
-    ("vanilla-tanh", dict(seed=-1), r"seed must be >= 0; got -1"),
+    ("vanilla-tanh", dict(seed=-1), r"seed must be an integer in \[0, 2\*\*64 - 1\]; got -1"),
     ("vanilla-tanh", dict(gain=-0.5), r"gain must lie in \[0, inf\); got -0.5"),
     ("gru", dict(gain=math.nan), r"gain must be a finite real number; got nan"),
     ("gru", dict(gain=math.inf), r"gain must be a finite real number; got inf"),

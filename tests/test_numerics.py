@@ -13,6 +13,7 @@ mpmath, whose exponent range is unbounded, from autograd step Jacobians.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mpmath
@@ -230,3 +231,37 @@ def test_no_probe_returns_nan_for_finite_inputs_at_any_gain(data, arch, dtype, n
     _agree(results["G"], ref_G, dtype)
     _agree(results["sv"][:, 0], ref_G, dtype)
     _agree(results["g"], ref_g, dtype)
+
+
+# --------------------------------------------------------------------------- assertions on non-finite measures
+def _nan_like(real):
+    def probe(traj, *args, **kwargs):
+        out = real(traj, *args, **kwargs)
+        if isinstance(out, torch.Tensor):
+            return torch.full_like(out, math.nan)
+        return dataclasses.replace(out, **{k: torch.full_like(v, math.nan) for k, v in vars(out).items()
+                                           if isinstance(v, torch.Tensor)})
+    return probe
+
+
+@pytest.mark.parametrize("patched, call", [
+    ("jacobian_norms", lambda m, x: rt.assert_gradients_do_not_explode(m, x, max_norm=10)),
+    ("jacobian_norms", lambda m, x: rt.assert_gradients_vanish(m, x, within=1)),
+    ("jacobian_norms", lambda m, x: rt.assert_memory_at_most(m, 1, x)),
+    ("jacobian_norms", lambda m, x: rt.assert_memory_at_least(m, 1, x)),
+    ("jacobian_norms", lambda m, x: rt.assert_bound_holds(m, x, bound=1e9)),
+    ("gradient_norms", lambda m, x: rt.assert_gradients_do_not_explode(m, x, loss=lambda h: h.sum())),
+    ("gradient_bounds", lambda m, x: rt.assert_bound_holds(m, x)),
+    ("jacobian_singular_values", lambda m, x: rt.assert_near_isometry(m, x, tol=1e9)),
+    ("trajectory_lyapunov_spectrum", lambda m, x: rt.assert_lyapunov_exponent_below(m, x, 1e9)),
+    ("trajectory_lyapunov_spectrum", lambda m, x: rt.assert_memory_at_least(m, 1, x, measure="lyapunov_time")),
+])
+def test_every_assertion_fails_loudly_on_a_non_finite_measure(monkeypatch, patched, call):
+    """A NaN compares false with every bound: each helper must fail on it, not pass.
+
+    The probes no longer return NaN for finite inputs (see above), so the NaN is injected.
+    """
+    monkeypatch.setattr(rt, patched, _nan_like(getattr(rt, patched)))
+    model = rnnprobe.build("vanilla-tanh", hidden_size=3, gain=0.5, seed=0)
+    with pytest.raises(AssertionError, match=r"is not finite: nan"):
+        call(model, torch.randn(6, 1, generator=torch.Generator().manual_seed(0), dtype=F64))
