@@ -181,7 +181,7 @@ GAIN_EXPONENTS = {F64: (-300, 300), F32: (-30, 30)}
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data(), arch=st.sampled_from(sorted(rnnprobe.architectures)),
        dtype=st.sampled_from([F64, F32]), n=st.integers(1, 3), T=st.integers(1, 4),
-       scale=st.sampled_from([0.0, 1e-3, 1.0, 1e6]))
+       scale=st.sampled_from([0.0, 1e-200, 1e-3, 1.0, 1e6, 1e200]))
 def test_no_probe_returns_nan_for_finite_inputs_at_any_gain(data, arch, dtype, n, T, scale):
     """For gains 10^−300 … 10^300 (float32: 10^−30 … 10^30), log-uniform: no probe returns NaN, and
     log G(t), log g(t) equal mpmath's log-norms of the explicit products of autograd step Jacobians.
@@ -224,6 +224,18 @@ def test_no_probe_returns_nan_for_finite_inputs_at_any_gain(data, arch, dtype, n
             results["capacity"] = rnnprobe.memory_capacity(model, max_lag=3, n_samples=60, washout=5).per_lag
         except InvalidArgument as err:
             assert "NaN/Inf" in str(err)
+    # without logs: the values, or InvalidArgument naming log where one exceeds the float range; never inf
+    for name, call in [("G", lambda: rnnprobe.jacobian_norms(traj)), ("sv", lambda: rnnprobe.jacobian_singular_values(traj)),
+                       ("g", lambda: rnnprobe.gradient_norms(traj)), ("steps", lambda: rnnprobe.step_norms(traj)),
+                       ("bounds", lambda: rnnprobe.gradient_bounds(traj).product),
+                       ("P", lambda: rnnprobe.jacobian_product(traj))]:
+        try:
+            value = call()
+        except InvalidArgument as err:
+            assert "log must be True here" in str(err) or "start and stop must span" in str(err), err
+            continue
+        assert bool(torch.isfinite(value).all()), (name, value)
+        results[name + "_nolog"] = value
     for key, value in results.items():
         assert not bool(torch.isnan(value).any()), (key, value)
     assert not bool(torch.isinf(results["G"]).logical_and(results["G"] > 0).any())
