@@ -82,8 +82,9 @@ class Trajectory:
                         ((again - want).abs() <= scale * (1 + want.abs())).all()):
                     raise InvalidArgument(
                         f"traj must be recorded by its own model: {self.model.name!r} does not reproduce the "
-                        f"recorded state s_{t + 1} from s_{t} (a Trajectory paired with another model, or a model "
-                        "changed after recording?); record the trajectory again with rnnprobe.record(model, inputs)")
+                        f"recorded state s_{t + 1} from s_{t} (a Trajectory paired with another model, a model "
+                        "changed after recording, or a step that is not deterministic, e.g. dropout in training "
+                        "mode?); record the trajectory again with rnnprobe.record(model, inputs)")
 
     @property
     def length(self) -> int:
