@@ -28,9 +28,14 @@ __all__ = [
     "check_real",
     "check_finite_tensor",
     "check_dtype",
+    "check_bool",
+    "check_seed",
     "nearest",
     "DTYPE_NAMES",
 ]
+
+#: the largest seed torch's generators take (an unsigned 64-bit integer)
+MAX_SEED = 2**64 - 1
 
 
 def nearest(value: str, choices: Iterable[str]) -> str | None:
@@ -60,6 +65,23 @@ def check_int(name: str, value, *, min_value: int | None = None, max_value: int 
         raise InvalidArgument(f"{name} must be >= {min_value}; got {value!r}")
     if max_value is not None and value > max_value:
         raise InvalidArgument(f"{name} must be <= {max_value}; got {value!r}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Check that ``value`` is a bool (``True``/``False``; numpy bools too): ``log='no'`` is not True."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise InvalidArgument(f"{name} must be True or False; got {value!r}")
+
+
+def check_seed(name: str, value) -> int:
+    """Check that ``value`` is a seed torch accepts: an integer in ``[0, 2**64 - 1]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgument(f"{name} must be an integer in [0, 2**64 - 1]; got {value!r}")
+    value = int(value)
+    if not 0 <= value <= MAX_SEED:
+        raise InvalidArgument(f"{name} must be an integer in [0, 2**64 - 1]; got {value!r}")
     return value
 
 

@@ -377,7 +377,9 @@ def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, tr
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        pickled_objects = "Unsupported global" in str(exc)
+        # torch refuses non-tensor globals ("Unsupported global: GLOBAL …") and blocked modules such as
+        # os or sys ("Trying to load unsupported GLOBAL os.system …"): both are refusals for safety
+        pickled_objects = "unsupported global" in str(exc).lower()
         if not trust_pickle:
             if pickled_objects:
                 _fail(f"{str(path)!r} holds pickled Python objects, not only tensors (torch.load(weights_only=True) "
@@ -417,6 +419,30 @@ def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, tr
                             option="--model")
 
 
+def _finite(ctx, param, value):
+    """click callback: FloatRange lets NaN through (every comparison with NaN is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number; got {value!r}")
+    return value
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (numpy's MemoryError, torch's "can't allocate memory")."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory (inf where the platform does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+_MEMORY_HINT = "(use a smaller --hidden or --length)"
+
+
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -435,15 +461,16 @@ def _json_safe(value):
               help="1: the backward direction of a bidirectional module.")
 @click.option("--trust-pickle", is_flag=True, help="Allow unpickling arbitrary objects (only for trusted files).")
 @click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Hidden size (ARCH).")
-@click.option("--gain", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Gain (ARCH).")
+@click.option("--gain", type=click.FloatRange(min=0), default=1.0, show_default=True, callback=_finite,
+              help="Gain (ARCH).")
 @click.option("--init", type=click.Choice(["gaussian", "orthogonal", "spectral"]), default="orthogonal",
               show_default=True, help="Initialisation (ARCH).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
               help="Seed of the weights (ARCH) and of the inputs.")
 @click.option("--length", type=click.IntRange(min=2), default=200, show_default=True,
               help="Length T of the random N(0, 1) input sequence.")
 @click.option("--eps", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
-              help="Threshold of the memory length on G(k).")
+              callback=_finite, help="Threshold of the memory length on G(k).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -482,7 +509,16 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         if rnnprobe.architectures[arch].kind != "recurrent":
             _fail(f"{arch!r} is a feed-forward stack; probe takes recurrent architectures "
                   f"({', '.join(rnnprobe.architectures.recurrent())}); try 'rnnprobe study depth'", "ARCH")
-        model = rnnprobe.build(arch, hidden, 1, gain=gain, init=init, seed=seed, dtype=torch_dtype)
+        weights = hidden * hidden * torch_dtype.itemsize            # W_h alone, a lower bound
+        if weights > _physical_memory():
+            _fail(f"{hidden} needs more memory than this machine has for its weights (W_h alone: {weights:.3g} "
+                  f"bytes, of {_physical_memory():.3g})", "--hidden")
+        try:
+            model = rnnprobe.build(arch, hidden, 1, gain=gain, init=init, seed=seed, dtype=torch_dtype)
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            _fail(f"{hidden} needs more memory than this machine has for its weights ({type(exc).__name__})", "--hidden")
         source = f"{arch} (hidden {hidden}, gain {gain:g}, init {init}, seed {seed})"
     else:
         model = _load_user_model(model_path, spec_path, layer=layer, direction=direction,
@@ -500,7 +536,13 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         spec = rnnprobe.weight_spectrum(model)
     except rnnprobe.InvalidArgument as exc:
         raise click.UsageError(str(exc)) from exc
-    except RuntimeError as exc:  # a user's module that does not run
+    except (MemoryError, RuntimeError) as exc:
+        if _out_of_memory(exc):
+            raise click.UsageError(f"probing this model on T = {length} steps needs more memory than this machine "
+                                   f"has {_MEMORY_HINT}; {type(exc).__name__}") from exc
+        if isinstance(exc, MemoryError):
+            raise
+        # a user's module that does not run
         raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
     largest = spec.largest_block
     result = {
