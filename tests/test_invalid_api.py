@@ -162,8 +162,8 @@ ROWS = [
     ("Trajectory states dtype", lambda: Trajectory(_model(), X, torch.zeros(6, 2, 3), True), InvalidArgument, "states must have the model's dtype torch.float64"),
     ("Trajectory model", lambda: Trajectory(nn.Linear(2, 2), X, torch.zeros(6, 2, 3), True), InvalidArgument, "model must be an rnnprobe StepModel; got Linear"),
     # ---- custom cells and models (#11: a wrong state size failed deep inside torch)
-    ("cell wrong state size", lambda: rnnprobe.record(rnnprobe.CellAdapter(_WrongSizeCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 3) from a step; got shape (1, 4) at step 0"),
-    ("cell tuple state", lambda: rnnprobe.record(rnnprobe.CellAdapter(_TupleCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 2) from a step; got tuple"),
+    ("cell wrong state size", lambda: rnnprobe.record(rnnprobe.CellAdapter(_WrongSizeCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state, a tensor of shape (B, 3) (state size 3); got shape (1, 4)"),
+    ("cell tuple state", lambda: rnnprobe.record(rnnprobe.CellAdapter(_TupleCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state, a tensor of shape (B, 2) (state size 2); got a tuple"),
     ("non-finite step Jacobian", lambda: rnnprobe.jacobian_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "has a step Jacobian with NaN/Inf entries at step t = 0"),
     ("non-finite Jacobian, g", lambda: rnnprobe.gradient_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "its derivative is not finite at the recorded state"),
     ("non-finite Jacobian, Lyapunov", lambda: rnnprobe.lyapunov_spectrum(_SqrtRNN(), torch.zeros(3, 1)), InvalidArgument, "has a step Jacobian with NaN/Inf entries"),
