@@ -73,6 +73,7 @@ _EXPORTS = {
     "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
     "memory_capacity": "rnnprobe.capacity",
     "MemoryCapacity": "rnnprobe.capacity",
+    "CapacityResolutionWarning": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
 }
@@ -92,7 +93,7 @@ __all__ = [
     "weight_spectrum", "WeightSpectrum", "BlockSpectrum",
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
-    "memory_capacity", "MemoryCapacity",
+    "memory_capacity", "MemoryCapacity", "CapacityResolutionWarning",
     "path_lengths", "PathLengths",
 ]
 
@@ -117,7 +118,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
-    from rnnprobe.capacity import MemoryCapacity, memory_capacity
+    from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
