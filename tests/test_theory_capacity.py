@@ -109,6 +109,9 @@ def test_expected_heldout_capacity_against_gaussian_monte_carlo():
     assert pred[0] == 0.0
     first = rho2 - (1 - rho2) * (N - 1) / nu - 2 * rho2 * (1 - rho2) / (n_test + 1)
     assert pred[-1] == pytest.approx(first[-1], abs=1e-4)
+    # finite and monotone up to MC_k = 1 (scipy's ₂F₁ series fails within ~1e-13 of 1; the limit is used there)
+    near = cap.expected_heldout_capacity(1 - np.logspace(-3, -17, 40), 10, 8000, 2000)
+    assert np.isfinite(near).all() and np.all(np.diff(near) >= 0) and near[-1] == pytest.approx(1.0, abs=1e-15)
 
 
 def _measure_and_predict(model, n_samples=10_000, seed=0):

@@ -331,5 +331,10 @@ def expected_heldout_capacity(per_lag, n_regressors: int, n_train: int, n_test: 
             out[i] = m
             continue
         fitted = m * _poisson_mean_ratio(m * nu / (2 * (1 - m)), r)
-        out[i] = 1.0 - (1.0 - fitted) * special.hyp2f1(1.0, 1.0, (n_test + 1) / 2, fitted)
+        c = (n_test + 1) / 2
+        # ₂F₁(1, 1; c; z) → (c − 1)/(c − 2) as z → 1 (Gauss); scipy's series gives NaN within ~1e-13 of 1
+        f = special.hyp2f1(1.0, 1.0, c, fitted) if 1.0 - fitted > 1e-9 else (c - 1) / (c - 2)
+        out[i] = 1.0 - (1.0 - fitted) * f
+    if not np.isfinite(out).all():
+        raise InvalidArgument(f"expected_heldout_capacity: non-finite result for per_lag {mc!r}")
     return out
