@@ -117,7 +117,7 @@ def test_agrees_with_the_reference_on_independent_inputs_within_sampling_error()
 
 def test_total_does_not_grow_with_max_lag():
     # a tanh reservoir forgets within ~40 steps: the 260 delays beyond add only sampling noise, each
-    # MC_k ~ (χ²₁ − 1)/n_test (sd √2/n_test); an in-sample fit would add about N/n_train each (0.33 in all)
+    # MC_k ~ (χ²₁ − 1)/n_test (sd √2/n_test); an in-sample fit would add about N/n each (0.5 in all)
     N, n_samples = 10, 5000
     model, _, _ = tanh_reservoir(N, 0.9, seed=3)
     long = rnnprobe.memory_capacity(model, max_lag=300, n_samples=n_samples, seed=0)
