@@ -17,24 +17,39 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["StepModel", "RecurrentModel", "FeedForwardModel"]
+__all__ = ["FAMILIES", "StepModel", "RecurrentModel", "FeedForwardModel"]
+
+#: The families a model declares (:attr:`StepModel.family`), by the structure of its step:
+#:
+#: * ``vanilla``: ``h' = σ(W_h h + W_x x + b)``, step Jacobian ``D W_h``;
+#: * ``gated``: multiplicative gates on the state (GRU, LSTM);
+#: * ``residual``: an identity path, ``s' = s + f(s)`` (step Jacobian ``I + …``);
+#: * ``dense``: each step reads several earlier states or features (augmented state);
+#: * ``diagonal``: an element-wise (or 2×2-block) linear recurrence (LRU, state-space
+#:   models, minGRU/minLSTM), whose step Jacobians are diagonal;
+#: * ``feedforward``: a plain deep stack ``s' = σ(W_l s + b_l)`` (steps are layers);
+#: * ``custom``: not known (a user's cell wrapped without saying).
+FAMILIES = ("vanilla", "gated", "residual", "dense", "diagonal", "feedforward", "custom")
 
 
 class StepModel(nn.Module):
     """Base class: one step of a chain ``s' = F_t(x_t, s)``.
 
-    Subclasses set ``name``, ``input_size``, ``hidden_size`` and ``state_size``
-    and implement :meth:`step`; they override :meth:`step_jacobian` with an
-    analytic formula where it is cheap (and say so with
-    ``analytic_jacobian = True``).
+    Subclasses set ``name``, ``family`` (one of :data:`FAMILIES`), ``input_size``,
+    ``hidden_size`` and ``state_size`` and implement :meth:`step`; they override
+    :meth:`step_jacobian` with an analytic formula where it is cheap (the default
+    is ``torch.func`` autograd).
     """
 
     #: registry name, e.g. ``"vanilla-tanh"``
     name: str = "model"
     #: ``"recurrent"`` (steps are time steps) or ``"feedforward"`` (steps are layers)
     kind: str = "recurrent"
-    #: whether :meth:`step_jacobian` is a closed form (else torch.func autograd)
-    analytic_jacobian: bool = False
+    #: what kind of step this is, one of :data:`FAMILIES` (declared, never guessed from the name)
+    family: str = "custom"
+    #: whether :func:`rnnprobe.record` takes batched inputs as ``(B, T, d)`` by default
+    #: (adapters of torch modules built with ``batch_first=True``); else ``(T, B, d)``
+    batch_first: bool = False
     #: whether every step Jacobian is ``D_s W_h`` (the lecture's form, where the
     #: Pascanu verdict and the bound B_W apply)
     lecture_form: bool = False
@@ -140,9 +155,6 @@ class RecurrentModel(StepModel):
         C, B = xs.shape[:2]
         J = self.step_jacobian(xs.reshape(C * B, -1), states.reshape(C * B, -1), t0)
         return J.reshape(C, B, self.state_size, self.state_size)
-
-    def derivative_diagonals(self, xs, states, t0=0):
-        return None
 
 
 class FeedForwardModel(StepModel):
