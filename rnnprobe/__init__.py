@@ -68,6 +68,7 @@ _EXPORTS = {
     "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
     "memory_capacity": "rnnprobe.capacity",
     "MemoryCapacity": "rnnprobe.capacity",
+    "CapacityResolutionWarning": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
     # beyond chains: input gradients of any sequence model; attention (rnnprobe.attention)
@@ -99,7 +100,7 @@ __all__ = [
     "weight_spectrum", "WeightSpectrum", "BlockSpectrum",
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
-    "memory_capacity", "MemoryCapacity",
+    "memory_capacity", "MemoryCapacity", "CapacityResolutionWarning",
     "path_lengths", "PathLengths",
     # beyond chains
     "input_gradient_norms", "input_jacobian_norms",
@@ -131,7 +132,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.attention import (CausalSelfAttention, CausalTransformer, EncoderDecoder, PathSplit,
                                     SequenceTask, alignment_accuracy, attention_path_split, dot_attention,
                                     evaluate_seq2seq, train_seq2seq)
-    from rnnprobe.capacity import MemoryCapacity, memory_capacity
+    from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
