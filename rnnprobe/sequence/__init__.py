@@ -1,0 +1,1 @@
+"""Sequence modelling: a character corpus, the char-RNN, training by maximum likelihood, sampling."""
