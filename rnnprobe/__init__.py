@@ -9,6 +9,8 @@ The public API (see the README for a tour):
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
   :func:`memory_capacity`, :func:`path_lengths`;
+* during training: :class:`ProbeMonitor`, and gradient flossing (:func:`lyapunov_exponents`,
+  :func:`flossing_loss`); the char-RNN: the subpackage :mod:`rnnprobe.sequence`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
@@ -64,6 +66,10 @@ _EXPORTS = {
     "MemoryCapacity": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor": "rnnprobe.monitor",
+    "lyapunov_exponents": "rnnprobe.flossing",
+    "flossing_loss": "rnnprobe.flossing",
 }
 
 __all__ = [
@@ -82,6 +88,8 @@ __all__ = [
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
     "memory_capacity", "MemoryCapacity",
     "path_lengths", "PathLengths",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor", "lyapunov_exponents", "flossing_loss",
 ]
 
 
@@ -107,11 +115,13 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.capacity import MemoryCapacity, memory_capacity
     from rnnprobe.errors import InvalidArgument, RnnProbeError
+    from rnnprobe.flossing import flossing_loss, lyapunov_exponents
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
+    from rnnprobe.monitor import ProbeMonitor
     from rnnprobe.nonlinearities import NONLINEARITIES
     from rnnprobe.paths import PathLengths, path_lengths
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values

@@ -329,6 +329,30 @@ class CharRNN(nn.Module):
             x = torch.stack(outs)
         return x
 
+    def core_model(self, layer: int = 0, *, dtype=torch.float64) -> StepModel:
+        """A detached copy of core layer ``layer`` as an rnnprobe step model (float64 by default).
+
+        For a torch core it is :func:`rnnprobe.adapt`'s copy, which runs the
+        layers below inside ``prepare_inputs`` (it reads embedded characters);
+        a built-in core's layer l > 0 reads the hidden vectors of layer l − 1.
+        """
+        return self._copies(layer, check_dtype("dtype", dtype))[-1]
+
+    def _copies(self, layer: int, dtype: torch.dtype) -> list[StepModel]:
+        layer = check_int("layer", layer, min_value=0, max_value=self.spec.num_layers - 1)
+        if self.fused:
+            with torch.random.fork_rng(devices=[]):     # adapt builds the lower layers: keep the global RNG
+                return [adapt(self.core, layer, dtype=dtype)]
+        copies = []
+        for i, original in enumerate(self.core[: layer + 1]):
+            copy = build(self.spec.core, self.spec.hidden_size,
+                         self.spec.embedding_size if i == 0 else self.spec.hidden_size,
+                         seed=self.spec.seed + i, dtype=dtype, **self.spec.options)
+            copy.load_state_dict(original.state_dict())
+            copy.requires_grad_(False)
+            copies.append(copy.to(original.reference_parameter().device))
+        return copies
+
     def probe_core(self, ids: torch.Tensor, layer: int = 0, *, dtype=torch.float64):
         """A detached copy of core layer ``layer`` and the inputs it reads, for rnnprobe's probes.
 
@@ -344,39 +368,25 @@ class CharRNN(nn.Module):
         Returns
         -------
         (StepModel, torch.Tensor)
-            The model, and its inputs ``(T, d)`` (or ``(T, B, d)``), ready for
-            :func:`rnnprobe.record`. For a torch core the copy is
-            :func:`rnnprobe.adapt`'s (which runs the lower layers itself), and
-            the inputs are the embedded characters.
+            The model (:meth:`core_model`), and its inputs ``(T, d)`` (or
+            ``(T, B, d)``), ready for :func:`rnnprobe.record`: the embedded
+            characters for layer 0 and for torch cores, the lower layers'
+            hidden vectors otherwise.
         """
-        layer = check_int("layer", layer, min_value=0, max_value=self.spec.num_layers - 1)
         dtype = check_dtype("dtype", dtype)
         ids = self._check_ids(ids)
         batched = ids.dim() == 2
         ids2 = ids if batched else ids.unsqueeze(1)
         with torch.no_grad():
-            if self.fused:
-                with torch.random.fork_rng(devices=[]):     # adapt builds the lower layers: keep the global RNG
-                    model = adapt(self.core, layer, dtype=dtype)
-                x = self.embedding(ids2).to(dtype)
-            else:
-                copies = []
-                for i, original in enumerate(self.core[: layer + 1]):
-                    copy = build(self.spec.core, self.spec.hidden_size,
-                                 self.spec.embedding_size if i == 0 else self.spec.hidden_size,
-                                 seed=self.spec.seed + i, dtype=dtype, **self.spec.options)
-                    copy.load_state_dict(original.state_dict())
-                    copy.requires_grad_(False)
-                    copies.append(copy.to(original.reference_parameter().device))
-                x = self.embedding(ids2).to(dtype)
-                for below in copies[:-1]:
-                    s, outs = below.initial_state(x.shape[1]), []
-                    for t in range(x.shape[0]):
-                        s = below.step(x[t], s, t)
-                        outs.append(below.hidden(s))
-                    x = torch.stack(outs)
-                model = copies[-1]
-        return model, (x if batched else x[:, 0])
+            copies = self._copies(layer, dtype)
+            x = self.embedding(ids2).to(dtype)
+            for below in copies[:-1]:
+                s, outs = below.initial_state(x.shape[1]), []
+                for t in range(x.shape[0]):
+                    s = below.step(x[t], s, t)
+                    outs.append(below.hidden(s))
+                x = torch.stack(outs)
+        return copies[-1], (x if batched else x[:, 0])
 
     def extra_repr(self) -> str:
         s = self.spec
