@@ -116,6 +116,8 @@ class CharRNNSpec:
                 raise InvalidArgument(f"option {key!r} is not accepted by core {self.core!r}; allowed: "
                                       f"{', '.join(TORCH_CORES[self.core])}")
         object.__setattr__(self, "options", options)
+        if self.core not in TORCH_CORES:        # unknown options and bad values fail here, not in training
+            build(self.core, 1, 1, dtype=self.dtype, **options)
 
     @property
     def torch_dtype(self) -> torch.dtype:

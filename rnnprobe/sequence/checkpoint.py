@@ -102,8 +102,10 @@ def read_checkpoint(path, *, name: str = "checkpoint") -> dict:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise InvalidArgument(f"{name} {str(path)!r} holds pickled Python objects, not a char-RNN checkpoint "
-                              f"(torch.load(weights_only=True) refused it)") from exc
+        if "Unsupported global" in str(exc):
+            raise InvalidArgument(f"{name} {str(path)!r} holds pickled Python objects, not a char-RNN checkpoint "
+                                  f"(torch.load(weights_only=True) refused it)") from exc
+        raise InvalidArgument(f"{name} must be a file torch.load can read; got {str(path)!r} ({exc})") from exc
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a bad argument
         raise InvalidArgument(f"{name} must be a file torch.load can read; got {str(path)!r} "
                               f"({type(exc).__name__}: {exc})") from exc

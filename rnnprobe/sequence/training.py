@@ -487,7 +487,7 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
             fl = _floss_term(model, x, config, step)
             total = total + config.floss_weight * fl
             if final or monitor.due(step):
-                monitor.log(step, "flossing_loss", float(fl))
+                monitor.log(step, "flossing_loss", float(fl.detach()))
         return loss, total, state
 
     for step in range(start, config.steps):
