@@ -38,6 +38,7 @@ A linear RNN with W = diag(0.5, 0.25) has exponents log 0.5 and log 0.25, and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -97,7 +98,15 @@ def lyapunov_exponents(model: StepModel, inputs: torch.Tensor, k: int = 1, *, bu
     -------
     torch.Tensor
         ``(k,)`` or ``(B, k)`` exponents per step (natural log), decreasing,
-        attached to the autograd graph.
+        attached to the autograd graph. An exponent is ``-inf`` (as in
+        :func:`rnnprobe.lyapunov_spectrum`) when the step Jacobians annihilate
+        that many directions exactly (e.g. ReLU units that are off).
+
+    Raises
+    ------
+    InvalidArgument
+        For bad arguments, or when a product over ``qr_every > 1`` steps
+        under- or overflows (NaN/±inf exponents are never returned silently).
     """
     x, batched = _check_inputs(model, inputs)
     T, B = x.shape[:2]
@@ -128,10 +137,11 @@ def lyapunov_exponents(model: StepModel, inputs: torch.Tensor, k: int = 1, *, bu
                 total = total + torch.log(torch.diagonal(R, dim1=-2, dim2=-1).abs())
             pending = 0
     lam = total / (T - burn_in)
-    if not bool(torch.isfinite(lam).all()):
+    # -inf with qr_every = 1 is an exact zero of R (a singular J, e.g. ReLU units off), as rnnprobe's own
+    bad = torch.isnan(lam) | (lam == math.inf) | ((lam == -math.inf) & (qr_every > 1))
+    if bool(bad.any()):
         raise InvalidArgument(f"the Lyapunov exponents are not finite ({lam.detach().tolist()}): a Jacobian "
-                              f"product over qr_every={qr_every} steps under- or overflowed, or a step Jacobian "
-                              "is singular; use qr_every=1")
+                              f"product over qr_every={qr_every} steps under- or overflowed; use qr_every=1")
     lam = torch.sort(lam, dim=-1, descending=True).values
     return lam if batched else lam[0]
 
@@ -150,6 +160,9 @@ def flossing_loss(model: StepModel, inputs: torch.Tensor, k: int = 1, **options)
         A differentiable scalar, 0 only when the top k exponents are 0.
     """
     lam = lyapunov_exponents(model, inputs, k, **options)
+    if not bool(torch.isfinite(lam).all()):
+        raise InvalidArgument(f"k must be at most the number of directions the step Jacobians do not annihilate: "
+                              f"the top {k} exponents include -inf ({lam.detach().tolist()}); got k={k!r}")
     return (lam ** 2).sum(-1).mean()
 
 
