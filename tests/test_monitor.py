@@ -151,7 +151,7 @@ def test_scalars_reach_tensorboard(tmp_path):
     assert lag10[0].value == pytest.approx(by(rows, "jacobian_norm", lag=10)[0]["value"], rel=1e-6)
 
 
-@pytest.mark.filterwarnings("ignore:.*treespec:DeprecationWarning", "ignore:The number of training batches")
+@pytest.mark.filterwarnings("ignore:.*treespec", "ignore:The number of training batches")
 def test_a_lightning_trainer_runs_the_monitor(tmp_path):
     lightning = pytest.importorskip("lightning")
     from rnnprobe.callbacks import ProbeCallback

@@ -159,6 +159,16 @@ def test_training_rows_are_tidy_and_complete():
     assert groups == {"embedding", "core.0", "readout", "total"}
 
 
+def test_context_columns_survive_a_resume(tmp_path):
+    corpus = Corpus.from_text(FOX)
+    context = {"study": "training", "arch": "gru", "hidden": 8, "seed": 0}
+    whole = train(tiny_config(steps=4), corpus=corpus, context=context)
+    assert all(list(r)[:4] == list(context) and r["arch"] == "gru" for r in whole.rows)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(steps=4), tmp_path, corpus=corpus, context=context, progress=kill_after(3))
+    assert train(tiny_config(steps=4), tmp_path, corpus=corpus, context=context).rows == whole.rows
+
+
 def kill_after(n):
     def progress(step, loss):
         if step == n:

@@ -376,7 +376,7 @@ def _floss_term(model: CharRNN, x: torch.Tensor, config: TrainConfig, step: int)
 
 
 def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, monitor: ProbeMonitor | None = None,
-          progress: Callable[[int, float], None] | None = None) -> TrainResult:
+          context: Mapping | None = None, progress: Callable[[int, float], None] | None = None) -> TrainResult:
     """Train a char-RNN for ``config.steps`` updates, resuming from ``directory`` if it holds a checkpoint.
 
     Parameters
@@ -391,6 +391,9 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
         Default: probes the core every ``config.probe_every`` steps on the first
         ``config.probe_length`` validation characters. Its ``rows`` are replaced
         by the run's (restored ones first when resuming).
+    context : dict, optional
+        Constant columns put first in every row of the default monitor (e.g. a
+        study's grid columns: ``{"arch": "lstm", "seed": 0}``).
     progress : callable, optional
         Called as ``progress(step, loss)`` after every update (``loss``: the
         step's cross-entropy in nats per character).
@@ -418,7 +421,9 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
         raise InvalidArgument(f"the validation text must hold at least 2 characters to probe; got {probe_ids.numel()}")
     if monitor is None:
         monitor = ProbeMonitor(probe_ids, every=config.probe_every, eps=config.eps, lyapunov_k=config.lyapunov_k,
-                               layers=range(config.num_layers))
+                               layers=range(config.num_layers), context=context)
+    elif context is not None:
+        raise InvalidArgument("context applies to the default monitor only; give it to your ProbeMonitor instead")
     elif not isinstance(monitor, ProbeMonitor):
         raise InvalidArgument(f"monitor must be a ProbeMonitor; got {type(monitor).__name__}")
     val_ids = corpus.val if config.val_chars is None else corpus.val[: config.val_chars]
