@@ -347,6 +347,13 @@ def test_bad_input_is_refused_by_name(tmp_path, what, call, pattern):
         call(tmp_path)
 
 
+def test_a_diverging_run_stops_with_a_hint():
+    config = tiny_config(core="vanilla-relu", lr=1e30, clip=None, eval_every=100, probe_every=100)
+    with pytest.raises(InvalidArgument, match=r"the training loss is not finite at step 1 \(nan\): lower lr "
+                                              r"\(got 1e\+30\) or clip the gradients \(clip=None\)"):
+        train(config, corpus=Corpus.from_text(FOX))
+
+
 def test_a_diverging_model_is_not_sampled_silently():
     model = CharRNN(CharRNNSpec("gru", vocab_size=3, hidden_size=4, embedding_size=2))
     with torch.no_grad():

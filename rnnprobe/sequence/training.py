@@ -499,12 +499,12 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
         if step % config.eval_every == 0:
             evaluation_rows(step)
         loss, total, state = loss_of(step, carry)
+        if not math.isfinite(float(total.detach())):
+            raise InvalidArgument(f"the training loss is not finite at step {step} ({float(total.detach())!r}): "
+                                  f"lower lr (got {config.lr!r}) or clip the gradients (clip={config.clip!r})")
         opt.zero_grad()
         total.backward()
         monitor(step, model, loss=loss, parameters=model)
-        if not math.isfinite(float(loss.detach())):
-            raise InvalidArgument(f"the training loss is not finite at step {step} ({float(loss)!r}): lower lr "
-                                  f"(got {config.lr!r}) or clip the gradients (clip={config.clip!r})")
         if config.clip is not None:
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
         opt.step()
