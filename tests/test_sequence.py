@@ -107,6 +107,11 @@ def test_tied_torch_layer_jacobian_is_autograds_and_adapts(kind):
         assert torch.allclose(tied.step(x, s), copy.step(x, s), atol=1e-12)
         names = {"nn.RNN": ["W_h"], "nn.GRU": ["W_hr", "W_hz", "W_hn"], "nn.LSTM": ["W_hi", "W_hf", "W_hg", "W_ho"]}
         assert list(tied.recurrent_weights()) == names[kind]
+        assert tied.family == copy.family and tied.name == copy.name
+    # a vanilla layer is in the lecture's form: the bound chain uses its D_s, and holds
+    tied = TiedTorchLayer(torch.nn.RNN(3, 4, dtype=F64))
+    if kind == "nn.RNN":
+        assert rnnprobe.gradient_bounds(rnnprobe.record(tied, torch.randn(20, 3, dtype=F64))).holds()
 
 
 def test_models_are_seeded_and_leave_the_global_rng_alone():

@@ -150,8 +150,6 @@ class TiedTorchLayer(RecurrentModel):
     autograd flows back into them (gradient flossing differentiates through it).
     """
 
-    analytic_jacobian = True
-
     def __init__(self, module: nn.Module, layer: int = 0):
         super().__init__()
         if not isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)) or module.bidirectional or getattr(module, "proj_size", 0):
@@ -171,6 +169,8 @@ class TiedTorchLayer(RecurrentModel):
         self.hidden_size = self.template.hidden_size
         self.state_size = self.template.state_size
         self.lecture_form = self.template.lecture_form
+        self.family = self.template.family
+        self.sigma = getattr(self.template, "sigma", None)
 
     def _params(self) -> dict:
         m, l = self._module[0], self.layer
@@ -197,6 +197,9 @@ class TiedTorchLayer(RecurrentModel):
 
     def recurrent_weights(self):
         return self._call("recurrent_weights")
+
+    def derivative_diagonals(self, xs, states, t0=0):
+        return self._call("derivative_diagonals", xs, states)
 
     def reference_parameter(self):
         return next(self._module[0].parameters())
