@@ -9,6 +9,8 @@ The public API (see the README for a tour):
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
   :func:`memory_capacity`, :func:`path_lengths`;
+* during training: :class:`ProbeMonitor`, and gradient flossing (:func:`lyapunov_exponents`,
+  :func:`flossing_loss`); the char-RNN: the subpackage :mod:`rnnprobe.sequence`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
 * beyond chains: :func:`input_gradient_norms`, :func:`input_jacobian_norms` for any sequence
   model; the encoder–decoder with attention, causal self-attention, copy/reverse tasks and the
@@ -84,6 +86,10 @@ _EXPORTS = {
     "train_seq2seq": "rnnprobe.attention",
     "evaluate_seq2seq": "rnnprobe.attention",
     "alignment_accuracy": "rnnprobe.attention",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor": "rnnprobe.monitor",
+    "lyapunov_exponents": "rnnprobe.flossing",
+    "flossing_loss": "rnnprobe.flossing",
 }
 
 __all__ = [
@@ -106,6 +112,8 @@ __all__ = [
     "input_gradient_norms", "input_jacobian_norms",
     "EncoderDecoder", "CausalSelfAttention", "CausalTransformer", "SequenceTask", "dot_attention",
     "attention_path_split", "PathSplit", "train_seq2seq", "evaluate_seq2seq", "alignment_accuracy",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor", "lyapunov_exponents", "flossing_loss",
 ]
 
 
@@ -134,12 +142,14 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
                                     evaluate_seq2seq, train_seq2seq)
     from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
     from rnnprobe.errors import InvalidArgument, RnnProbeError
+    from rnnprobe.flossing import flossing_loss, lyapunov_exponents
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
     from rnnprobe.input_gradients import input_gradient_norms, input_jacobian_norms
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
+    from rnnprobe.monitor import ProbeMonitor
     from rnnprobe.nonlinearities import NONLINEARITIES
     from rnnprobe.paths import PathLengths, path_lengths
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values

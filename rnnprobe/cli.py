@@ -5,6 +5,8 @@
     rnnprobe studies                      list the studies and the question each answers
     rnnprobe study NAME [OPTIONS]         run a study into a directory of tidy tables
     rnnprobe probe ARCH | --model FILE    probe one model and print a short table
+    rnnprobe train [--text FILE] ...      train a char-RNN, probing it as it learns
+    rnnprobe sample CHECKPOINT            sample text from a trained char-RNN
 
 Each command parses its options and calls one Python function a notebook can
 call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
@@ -339,6 +341,14 @@ def _build_from_spec(spec, state, *, layer, direction, dtype, option):
 
     import rnnprobe
 
+    if isinstance(spec, dict) and "charrnn" in spec:      # a char-RNN checkpoint (rnnprobe train): its core
+        from rnnprobe.sequence.checkpoint import charrnn_from_checkpoint
+
+        try:
+            charrnn = charrnn_from_checkpoint(spec, state, name="the checkpoint")
+            return charrnn.core_model(layer, dtype=dtype)
+        except rnnprobe.InvalidArgument as exc:
+            _fail(str(exc), option)
     if not isinstance(spec, dict) or ("module" in spec) == ("arch" in spec):
         _fail(f"the spec must be a dict with a 'module' (torch.nn RNN/GRU/LSTM/cell) or an 'arch' (rnnprobe) "
               f"entry; got {spec!r}", option)
@@ -573,6 +583,156 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")
+
+
+# --------------------------------------------------------------------------- train, sample
+# The char-RNN commands (rnnprobe.sequence): each parses its options and calls one function.
+_SEQUENCE_OPTIONS = {"core": "--arch", "hidden_size": "--hidden", "embedding_size": "--embedding",
+                     "num_layers": "--layers", "steps": "--steps", "batch_size": "--batch", "bptt": "--bptt",
+                     "lr": "--lr", "clip": "--clip", "seed": "--seed", "eval_every": "--eval-every",
+                     "probe_every": "--probe-every", "checkpoint_every": "--checkpoint-every",
+                     "probe_length": "--probe-length", "lyapunov_k": "--lyapunov-k", "floss": "--floss",
+                     "floss_weight": "--floss-weight", "floss_before": "--floss-before", "max_chars": "--max-chars",
+                     "temperature": "--temperature", "length": "--length", "prime": "--prime",
+                     "option": "--option", "options": "--option", "char-RNN": "--option",
+                     "the training text": "--text", "the validation text": "--text", "the vocabulary": "--text",
+                     "directory": "--out", "the run's checkpoint": "--out"}
+
+
+def _invalid(exc, core_options=()) -> None:
+    """Turn an InvalidArgument into a usage error on the option its message names (exit 2)."""
+    message = str(exc)
+    first = message.split(" ", 1)[0]
+    if first in core_options:                                # a bad value of a core option
+        _fail(message, "--option")
+    for name, option in _SEQUENCE_OPTIONS.items():
+        if first == name or (" " in name and message.startswith(name)):
+            _fail(message, option)
+    raise click.UsageError(message)
+
+
+def _parse_option(text: str):
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        _fail(f"expected KEY=VALUE; got {text!r}", "--option")
+    raw = raw.strip()
+    for convert in (int, float):
+        try:
+            return key.strip(), convert(raw)
+        except ValueError:
+            pass
+    return key.strip(), {"true": True, "false": False, "none": None}.get(raw.lower(), raw)
+
+
+@main.command("train")
+@click.option("--text", type=click.Path(dir_okay=False, path_type=Path),
+              help="A UTF-8 text file  [default: the Python standard library's own sources]")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory  [default: ./rnnprobe-results/train-ARCH]")
+@click.option("--arch", default="lstm", show_default=True,
+              help="The core: a recurrent architecture (rnnprobe.architectures) or nn.RNN, nn.GRU, nn.LSTM.")
+@click.option("--hidden", type=int, default=128, show_default=True, help="Hidden size of each core layer.")
+@click.option("--layers", type=int, default=1, show_default=True, help="Stacked core layers.")
+@click.option("--embedding", type=int, default=32, show_default=True, help="Character embedding size.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the core, e.g. --option forget_bias=1 or --option init=orthogonal (repeatable).")
+@click.option("--steps", type=int, default=1000, show_default=True, help="Optimizer updates N.")
+@click.option("--batch", type=int, default=32, show_default=True, help="Parallel text streams per step.")
+@click.option("--bptt", type=int, default=64, show_default=True, help="Characters per stream per step (truncation).")
+@click.option("--lr", type=float, default=2e-3, show_default=True, help="Adam's learning rate.")
+@click.option("--clip", type=float, default=1.0, show_default=True, help="Clip the gradient norm to this; 0: off.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the initial weights.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32", show_default=True)
+@click.option("--eval-every", type=int, default=100, show_default=True, help="Steps between validation bits/char.")
+@click.option("--probe-every", type=int, default=100, show_default=True, help="Steps between monitor probes.")
+@click.option("--checkpoint-every", type=int, default=100, show_default=True, help="Steps between checkpoints.")
+@click.option("--probe-length", type=int, default=200, show_default=True, help="Length of the probe sequence.")
+@click.option("--lyapunov-k", type=int, default=4, show_default=True, help="Lyapunov exponents the monitor records.")
+@click.option("--floss", type=int, default=0, show_default=True,
+              help="Gradient flossing: push the top K Lyapunov exponents towards 0 (0: off).")
+@click.option("--floss-weight", type=float, default=0.1, show_default=True, help="Weight of the flossing term.")
+@click.option("--floss-before", type=int, default=0, show_default=True,
+              help="Steps of flossing alone before training.")
+@click.option("--max-chars", type=int, help="Use only the first N characters of the text.")
+def train_command(text, out, arch, hidden, layers, embedding, options, steps, batch, bptt, lr, clip, seed, dtype,
+                  eval_every, probe_every, checkpoint_every, probe_length, lyapunov_k, floss, floss_weight,
+                  floss_before, max_chars):
+    """Train a char-RNN on a text by maximum likelihood; probe it as it learns.
+
+    Writes OUT/model.pt (the latest checkpoint, {"spec", "state_dict", "vocab"}:
+    'rnnprobe probe --model OUT/model.pt' and 'rnnprobe sample OUT/model.pt' read it),
+    OUT/monitor.csv (tidy rows: validation bits/char, G(k), memory length, sigma_max,
+    Lyapunov exponents, loss, gradient norms, per step) and OUT/meta.json. Started
+    again with the same options, a run resumes from its latest checkpoint.
+    """
+    from rnnprobe.errors import InvalidArgument
+    from rnnprobe.sequence import TrainConfig, load_corpus, train
+
+    core_options = dict(_parse_option(o) for o in options)
+    try:
+        config = TrainConfig(core=arch, hidden_size=hidden, embedding_size=embedding, num_layers=layers,
+                             options=core_options, seed=seed, dtype=dtype, steps=steps, batch_size=batch, bptt=bptt,
+                             lr=lr, clip=clip if clip != 0 else None, eval_every=eval_every,
+                             probe_every=probe_every, checkpoint_every=checkpoint_every, probe_length=probe_length,
+                             lyapunov_k=lyapunov_k, floss=floss, floss_weight=floss_weight, floss_before=floss_before)
+        corpus = load_corpus(text, max_chars=max_chars, name="--text")
+    except InvalidArgument as exc:
+        if text is not None and str(exc).startswith("--text"):
+            _fail(str(exc).removeprefix("--text "), "--text")
+        _invalid(exc, core_options)
+    out = Path("rnnprobe-results") / f"train-{arch}" if out is None else out
+    _check_out_dir(out)
+    bar, last = None, {"loss": math.nan}
+    if _progress_enabled():
+        bar = click.progressbar(length=steps, label=f"train {arch}", show_eta=True, show_pos=True, file=sys.stderr,
+                                item_show_func=lambda _: f"loss {last['loss']:.3f}")
+        bar.__enter__()
+
+    def progress(step, loss):
+        last["loss"] = loss
+        if bar is not None:
+            bar.update(step - bar.pos)
+
+    try:
+        result = train(config, out, corpus=corpus, progress=progress)
+    except InvalidArgument as exc:
+        if bar:
+            bar.__exit__(None, None, None)
+        _invalid(exc, core_options)
+    except KeyboardInterrupt:
+        if bar:
+            bar.__exit__(None, None, None)
+        click.echo(f"\ninterrupted: the latest checkpoint is in {out}; run the same command again to resume", err=True)
+        sys.exit(130)
+    if bar:
+        bar.__exit__(None, None, None)
+    resumed = f", resumed from step {result.resumed_from}" if result.resumed_from else ""
+    click.echo(f"train {arch}: {result.step} steps in {result.elapsed_s:.1f} s{resumed}; validation "
+               f"{result.val_bits_per_char:.3f} bits/char -> {out}/model.pt, monitor.csv ({len(result.rows)} rows), "
+               "meta.json")
+
+
+@main.command("sample")
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--length", type=int, default=400, show_default=True, help="Characters to generate.")
+@click.option("--temperature", type=float, default=0.8, show_default=True,
+              help="> 0; below 1 sharpens the model's distribution, above 1 flattens it.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the draws.")
+@click.option("--prime", help="Text the model reads first (printed before the sample)  [default: a newline]")
+def sample_command(checkpoint, length, temperature, seed, prime):
+    """Sample text from a char-RNN checkpoint (a run directory or its model.pt)."""
+    from rnnprobe.errors import InvalidArgument
+    from rnnprobe.sequence import load_checkpoint, sample
+
+    path = checkpoint / "model.pt" if checkpoint.is_dir() else checkpoint
+    try:
+        model, vocab, _ = load_checkpoint(path, name="CHECKPOINT")
+        text = sample(model, vocab, length, temperature=temperature, seed=seed, prime=prime)
+    except InvalidArgument as exc:
+        if str(exc).startswith("CHECKPOINT"):
+            _fail(str(exc).removeprefix("CHECKPOINT "), "CHECKPOINT")
+        _invalid(exc)
+    click.echo((prime or "") + text)
 
 
 if __name__ == "__main__":  # pragma: no cover
