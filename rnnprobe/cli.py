@@ -665,6 +665,7 @@ def train_command(text, out, arch, hidden, layers, embedding, options, steps, ba
     Lyapunov exponents, loss, gradient norms, per step) and OUT/meta.json. Started
     again with the same options, a run resumes from its latest checkpoint.
     """
+    from rnnprobe._validation import check_output_directory
     from rnnprobe.errors import InvalidArgument
     from rnnprobe.sequence import TrainConfig, load_corpus, train
 
@@ -681,7 +682,10 @@ def train_command(text, out, arch, hidden, layers, embedding, options, steps, ba
             _fail(str(exc).removeprefix("--text "), "--text")
         _invalid(exc, core_options)
     out = Path("rnnprobe-results") / f"train-{arch}" if out is None else out
-    _check_out_dir(out)
+    try:
+        check_output_directory("--out", out)
+    except InvalidArgument as exc:
+        _fail(str(exc), "--out")
     bar, last = None, {"loss": math.nan}
     if _progress_enabled():
         bar = click.progressbar(length=steps, label=f"train {arch}", show_eta=True, show_pos=True, file=sys.stderr,
