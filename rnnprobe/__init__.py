@@ -7,7 +7,7 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`memory_capacity`, :func:`path_lengths`;
+  :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
@@ -71,6 +71,9 @@ _EXPORTS = {
     "MemoryLength": "rnnprobe.memory",
     "lyapunov_spectrum": "rnnprobe.lyapunov",
     "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
+    "covariant_lyapunov_vectors": "rnnprobe.clv",
+    "trajectory_covariant_lyapunov_vectors": "rnnprobe.clv",
+    "CovariantLyapunovVectors": "rnnprobe.clv",
     "memory_capacity": "rnnprobe.capacity",
     "MemoryCapacity": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
@@ -92,6 +95,7 @@ __all__ = [
     "weight_spectrum", "WeightSpectrum", "BlockSpectrum",
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
+    "covariant_lyapunov_vectors", "trajectory_covariant_lyapunov_vectors", "CovariantLyapunovVectors",
     "memory_capacity", "MemoryCapacity",
     "path_lengths", "PathLengths",
 ]
@@ -118,6 +122,8 @@ def __dir__():
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.capacity import MemoryCapacity, memory_capacity
+    from rnnprobe.clv import (CovariantLyapunovVectors, covariant_lyapunov_vectors,
+                              trajectory_covariant_lyapunov_vectors)
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix

@@ -15,8 +15,12 @@ the measured growth of ``log ρ`` per step in the previous block: m is the large
 length that keeps ``ρ`` below ``eps^(−1/6)`` (about 400 in float64, 15 in
 float32) and the column norms within ``exp(±log(max float)/4)`` (no under- or
 overflow), at most twice the previous length and at most :data:`MAX_EVERY`. A
-block whose R has a zero on its diagonal (a singular direction, exponent −∞)
-sends m back to 1.
+block whose ρ ends up above 4× the target after all (the growth rate rose within
+it) is redone one step at a time from its starting frame, and m restarts at 1.
+So is, for a fixed m too, a block whose column norms or R's diagonal under- or
+overflowed (zero, subnormal or infinite): the result never depends on whether a
+tiny R_ii is a singular direction (exponent −∞, as a single step shows it) or an
+underflow of the product.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class FrameSweep:
         eps = torch.finfo(traj.dtype).eps
         self._log_kappa = -math.log(eps) / 6
         self._log_range = math.log(torch.finfo(traj.dtype).max) / 4
+        self._tiny = torch.finfo(traj.dtype).tiny
         #: the block lengths used, in order
         self.blocks: list[int] = []
 
@@ -90,25 +95,49 @@ class FrameSweep:
                 Y = torch.matmul(J[i], Y)
                 n += 1
                 if n >= self.every or c0 + i + 1 == stop:
-                    Q, R = self._qr(Y, n)
-                    yield c0 + i + 1, Q, R
-                    Y, n = Q, 0
+                    t = c0 + i + 1
+                    Q_next, R = torch.linalg.qr(Y)
+                    if n > 1 and not self._accept(Y, R, n):
+                        # under- or overflow, or (automatic m) the growth rose within the block:
+                        # redo it one step at a time from its starting frame
+                        for t_step, Q_next, R in self._single_steps(Q, t - n, t):
+                            yield t_step, Q_next, R
+                    else:
+                        if n == 1 and self.fixed is None:
+                            self._accept(Y, R, n)                    # only to choose the next block length
+                        self.blocks.append(n)
+                        yield t, Q_next, R
+                    Q = Y = Q_next
+                    n = 0
 
-    def _qr(self, Y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        Q, R = torch.linalg.qr(Y)
-        self.blocks.append(n)
+    def _single_steps(self, Q: torch.Tensor, start: int, stop: int):
+        for c0 in range(start, stop, self.chunk_size):
+            c1 = min(c0 + self.chunk_size, stop)
+            J = self.traj.step_jacobians(c0, c1)
+            for i in range(c1 - c0):
+                Q, R = torch.linalg.qr(torch.matmul(J[i], Q))
+                self.blocks.append(1)
+                yield c0 + i + 1, Q, R
         if self.fixed is None:
-            self.every = self._next_every(Y, R, n)
-        return Q, R
+            self.every = 1
 
-    def _next_every(self, Y: torch.Tensor, R: torch.Tensor, n: int) -> int:
-        """The next block length from this block's growth of log ρ and of the column norms."""
+    def _accept(self, Y: torch.Tensor, R: torch.Tensor, n: int) -> bool:
+        """Whether a block is kept; with automatic m, also sets the next block length.
+
+        Kept: no column or diagonal entry of R under- or overflowed (subnormal, zero or
+        infinite: a block of one step is always kept, its zeros are singular
+        directions), and with automatic m, ρ within 4× its target.
+        """
         d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
         col = torch.linalg.vector_norm(Y, dim=-2)
-        logs = torch.log(torch.stack([d.min(), d.max(), col.max()])).tolist()
-        log_d_min, log_d_max, log_col_max = logs
-        if not all(math.isfinite(v) for v in logs):
-            return 1                                                 # a singular (or vanished) frame
+        d_min, d_max, col_max = torch.stack([d.min(), d.max(), col.max()]).tolist()
+        if not (d_min >= self._tiny and math.isfinite(d_max) and math.isfinite(col_max)):
+            if self.fixed is None:
+                self.every = 1                                       # a singular (or vanished) frame
+            return False
+        if self.fixed is not None:
+            return True
+        log_d_min, log_d_max, log_col_max = math.log(d_min), math.log(d_max), math.log(col_max)
         log_rho = log_col_max - log_d_min                            # >= 0 up to rounding
         scale = max(abs(log_col_max), abs(log_d_min), abs(log_d_max))
         m = MAX_EVERY
@@ -116,4 +145,5 @@ class FrameSweep:
             m = min(m, int(self._log_kappa * n / log_rho))
         if scale > 0:
             m = min(m, int(self._log_range * n / scale))
-        return max(1, min(m, 2 * self.every))
+        self.every = max(1, min(m, 2 * self.every))
+        return log_rho <= self._log_kappa + math.log(4) and scale <= 2 * self._log_range
