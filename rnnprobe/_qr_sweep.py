@@ -13,11 +13,11 @@ networks, the error of the smallest exponent grows like ``eps·ρ²`` per block.
 The block length m is either fixed, or chosen automatically, block by block, from
 the measured growth of ``log ρ`` per step in the previous block: m is the largest
 length that keeps ``ρ`` below ``eps^(−1/6)`` (about 400 in float64, 15 in
-float32) and the column norms within ``exp(±log(max float)/4)`` (no under- or
+float32), if the growth rate stays that of the previous block, and the column norms within ``exp(±log(max float)/4)`` (no under- or
 overflow), at most twice the previous length and at most :data:`MAX_EVERY`. A
-block whose ρ ends up above 4× the target after all (the growth rate rose within
-it) is redone one step at a time from its starting frame, and m restarts at 1.
-So is, for a fixed m too, a block whose column norms or R's diagonal under- or
+block whose ρ ends up above 8× the target after all (the growth rate rose within
+it) is redone from its starting frame as two halves (each checked the same way,
+down to single steps, which are always kept). So is, for a fixed m too, a block whose column norms or R's diagonal under- or
 overflowed (zero, subnormal or infinite): the result never depends on whether a
 tiny R_ii is a singular direction (exponent −∞, as a single step shows it) or an
 underflow of the product.
@@ -99,9 +99,9 @@ class FrameSweep:
                     Q_next, R = torch.linalg.qr(Y)
                     if n > 1 and not self._accept(Y, R, n):
                         # under- or overflow, or (automatic m) the growth rose within the block:
-                        # redo it one step at a time from its starting frame
-                        for t_step, Q_next, R in self._single_steps(Q, t - n, t):
-                            yield t_step, Q_next, R
+                        # redo it in halves from its starting frame
+                        for t_sub, Q_next, R in self._redo(Q, t - n, t):
+                            yield t_sub, Q_next, R
                     else:
                         if n == 1 and self.fixed is None:
                             self._accept(Y, R, n)                    # only to choose the next block length
@@ -110,23 +110,34 @@ class FrameSweep:
                     Q = Y = Q_next
                     n = 0
 
-    def _single_steps(self, Q: torch.Tensor, start: int, stop: int):
-        for c0 in range(start, stop, self.chunk_size):
-            c1 = min(c0 + self.chunk_size, stop)
-            J = self.traj.step_jacobians(c0, c1)
-            for i in range(c1 - c0):
-                Q, R = torch.linalg.qr(torch.matmul(J[i], Q))
-                self.blocks.append(1)
-                yield c0 + i + 1, Q, R
+    def _redo(self, Q: torch.Tensor, start: int, stop: int):
+        """Redo the rejected block ``[start, stop)`` as two halves, recursively (a single step is always kept)."""
+        every = self.every
+        J = self.traj.step_jacobians(start, stop)
+        half = (stop - start + 1) // 2
+        for a in (start, start + half):
+            b = min(a + half, stop)
+            Y = Q
+            for t in range(a, b):
+                Y = torch.matmul(J[t - start], Y)
+            Q_next, R = torch.linalg.qr(Y)
+            if b - a > 1 and not self._accept(Y, R, b - a):
+                for item in self._redo(Q, a, b):
+                    yield item
+                Q_next = item[1]
+            else:
+                self.blocks.append(b - a)
+                yield b, Q_next, R
+            Q = Q_next
         if self.fixed is None:
-            self.every = 1
+            self.every = min(every, self.every)
 
     def _accept(self, Y: torch.Tensor, R: torch.Tensor, n: int) -> bool:
         """Whether a block is kept; with automatic m, also sets the next block length.
 
         Kept: no column or diagonal entry of R under- or overflowed (subnormal, zero or
         infinite: a block of one step is always kept, its zeros are singular
-        directions), and with automatic m, ρ within 4× its target.
+        directions), and with automatic m, ρ within 8× its target.
         """
         d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
         col = torch.linalg.vector_norm(Y, dim=-2)
@@ -146,4 +157,4 @@ class FrameSweep:
         if scale > 0:
             m = min(m, int(self._log_range * n / scale))
         self.every = max(1, min(m, 2 * self.every))
-        return log_rho <= self._log_kappa + math.log(4) and scale <= 2 * self._log_range
+        return log_rho <= self._log_kappa + math.log(8) and scale <= 2 * self._log_range
