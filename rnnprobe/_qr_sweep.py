@@ -87,10 +87,22 @@ class FrameSweep:
         ``R`` ``(B, k, k)`` the triangular factor of the block that ended there.
         A block never crosses ``stop``.
         """
-        Y, n = Q, 0
+        if Q.shape[0] != 1:
+            yield from self._run(Q, start, stop)
+            return
+        # one sequence: 2-D products (torch.matmul of (1, S, S) @ (1, S, k) takes the slower batched path)
+        for t, Q_t, R in self._run(Q[0], start, stop):
+            yield t, Q_t.unsqueeze(0), R.unsqueeze(0)
+
+    def _jacobians(self, start: int, stop: int, batched: bool) -> torch.Tensor:
+        J = self.traj.step_jacobians(start, stop)                    # (C, B, S, S)
+        return J if batched else J[:, 0]
+
+    def _run(self, Q: torch.Tensor, start: int, stop: int):
+        Y, n, batched = Q, 0, Q.ndim == 3
         for c0 in range(start, stop, self.chunk_size):
             c1 = min(c0 + self.chunk_size, stop)
-            J = self.traj.step_jacobians(c0, c1)                     # (C, B, S, S)
+            J = self._jacobians(c0, c1, batched)
             for i in range(c1 - c0):
                 Y = torch.matmul(J[i], Y)
                 n += 1
@@ -113,7 +125,7 @@ class FrameSweep:
     def _redo(self, Q: torch.Tensor, start: int, stop: int):
         """Redo the rejected block ``[start, stop)`` as two halves, recursively (a single step is always kept)."""
         every = self.every
-        J = self.traj.step_jacobians(start, stop)
+        J = self._jacobians(start, stop, Q.ndim == 3)
         half = (stop - start + 1) // 2
         for a in (start, start + half):
             b = min(a + half, stop)
