@@ -20,9 +20,11 @@ Contenders, timed in the same run:
 * ``cell-every-step``: the same with ``reorthonormalize_every=1`` (the algorithm
   before the speed-up: a QR at every step).
 * ``analytic``: the same map as a ``RecurrentModel`` with its step Jacobian in
-  closed form (what a built-in architecture does).
-* ``vanilla-tanh``: the built-in ``vanilla-tanh`` with N = 100, gain 4, for the
-  same number of steps (another map: a per-step cost, not the same exponents).
+  closed form (what every built-in architecture does).
+
+Where the time goes (``--breakdown``, from the same run): rnnprobe's forward pass
+(``record``), its step Jacobians alone, and the spectrum of an already recorded
+trajectory; the reference's loop with only its Euler steps.
 
 Accuracy: on rnnprobe's recorded trajectory and from the same start frame, the
 reference loop's exponents against rnnprobe's automatic schedule and every-step
@@ -178,14 +180,11 @@ def run(args):
     cell, EulerRateModel = _models()
     Wt, h0t = torch.from_numpy(W), torch.from_numpy(h0)
     user_cell, analytic = cell(Wt, dt), EulerRateModel(Wt, dt)
-    builtin = rnnprobe.build("vanilla-tanh", hidden_size=N, input_size=0, gain=g, seed=args.seed)
-    builtin.requires_grad_(False)
 
     contenders = {
         "reference": lambda: reference_spectrum(W, h0, q0, ons_every=args.ons_every, **sched),
         "cell": lambda: rnnprobe_spectrum(user_cell, h0t, **sched),
         "analytic": lambda: rnnprobe_spectrum(analytic, h0t, **sched),
-        "vanilla-tanh": lambda: rnnprobe_spectrum(builtin, h0t, **sched),
     }
     if not args.skip_every_step:
         contenders["cell-every-step"] = lambda: rnnprobe_spectrum(user_cell, h0t, every=1, **sched)
@@ -211,6 +210,8 @@ def run(args):
     sweep = FrameSweep(traj)
     for _ in sweep.run(start_frame(traj, N, 0), 0, traj.length):
         pass
+    breakdown = _breakdown(W, h0, dt, n_transient + n_ons + n_steps, {"cell": user_cell, "analytic": analytic},
+                           h0t, n_ons, args.repeat) if args.breakdown else None
 
     def stats(name):
         ts = times[name]
@@ -232,8 +233,42 @@ def run(args):
         },
         "auto_blocks": {"count": len(sweep.blocks), "median": statistics.median(sweep.blocks),
                         "min": min(sweep.blocks), "max": max(sweep.blocks)},
+        "breakdown_best_s": breakdown,
     }
     return row
+
+
+def _breakdown(W, h0, dt, n_total, models, h0t, burn_in, repeat):
+    """Best-of times of the parts: forward passes, Jacobians, the spectrum of a recorded trajectory."""
+    import torch
+
+    import rnnprobe
+
+    out = {}
+
+    def best(fn):
+        ts = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        return min(ts)
+
+    def euler_only():
+        h = h0.copy()
+        for _ in range(n_total):
+            h = h * (1 - dt) + W @ np.tanh(h) * dt
+
+    out["reference: Euler steps only"] = best(euler_only)
+    x = torch.zeros(n_total, 0, dtype=torch.float64)
+    for name, model in models.items():
+        traj = rnnprobe.record(model, x, h0t)
+        out[f"{name}: record"] = best(lambda: rnnprobe.record(model, x, h0t))
+        out[f"{name}: step Jacobians"] = best(lambda: [traj.step_jacobians(a, min(a + 52, n_total))
+                                                      for a in range(0, n_total, 52)])
+        out[f"{name}: spectrum of the recorded trajectory"] = best(
+            lambda: rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=burn_in))
+    return out
 
 
 def main():
@@ -248,6 +283,7 @@ def main():
     p.add_argument("--threads", type=int, default=None, help="BLAS/torch threads for every contender")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--skip-every-step", action="store_true", help="leave out the (slow) every-step schedule")
+    p.add_argument("--breakdown", action="store_true", help="also time the parts (forward, Jacobians, sweep)")
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args()
     row = run(args)
@@ -260,6 +296,10 @@ def main():
               f"{row['ratios_median'][name]:.2f}")
     print("accuracy (per τ):", json.dumps(row["accuracy_per_tau"]))
     print("automatic blocks:", json.dumps(row["auto_blocks"]))
+    if row["breakdown_best_s"]:
+        print("breakdown (best s):")
+        for name, t in row["breakdown_best_s"].items():
+            print(f"  {name}: {t:.3f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(row, fh, indent=2)

@@ -14,6 +14,8 @@ Shapes
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -127,6 +129,13 @@ class StepModel(nn.Module):
         return f"name={self.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
 
 
+@functools.lru_cache(maxsize=4)
+def _basis(S: int, B: int, dtype, device) -> torch.Tensor:
+    """Cotangents ``(S, B, S)``: e_i in every row (contiguous: torch.func batches the products into one
+    matrix product; kept, not rebuilt for every chunk). Read-only."""
+    return torch.eye(S, dtype=dtype, device=device).unsqueeze(1).expand(S, B, S).contiguous()
+
+
 class RecurrentModel(StepModel):
     """A time-invariant recurrent step: the same weights at every step.
 
@@ -138,8 +147,33 @@ class RecurrentModel(StepModel):
 
     def jacobians(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor:
         C, B = xs.shape[:2]
-        J = self.step_jacobian(xs.reshape(C * B, -1), states.reshape(C * B, -1), t0)
+        x, s = xs.reshape(C * B, -1), states.reshape(C * B, -1)
+        J = self.step_jacobian(x, s, t0) if self.analytic_jacobian else self.rowwise_autograd_jacobian(x, s, t0)
         return J.reshape(C, B, self.state_size, self.state_size)
+
+    def rowwise_autograd_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """Step Jacobians ``(B, S, S)`` of B independent rows from one vector–Jacobian product.
+
+        A step treats the rows of its batch independently, so the cotangent e_i in
+        every row gives row i of every row's Jacobian: one ``torch.func.vjp`` of the
+        whole batch, vmapped over the S basis vectors, is one large matrix product
+        where :meth:`autograd_step_jacobian` does one small one per row. A step that mixes rows (batch
+        statistics) is detected, a cotangent on row 0 alone having to leave the
+        other rows' gradients exactly zero, and then, as for a step torch.func
+        cannot transform, :meth:`step_jacobian` is used.
+        """
+        B, S = state.shape
+        try:
+            _, vjp = torch.func.vjp(lambda s: self.step(x, s, t), state)
+            if B > 1:
+                probe = torch.zeros(B, S, dtype=state.dtype, device=state.device)
+                probe[0] = 1.0
+                if bool((vjp(probe)[0][1:] != 0).any()):                    # the step mixes rows
+                    return self.step_jacobian(x, state, t)
+            (g,) = torch.func.vmap(vjp)(_basis(S, B, state.dtype, state.device))   # g[i, b] = e_i^T J_b
+        except RuntimeError:                                                # not transformable by torch.func
+            return self.step_jacobian(x, state, t)
+        return g.transpose(0, 1)
 
     def derivative_diagonals(self, xs, states, t0=0):
         return None
