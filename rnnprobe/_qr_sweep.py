@@ -7,20 +7,23 @@ per-step QR factors' diagonals (a product of upper-triangular matrices), so the
 sums of ``log|R_ii|`` over blocks equal the every-step sums in exact arithmetic.
 In floating point a block loses digits as the columns of Y collapse onto the
 leading direction, measured by ``ρ = max_j ‖Y e_j‖ / min_i |R_ii|`` (the frame's
-condition number; it grows like ``exp(m(λ₁ − λ_k))``). Measured on chaotic tanh
-networks, the error of the smallest exponent grows like ``eps·ρ²`` per block.
+condition number; it grows like ``exp(m(λ₁ − λ_k))``). On a tanh network whose
+exponents span 4.2 per step, fixed blocks of 2 and 3 steps (ρ ≈ 4·10³ and 3·10⁵)
+put errors of 1.6·10⁻¹² and 9·10⁻⁹ into the smallest exponent (against 50-digit
+arithmetic; every step: 2·10⁻¹⁴): roughly ``eps·ρ²`` per block.
 
 The block length m is either fixed, or chosen automatically, block by block, from
 the measured growth of ``log ρ`` per step in the previous block: m is the largest
 length that keeps ``ρ`` below ``eps^(−1/6)`` (about 400 in float64, 15 in
-float32), if the growth rate stays that of the previous block, and the column norms within ``exp(±log(max float)/4)`` (no under- or
-overflow), at most twice the previous length and at most :data:`MAX_EVERY`. A
-block whose ρ ends up above 8× the target after all (the growth rate rose within
-it) is redone from its starting frame as two halves (each checked the same way,
-down to single steps, which are always kept). So is, for a fixed m too, a block whose column norms or R's diagonal under- or
-overflowed (zero, subnormal or infinite): the result never depends on whether a
-tiny R_ii is a singular direction (exponent −∞, as a single step shows it) or an
-underflow of the product.
+float32) if the growth rate stays that of the previous block, and the column
+norms within ``exp(±log(max float)/4)`` (no under- or overflow); at most twice
+the previous length and at most :data:`MAX_EVERY`. A block whose ρ ends up above
+8× the target after all (the growth rate rose within it) is redone from its
+starting frame as two halves, each checked the same way, down to single steps
+(always kept). So is, for a fixed m too, a block whose column norms or R's
+diagonal under- or overflowed (zero, subnormal or infinite): the result never
+depends on whether a tiny R_ii is a singular direction (exponent −∞, as a single
+step shows it) or an underflow of the product.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ runs over the blocks of the T′ = T − burn_in steps after a burn-in during wh
 the frame aligns (Benettin et al. 1980; Eckmann & Ruelle 1985). Re-orthonormalising
 every m steps instead of every step gives the same sums in exact arithmetic (the
 diagonal of a product of triangular factors is the product of their diagonals);
-m is chosen automatically from the measured growth of the frame's condition
-number, so that each block loses at most about a quarter of the digits (see
-:mod:`rnnprobe._qr_sweep`) and nothing under- or overflows at any horizon.
+by default m is chosen block by block from the measured growth of the frame's
+condition number, and a block that grew more than foreseen is redone in halves,
+so that the exponents agree with the every-step ones to rounding and nothing
+under- or overflows at any horizon (see :mod:`rnnprobe._qr_sweep`).
 ``reorthonormalize_every=1`` is the textbook every-step algorithm.
 
 Examples
