@@ -233,6 +233,16 @@ def test_blocks_that_would_over_or_underflow_are_redone(scale):
         torch.testing.assert_close(lam, expected, rtol=0, atol=1e-12)
 
 
+def test_float32_uses_float32_thresholds_and_matches_float64():
+    m64 = rnnprobe.build("gru", hidden_size=6, gain=2.0, seed=1)
+    m32 = rnnprobe.build("gru", hidden_size=6, gain=2.0, seed=1, dtype="float32")
+    x = torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    lam32 = rnnprobe.lyapunov_spectrum(m32, x)
+    assert lam32.dtype == torch.float32
+    torch.testing.assert_close(lam32, rnnprobe.lyapunov_spectrum(m32, x, reorthonormalize_every=1), rtol=0, atol=1e-5)
+    torch.testing.assert_close(lam32.double(), rnnprobe.lyapunov_spectrum(m64, x.double()), rtol=0, atol=1e-4)
+
+
 @pytest.mark.parametrize("value, pattern", [
     (0, r"reorthonormalize_every must be >= 1; got 0"),
     (-3, r"reorthonormalize_every must be >= 1; got -3"),
