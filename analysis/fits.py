@@ -39,11 +39,11 @@ import pandas as pd
 
 from rnnprobe.analysis._frames import aggregate_seeds, grid_columns, group_columns, metric_rows, select_horizon, sort_by_arch
 from rnnprobe._validation import check_choice, check_real
+from rnnprobe.memory import MAX_FIT_POINTS, thin_evenly
 
 __all__ = ["FIT_METHODS", "fit_log_linear", "decay_fits", "decay_table"]
 
 FIT_METHODS = ("theilslopes", "linregress")
-_MAX_POINTS = 1000
 
 
 def fit_log_linear(steps, values, *, method: str = "theilslopes", confidence: float = 0.95,
@@ -95,10 +95,9 @@ def fit_log_linear(steps, values, *, method: str = "theilslopes", confidence: fl
     out = dict(slope=math.nan, intercept=math.nan, slope_low=math.nan, slope_high=math.nan,
                n_points=int(x.size), n_dropped=n_dropped, method=method)
     if x.size >= 2 and np.ptp(x) > 0:
-        if x.size > _MAX_POINTS:  # Theil–Sen is O(n²) in memory: thin evenly
+        if x.size > MAX_FIT_POINTS:  # Theil–Sen is O(n²) in memory: thin evenly along x
             order = np.argsort(x)
-            idx = order[np.unique(np.linspace(0, x.size - 1, _MAX_POINTS).round().astype(int))]
-            x, y = x[idx], y[idx]
+            x, y = thin_evenly(x[order], y[order])
         from scipy import stats  # scipy.stats is slow to import; only when fitting
 
         if method == "theilslopes":

@@ -118,7 +118,6 @@ def _models():
     class EulerRateModel(RecurrentModel):
         """The same map with its step Jacobian in closed form."""
 
-        analytic_jacobian = True
         name = "euler-rate"
 
         def __init__(self, W, dt):

@@ -45,7 +45,7 @@ def lstm():
 
 @pytest.fixture
 def inputs():
-    # rnnprobe takes time-major inputs (T, B, d), whatever batch_first says
+    # time-major inputs (T, B, d), as this module takes them (a batch_first=True module takes (B, T, d))
     return torch.randn(60, 2, INPUT_SIZE, generator=torch.Generator().manual_seed(0))
 
 

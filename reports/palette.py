@@ -1,9 +1,13 @@
 """One colour per architecture, used by every figure; the report's matplotlib style.
 
-:data:`ARCH_PALETTE` is the single definition of the colours (colour-blind safe,
-from seaborn's ``colorblind`` and ``dark`` palettes). Variants of one
-architecture (e.g. LSTMs with different forget-gate biases) get shades of its
-colour, light to dark, so the family stays recognisable.
+:data:`ARCH_PALETTE` is the single definition of the colours: the architectures of
+:data:`rnnprobe.architectures`, in registration order, take the colours of
+:data:`ARCH_COLOURS` in order (colour-blind safe, from seaborn's ``colorblind`` and
+``dark`` palettes), so an architecture registered later takes the next free colour
+and every existing one keeps its own. Labels a study draws that are not registry
+architectures (``stacked-rnn``) have fixed colours in :data:`EXTRA_LABELS`.
+Variants of one architecture (e.g. LSTMs with different forget-gate biases) get
+shades of its colour, light to dark, so the family stays recognisable.
 
 Examples
 --------
@@ -19,43 +23,81 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterator, Mapping
 
 import matplotlib
 import matplotlib.colors as mcolors
 
-__all__ = ["ARCH_PALETTE", "arch_color", "variant_palette", "GAIN_LINESTYLES", "linestyle_for",
-           "REPORT_RC", "report_style"]
+from rnnprobe.models.registry import architectures
+
+__all__ = ["ARCH_PALETTE", "ARCH_COLOURS", "EXTRA_LABELS", "arch_color", "variant_palette", "GAIN_LINESTYLES",
+           "linestyle_for", "REPORT_RC", "report_style"]
 
 _CB = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"]
 _DARK = ["#001c7f", "#b1400d", "#12711c", "#8c0800", "#591e71", "#592f0d", "#a23582", "#3c3c3c", "#b8850a", "#006374"]
 
-#: Architecture name -> colour (hex). Defined once; every figure uses it.
-ARCH_PALETTE: dict[str, str] = {
-    "vanilla-tanh": _CB[0],     # blue
-    "vanilla-relu": _CB[1],     # orange
-    "vanilla-sigmoid": _CB[8],  # yellow
-    "vanilla-linear": _CB[7],   # grey
-    "gru": _CB[2],              # green
-    "gru-torch": _CB[9],        # sky blue
-    "lstm": _CB[3],             # vermilion
-    "residual": _CB[4],         # purple
-    "dense": _CB[5],            # brown
-    "mlp": _DARK[0],            # navy: the plain stack
-    "resmlp": _DARK[4],         # dark purple: residual stack (cf. residual)
-    "densemlp": _DARK[5],       # dark brown: dense stack (cf. dense)
+#: The colours architectures take, in registration order (the first twelve are the built-ins':
+#: vanilla-tanh blue, vanilla-relu orange, vanilla-sigmoid yellow, vanilla-linear grey, gru green,
+#: gru-torch sky blue, lstm vermilion, residual purple, dense brown, then the stacks mlp navy,
+#: resmlp dark purple, densemlp dark brown). Past the end, tints of the same colours, in order.
+ARCH_COLOURS = (_CB[0], _CB[1], _CB[8], _CB[7], _CB[2], _CB[9], _CB[3], _CB[4], _CB[5], _DARK[0], _DARK[4], _DARK[5],
+                _CB[6], _DARK[2], _DARK[8], _DARK[6], _DARK[3], _DARK[7], _DARK[1])
+
+#: Labels studies draw that are not registry architectures, with their own colours (not in ARCH_COLOURS).
+EXTRA_LABELS = {
     "stacked-rnn": _DARK[9],    # dark teal: stacked vanilla RNN layers probed through depth (depth study)
 }
 
-_EXTRA = [_CB[6], _DARK[9], _DARK[2], _DARK[8], _DARK[6], _DARK[3], _DARK[7], _DARK[1]]
+
+def _tint(colour: str, amount: float) -> str:
+    rgb = mcolors.to_rgb(colour)
+    return mcolors.to_hex(tuple(c + (1.0 - c) * amount for c in rgb))
+
+
+def _nth_colour(i: int) -> str:
+    rounds, k = divmod(i, len(ARCH_COLOURS))
+    return ARCH_COLOURS[k] if rounds == 0 else _tint(ARCH_COLOURS[k], 1.0 - 0.6**rounds)
+
+
+class _ArchPalette(Mapping):
+    """Architecture name -> colour (hex): the registry's names in order, then :data:`EXTRA_LABELS`.
+
+    Read from :data:`rnnprobe.architectures` at every lookup, so an architecture
+    registered at run time has its colour at once.
+    """
+
+    def _colours(self) -> dict[str, str]:
+        out = {name: _nth_colour(i) for i, name in enumerate(architectures)}
+        out.update((k, v) for k, v in EXTRA_LABELS.items() if k not in out)
+        return out
+
+    def __getitem__(self, name: str) -> str:
+        return self._colours()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._colours())
+
+    def __len__(self) -> int:
+        return len(self._colours())
+
+    def __repr__(self) -> str:
+        return f"ARCH_PALETTE({self._colours()!r})"
+
+
+#: Architecture name -> colour (hex). Defined once, from the registry; every figure uses it.
+ARCH_PALETTE: Mapping[str, str] = _ArchPalette()
 
 
 def arch_color(name: str) -> str:
-    """The colour of an architecture (a stable colour from a reserve list for unknown names)."""
+    """The colour of an architecture (for an unknown name, a stable one among the colours no architecture takes)."""
     name = str(name)
-    if name in ARCH_PALETTE:
-        return ARCH_PALETTE[name]
+    palette = ARCH_PALETTE._colours()
+    if name in palette:
+        return palette[name]
+    taken = set(palette.values())
+    spare = [c for c in ARCH_COLOURS if c not in taken] or list(ARCH_COLOURS)
     digest = int(hashlib.sha1(name.encode()).hexdigest(), 16)
-    return _EXTRA[digest % len(_EXTRA)]
+    return spare[digest % len(spare)]
 
 
 def variant_palette(variants, arch_of=None) -> dict[str, str]:

@@ -2,13 +2,20 @@
 
 The public API (see the README for a tour):
 
-* architectures: :data:`architectures`, :func:`build`, :func:`adapt`, :class:`CellAdapter`;
+* architectures: :data:`architectures`, :func:`build`, :func:`adapt`, :class:`CellAdapter`,
+  every public name of :mod:`rnnprobe.models` (its model classes included);
 * a forward pass: :func:`record` → :class:`Trajectory`;
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
   :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
+* beyond chains: :func:`input_gradient_norms`, :func:`input_jacobian_norms` for any sequence
+  model; the encoder–decoder with attention, causal self-attention, copy/reverse tasks and the
+  attention/recurrence path split in the subpackage :mod:`rnnprobe.attention`;
+* studies (sweeps over a grid) from Python: :func:`rnnprobe.studies.run`, whose
+  tables follow :mod:`rnnprobe.schema` (analysis: :mod:`rnnprobe.analysis`,
+  reports: :mod:`rnnprobe.reports`; these load pandas and matplotlib when used);
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
 Importing rnnprobe is light: torch, numpy and scipy, never pandas or matplotlib.
@@ -27,6 +34,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from rnnprobe import models as _models    # light: rnnprobe.models loads its own names lazily too
+
 __version__ = "0.1.0"
 
 # public name -> the submodule that defines it (loaded on first attribute access)
@@ -34,22 +43,8 @@ _EXPORTS = {
     # errors
     "RnnProbeError": "rnnprobe.errors",
     "InvalidArgument": "rnnprobe.errors",
-    # architectures
-    "architectures": "rnnprobe.models",
-    "build": "rnnprobe.models",
-    "adapt": "rnnprobe.models",
-    "CellAdapter": "rnnprobe.models",
-    "ArchitectureSpec": "rnnprobe.models",
-    "StepModel": "rnnprobe.models",
-    "VanillaRNN": "rnnprobe.models",
-    "ResidualRNN": "rnnprobe.models",
-    "DenseRNN": "rnnprobe.models",
-    "GRU": "rnnprobe.models",
-    "TorchGRU": "rnnprobe.models",
-    "LSTM": "rnnprobe.models",
-    "MLP": "rnnprobe.models",
-    "ResMLP": "rnnprobe.models",
-    "DenseMLP": "rnnprobe.models",
+    # architectures: every public name of rnnprobe.models (one list, there)
+    **{name: "rnnprobe.models" for name in _models.__all__},
     "INIT_SCHEMES": "rnnprobe.init",
     "init_matrix": "rnnprobe.init",
     "NONLINEARITIES": "rnnprobe.nonlinearities",
@@ -78,14 +73,26 @@ _EXPORTS = {
     "MemoryCapacity": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
+    # beyond chains: input gradients of any sequence model; attention (rnnprobe.attention)
+    "input_gradient_norms": "rnnprobe.input_gradients",
+    "input_jacobian_norms": "rnnprobe.input_gradients",
+    "EncoderDecoder": "rnnprobe.attention",
+    "CausalSelfAttention": "rnnprobe.attention",
+    "CausalTransformer": "rnnprobe.attention",
+    "SequenceTask": "rnnprobe.attention",
+    "dot_attention": "rnnprobe.attention",
+    "attention_path_split": "rnnprobe.attention",
+    "PathSplit": "rnnprobe.attention",
+    "train_seq2seq": "rnnprobe.attention",
+    "evaluate_seq2seq": "rnnprobe.attention",
+    "alignment_accuracy": "rnnprobe.attention",
 }
 
 __all__ = [
     # errors
     "RnnProbeError", "InvalidArgument",
     # architectures
-    "architectures", "build", "adapt", "CellAdapter", "ArchitectureSpec", "StepModel",
-    "VanillaRNN", "ResidualRNN", "DenseRNN", "GRU", "TorchGRU", "LSTM", "MLP", "ResMLP", "DenseMLP",
+    *_models.__all__,
     "INIT_SCHEMES", "init_matrix", "NONLINEARITIES",
     # trajectories
     "Trajectory", "record",
@@ -98,6 +105,10 @@ __all__ = [
     "covariant_lyapunov_vectors", "trajectory_covariant_lyapunov_vectors", "CovariantLyapunovVectors",
     "memory_capacity", "MemoryCapacity",
     "path_lengths", "PathLengths",
+    # beyond chains
+    "input_gradient_norms", "input_jacobian_norms",
+    "EncoderDecoder", "CausalSelfAttention", "CausalTransformer", "SequenceTask", "dot_attention",
+    "attention_path_split", "PathSplit", "train_seq2seq", "evaluate_seq2seq", "alignment_accuracy",
 ]
 
 
@@ -121,17 +132,19 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from rnnprobe.attention import (CausalSelfAttention, CausalTransformer, EncoderDecoder, PathSplit,
+                                    SequenceTask, alignment_accuracy, attention_path_split, dot_attention,
+                                    evaluate_seq2seq, train_seq2seq)
     from rnnprobe.capacity import MemoryCapacity, memory_capacity
     from rnnprobe.clv import (CovariantLyapunovVectors, covariant_lyapunov_vectors,
                               trajectory_covariant_lyapunov_vectors)
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
+    from rnnprobe.input_gradients import input_gradient_norms, input_jacobian_norms
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
-    from rnnprobe.models import (GRU, LSTM, MLP, ArchitectureSpec, CellAdapter, DenseMLP, DenseRNN,
-                                 ResidualRNN, ResMLP, StepModel, TorchGRU, VanillaRNN, adapt,
-                                 architectures, build)
+    from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
     from rnnprobe.nonlinearities import NONLINEARITIES
     from rnnprobe.paths import PathLengths, path_lengths
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values

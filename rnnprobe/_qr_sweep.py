@@ -98,7 +98,7 @@ class FrameSweep:
             yield t, Q_t.unsqueeze(0), R.unsqueeze(0)
 
     def _jacobians(self, start: int, stop: int, batched: bool) -> torch.Tensor:
-        J = self.traj.step_jacobians(start, stop)                    # (C, B, S, S)
+        J = self.traj.step_jacobians(start, stop, check=True)        # (C, B, S, S), finite
         return J if batched else J[:, 0]
 
     def _run(self, Q: torch.Tensor, start: int, stop: int):
@@ -157,7 +157,7 @@ class FrameSweep:
         d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
         col = torch.linalg.vector_norm(Y, dim=-2)
         d_min, d_max, col_max = torch.stack([d.min(), d.max(), col.max()]).tolist()
-        if not (d_min >= self._tiny and math.isfinite(d_max) and math.isfinite(col_max)):
+        if not (d_min >= self._tiny and col_max >= self._tiny and math.isfinite(d_max) and math.isfinite(col_max)):
             if self.fixed is None:
                 self.every = 1                                       # a singular (or vanished) frame
             return False

@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import torch
 
 from rnnprobe._qr_sweep import FrameSweep
-from rnnprobe._validation import check_int
+from rnnprobe._validation import check_int, check_seed
 from rnnprobe.errors import InvalidArgument, RnnProbeError
 from rnnprobe.lyapunov import check_k, default_burn_in, start_frame
 from rnnprobe.products import _check_trajectory
@@ -135,6 +135,7 @@ def trajectory_covariant_lyapunov_vectors(traj: Trajectory, k: int | None = None
                                           seed: int = 0) -> CovariantLyapunovVectors:
     """Covariant Lyapunov vectors along a recorded trajectory (see :func:`covariant_lyapunov_vectors`)."""
     traj = _check_trajectory(traj)
+    seed = check_seed("seed", seed)
     T, S, B = traj.length, traj.state_size, traj.batch_size
     k = check_k(k, S)
     burn_in, burn_out = _check_window(T, burn_in, burn_out)

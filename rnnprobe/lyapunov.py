@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 
 from rnnprobe._qr_sweep import FrameSweep
-from rnnprobe._validation import check_int
+from rnnprobe._validation import check_int, check_seed
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import start_vectors
 from rnnprobe.products import _check_trajectory
@@ -68,6 +68,7 @@ def trajectory_lyapunov_spectrum(traj: Trajectory, k: int | None = None, *, burn
                                  seed: int = 0, reorthonormalize_every: int | None = None) -> torch.Tensor:
     """Lyapunov exponents along a recorded trajectory (see :func:`lyapunov_spectrum`)."""
     traj = _check_trajectory(traj)
+    seed = check_seed("seed", seed)
     T = traj.length
     k = check_k(k, traj.state_size)
     burn_in = default_burn_in(T) if burn_in is None else check_int("burn_in", burn_in, min_value=0)

@@ -35,9 +35,10 @@ from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.products import _check_trajectory, jacobian_norms
 from rnnprobe.trajectory import Trajectory
 
-__all__ = ["MemoryLength", "memory_length", "efold_fit", "summarise_memory"]
+__all__ = ["MemoryLength", "memory_length", "efold_fit", "summarise_memory", "thin_evenly", "MAX_FIT_POINTS"]
 
-_MAX_FIT_POINTS = 1000
+#: the most points a Theil–Sen fit takes (it is O(n²) in time and memory): more are thinned evenly
+MAX_FIT_POINTS = 1000
 # rates (per step) closer to 0 than this are rounding: no decay
 _FLAT = 1e-12
 
@@ -57,7 +58,9 @@ class MemoryLength:
     slope, intercept : float
         The fit's slope (per step, natural log) and intercept.
     slope_low, slope_high : float
-        95% confidence interval of the slope.
+        95% confidence interval of the slope; never NaN: ``(-inf, inf)`` when
+        there is a single lag (T = 1), ``(-inf, -inf)`` when G is exactly 0
+        at all but at most one lag (see :func:`efold_fit`).
     lyapunov_exponent : float
         λ₁ along the trajectory.
     lyapunov_time : float
@@ -82,15 +85,40 @@ class MemoryLength:
         return asdict(self)
 
 
+def thin_evenly(x: np.ndarray, y: np.ndarray, max_points: int = MAX_FIT_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` of the points ``(x, y)``, evenly spaced by position (along x when x is sorted).
+
+    The one thinning of every Theil–Sen fit in rnnprobe (memory lengths here, the analysis's decay fits).
+
+    Examples
+    --------
+    >>> x, y = thin_evenly(np.arange(10.0), np.arange(10.0) ** 2, max_points=4)
+    >>> x.tolist(), y.tolist()
+    ([0.0, 3.0, 6.0, 9.0], [0.0, 9.0, 36.0, 81.0])
+    """
+    if x.size <= max_points:
+        return x, y
+    idx = np.unique(np.linspace(0, x.size - 1, max_points).round().astype(int))
+    return x[idx], y[idx]
+
+
 def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float, float]:
-    """Theil–Sen fit of ``log_g`` on ``lags``: (slope, intercept, low, high); -inf entries dropped."""
+    """Theil–Sen fit of ``log_g`` on ``lags``: (slope, intercept, low, high); -inf entries dropped.
+
+    With fewer than two finite points there is nothing to fit, and the result
+    says so without NaN: where G fell to exactly 0 (``-inf`` logs) the slope
+    and both ends of its interval are ``-inf`` (faster decay than float
+    resolves); a single finite point and nothing else (T = 1) gives slope 0
+    (no decay measured) with the uninformative interval ``(-inf, inf)``.
+    """
     keep = np.isfinite(log_g)
     x, y = np.asarray(lags, float)[keep], np.asarray(log_g, float)[keep]
     if x.size < 2:
-        return (float("-inf") if keep.size > x.size else 0.0), (float(y[0]) if y.size else 0.0), float("nan"), float("nan")
-    if x.size > _MAX_FIT_POINTS:
-        idx = np.unique(np.linspace(0, x.size - 1, _MAX_FIT_POINTS).round().astype(int))
-        x, y = x[idx], y[idx]
+        intercept = float(y[0]) if y.size else -math.inf
+        if keep.size > x.size:
+            return -math.inf, intercept, -math.inf, -math.inf
+        return 0.0, intercept, -math.inf, math.inf
+    x, y = thin_evenly(x, y)
     from scipy import stats  # imported here: scipy.stats is slow to import
 
     res = stats.theilslopes(y, x, alpha=0.95)

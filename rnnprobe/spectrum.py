@@ -77,6 +77,11 @@ class WeightSpectrum:
     explanation: str = ""
 
     @property
+    def largest_block(self) -> str | None:
+        """Name of the block whose spectral norm is ``sigma_max`` (the first of equal ones); None without blocks."""
+        return max(self.blocks, key=lambda name: self.blocks[name].spectral_norm) if self.blocks else None
+
+    @property
     def vanishing_guaranteed(self) -> bool:
         """True when the sufficient condition for vanishing gradients holds."""
         return self.pascanu == "vanishing"

@@ -89,16 +89,6 @@ TORCH_RNN_KINDS = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 _MAX_SEED = 2**32 - 1
 
-# Architecture options drawn by default (when the architecture accepts them):
-# name -> (low, high) for floats, or an int range for integer options.
-_DEFAULT_OPTIONS = {
-    "alpha": ("float", 0.1, 1.0),        # residual, resmlp: weight of the residual branch
-    "window": ("int", 1, 3),             # dense: how many past states each step reads
-    "forget_bias": ("float", 0.0, 3.0),  # lstm
-    "update_bias": ("float", 0.0, 2.0),  # gru, gru-torch
-    "growth": ("int", 1, 3),             # densemlp: features added per layer
-}
-
 
 # --------------------------------------------------------------------------- validation
 def _int_bounds(min_name, min_value, max_name, max_value, *, lowest=0):
@@ -400,8 +390,10 @@ def models(*, architectures=None, min_hidden: int = 1, max_hidden: int = 8, min_
         Architecture options, each a value or a strategy, applied to every
         drawn architecture that accepts it, e.g. ``{"forget_bias": 1.0}`` or
         ``{"nonlinearity": st.sampled_from(["tanh", "relu"])}``. By default
-        ``alpha`` ∈ [0.1, 1], ``window`` ∈ {1, 2, 3}, ``forget_bias`` ∈ [0, 3],
-        ``update_bias`` ∈ [0, 2] and ``growth`` ∈ {1, 2, 3} are drawn.
+        each architecture's ``ArchitectureSpec.draw_options`` are drawn (for the
+        built-in ones ``alpha`` ∈ [0.1, 1], ``window`` ∈ {1, 2, 3},
+        ``forget_bias`` ∈ [0, 3], ``update_bias`` ∈ [0, 2] and ``growth`` ∈
+        {1, 2, 3}).
     dtype : torch.dtype or str
 
     Returns
@@ -467,9 +459,9 @@ def models(*, architectures=None, min_hidden: int = 1, max_hidden: int = 8, min_
         spec = _architectures[name]
         kwargs = dict(gain=_floats(min_gain, max_gain), init=st.sampled_from(inits),
                       bias_std=_floats(min_bias_std, max_bias_std), seed=_seeds())
-        for key, (kind, lo, hi) in _DEFAULT_OPTIONS.items():
-            if key in accepted[name]:
-                kwargs[key] = st.integers(lo, hi) if kind == "int" else _floats(lo, hi)
+        for key, (lo, hi) in spec.draw_options.items():
+            integral = all(isinstance(v, numbers.Integral) for v in (lo, hi))
+            kwargs[key] = st.integers(lo, hi) if integral else _floats(float(lo), float(hi))
         for key, value in options.items():
             if key in accepted[name]:
                 kwargs[key] = _as_strategy(value)
@@ -700,7 +692,7 @@ def sequences_for(model, *, min_length: int = 1, max_length: int = 20, batch=Non
 
     Recurrent nets (rnnprobe models, torch modules and cells): sequences
     ``(T, d)`` or ``(T, B, d)`` with ``d = model.input_size``, in the model's
-    dtype. Feed-forward stacks: the network input ``(width,)`` or ``(B, width)``
+    dtype; ``(B, T, d)`` for a module built with ``batch_first=True``. Feed-forward stacks: the network input ``(width,)`` or ``(B, width)``
     (its depth fixes T, so ``min_length``/``max_length`` are not used).
 
     Parameters
@@ -731,8 +723,11 @@ def sequences_for(model, *, min_length: int = 1, max_length: int = 20, batch=Non
     scales = _check_scales(scales, elements)
     dtype = _model_dtype(model)
     if kind == "recurrent":
-        return _sequence_strategy(st.integers(min_length, max_length), size, batch, min_scale, max_scale, scales,
-                                  elements, dtype)
+        drawn = _sequence_strategy(st.integers(min_length, max_length), size, batch, min_scale, max_scale, scales,
+                                   elements, dtype)
+        if getattr(model, "batch_first", False) is True:     # what record takes: (B, T, d), as the module does
+            return drawn.map(lambda x: x.transpose(0, 1) if x.ndim == 3 else x)
+        return drawn
     return _vector_strategy(size, batch, min_scale, max_scale, scales, elements, dtype)
 
 

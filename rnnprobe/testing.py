@@ -60,13 +60,18 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
+from rnnprobe._measured import require_finite_measure
 from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
+from rnnprobe.linalg import log_norm
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
+from rnnprobe.models.adapters import CellAdapter, LayerAdapter
 from rnnprobe.models.base import StepModel
+from rnnprobe.models.gated import GRU, LSTM, TorchGRU
 from rnnprobe.products import jacobian_norms, jacobian_singular_values
 from rnnprobe.spectrum import WeightSpectrum, weight_spectrum
 from rnnprobe.trajectory import Trajectory, record
@@ -252,15 +257,19 @@ class _Context:
 
     @property
     def family(self) -> str:
-        name = self.model.name.lower()
-        if "lstm" in name:
-            return "lstm"
-        if "gru" in name:
-            return "gru"
-        if name.startswith("residual") or name == "resmlp":
-            return "residual"
-        spec = self.spectrum
-        return "lecture" if spec.gamma is not None and self.model.lecture_form else "other"
+        """Which hints apply: ``'lecture'`` for a ``D·W_h`` step with a known γ (σ_max(W_h)·γ decides),
+        ``'lstm'``/``'gru'`` for gated models with those gates, else the model's declared family."""
+        if self.model.lecture_form and self.spectrum.gamma is not None:
+            return "lecture"
+        family = self.model.family
+        if family == "gated":
+            return _gate_kind(self.model) or family
+        return family
+
+    @property
+    def torch_module(self) -> bool:
+        """Whether the model wraps a user's torch module (hints then name its parameters)."""
+        return isinstance(self.model, (LayerAdapter, CellAdapter))
 
     @property
     def sigma_gamma(self) -> float | None:
@@ -279,7 +288,7 @@ class _Context:
             text = f"σ_max(W_h) = {_fmt(b.spectral_norm)}, spectral radius ρ(W_h) = {_fmt(b.spectral_radius)}"
         else:
             names = list(blocks)
-            worst = max(names, key=lambda n: blocks[n].spectral_norm)
+            worst = spec.largest_block
             over = ", ".join(names) if len(names) <= 4 else f"{names[0]}…{names[-1]} ({len(names)} matrices)"
             text = f"σ_max(W_h) = {_fmt(spec.sigma_max)} (largest over {over}: {worst})"
         if spec.gamma is not None:
@@ -303,12 +312,39 @@ class _Context:
         return text
 
 
+def _gate_kind(model: StepModel) -> str | None:
+    """``'lstm'`` or ``'gru'`` by the class of the model (or of the torch module it adapts), else None."""
+    core = model.cell if isinstance(model, LayerAdapter) else model.inner if isinstance(model, CellAdapter) else model
+    if isinstance(core, (LSTM, nn.LSTMCell)):
+        return "lstm"
+    if isinstance(core, (GRU, TorchGRU, nn.GRUCell)):
+        return "gru"
+    return None
+
+
 def _argmax(values: torch.Tensor, tol: float = 1e-9) -> int:
     """Index of the largest value; among values within ``tol`` of it (rounding ties), the first."""
     values = torch.nan_to_num(values, nan=math.inf)
     top = values.max()
     near = values >= top - tol if torch.isfinite(top) else values == top
     return int(torch.nonzero(near)[0])
+
+
+def _first_failure(batch: int, problem: Callable[[int], object]) -> tuple[int, object, list[int]] | None:
+    """Check every sequence b of a batch: ``problem(b)`` is falsy when it passes, else what went wrong.
+
+    Returns ``(b, problem(b), failing)`` for the first failing sequence, ``failing`` listing every failing
+    one (the message names the others, :meth:`_Context.where`); None when all pass.
+    """
+    problems = {}
+    for b in range(batch):
+        found = problem(b)
+        if found:
+            problems[b] = found
+    if not problems:
+        return None
+    b = next(iter(problems))
+    return b, problems[b], list(problems)
 
 
 def _raise(headline: str, lines: list[str | None], hint: str | None) -> None:
@@ -344,7 +380,7 @@ def _default_inputs(model, length: int, seed: int) -> torch.Tensor:
 def _by_lag(traj: Trajectory, per_start: torch.Tensor) -> torch.Tensor:
     """``(B, T)`` values indexed by lag k−1 (ascending), from per-start-step output."""
     values = per_start if traj.batched else per_start.unsqueeze(0)
-    return values.flip(-1).detach().to(torch.float64).cpu()
+    return require_finite_measure("log value", values.flip(-1).detach().to(torch.float64).cpu())
 
 
 def _log_G(traj: Trajectory) -> torch.Tensor:
@@ -355,7 +391,8 @@ def _log_G(traj: Trajectory) -> torch.Tensor:
 def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[MemoryLength]:
     """:func:`rnnprobe.memory_length` per sequence, from an already computed log G(k) (by ascending lag)."""
     lam = trajectory_lyapunov_spectrum(traj, 1)
-    lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
+    lam = require_finite_measure("λ₁", (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu(),
+                                 by_lag=False)
     lags = np.arange(1, traj.length + 1)
     return [summarise_memory(lags, log_G[b].numpy(), float(lam[b]), eps) for b in range(traj.batch_size)]
 
@@ -365,7 +402,7 @@ def _measure(traj: Trajectory, loss) -> tuple[str, str, torch.Tensor]:
     if loss is None:
         return "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
     log_g = _by_lag(traj, gradient_norms(traj, loss, log=True))
-    log_final = torch.log(torch.linalg.vector_norm(final_gradient(traj, loss), dim=-1)).to(torch.float64).cpu()
+    log_final = log_norm(final_gradient(traj, loss), dim=-1).to(torch.float64).cpu()
     return "ĝ(k)", "‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖", log_g - log_final[:, None]
 
 
@@ -401,7 +438,7 @@ def _hint_explode(ctx: _Context, max_norm: float) -> str:
     if family == "residual":
         return ("the residual step I + α·D·W_h can stretch by up to 1 + α·σ_max(W_h) per step: "
                 "lower alpha or the gain, or clip gradients (torch.nn.utils.clip_grad_norm_)")
-    if family in ("lstm", "gru"):
+    if family in ("lstm", "gru", "gated"):
         return (f"the recurrent gate matrices (σ_max = {_fmt(spec.sigma_max)}) stretch the state: lower their gain, "
                 "or clip gradients (torch.nn.utils.clip_grad_norm_)")
     return "consider a smaller recurrent gain, orthogonal init, or gradient clipping (torch.nn.utils.clip_grad_norm_)"
@@ -427,6 +464,9 @@ def _hint_persist(ctx: _Context, eps: float, within: int | None) -> str:
         return "the update gate keeps the state: a lower update-gate bias (update_bias) shortens the memory"
     if family == "residual":
         return "the identity path of the residual step I + α·D·W_h keeps gradients alive: lower alpha"
+    if family == "diagonal":
+        return ("the per-unit factors of the diagonal recurrence (the diagonal of its step Jacobian) near 1 keep "
+                "the state: move the largest of them further below 1")
     return "lower the recurrent gain if the model should forget"
 
 
@@ -441,21 +481,24 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
                     f"{reach}: use orthogonal init with gain near 1/γ = {_fmt(1 / spec.gamma)}")
         return ("G(k) decays through the σ′ factors (saturated or dead units): try orthogonal init with gain near "
                 f"1/γ = {_fmt(1 / spec.gamma) if spec.gamma else '1'}, smaller inputs or biases, or a gated architecture")
-    torch_module = getattr(ctx.model, "source", None) is not None or ctx.model.name.startswith("cell:")
     if family == "lstm":
-        if torch_module:
+        if ctx.torch_module:
             return ("raise the forget-gate bias b_f (about 1 + e^b_f steps of memory at the origin): in torch.nn.LSTM, "
                     "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size; or chrono init, "
                     f"b_f = log U(1, T_max − 1) with T_max >= {steps}")
         return ("raise the forget-gate bias (forget_bias: about 1 + e^b steps of memory at the origin), "
                 f"or use chrono init with T_max >= {steps} (rnnprobe.build('lstm', chrono={steps}))")
     if family == "gru":
-        if torch_module:
+        if ctx.torch_module:
             return ("raise the update-gate bias (z near 1 keeps the state): in torch.nn.GRU, "
                     "bias_ih_l0[n:2n] + bias_hh_l0[n:2n] with n = hidden_size")
         return "raise the update-gate bias (update_bias: z near 1 keeps the state)"
     if family == "residual":
         return "keep the residual step I + α·D·W_h near the identity: a smaller alpha or gain lets gradients pass the skip path"
+    if family == "diagonal":
+        return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
+                f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
+                f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
     return "try orthogonal init with gain near 1, or a gated architecture (LSTM with forget_bias >= 1)"
 
 
@@ -521,8 +564,8 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
         within = T
     label, definition, log_q = _measure(traj, loss)
     log_eps = math.log(eps)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def problems_of(b):
         problems = []
         if within is not None:
             tail = log_q[b, within - 1 :]
@@ -540,13 +583,12 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
                                  f"rate = {_fmt(rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI of the "
                                  f"rate [{_fmt_rate(-high)}, {_fmt_rate(-low)}]; {label[0]}({T}) = "
                                  f"{_fmt_log(log_q[b, -1])})", T))
-        if problems:
-            failing.append(b)
-            if first is None:
-                first = (b, problems)
-    if first is None:
+        return problems
+
+    failure = _first_failure(ctx.B, problems_of)
+    if failure is None:
         return
-    b, problems = first
+    b, problems, failing = failure
     focus = [lag for _, lag in problems] + ([within] if within else [])
     _raise("\n".join(p for p, _ in problems).replace("\n", "\n  "),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], focus), _rate_line(log_q[b]),
@@ -597,8 +639,8 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
             raise InvalidArgument(f"max_rate needs a sequence of T >= 2 {ctx.unit} to fit; got T = {T}")
     label, definition, log_q = _measure(traj, loss)
     log_max = math.log(max_norm)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def problems_of(b):
         problems = []
         bad = log_q[b] > log_max
         if bool(bad.any()):
@@ -613,13 +655,12 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
                 problems.append((f"gradients grow too fast: fitted growth rate {_fmt_rate(slope)} per step > max_rate = "
                                  f"{_fmt(max_rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI "
                                  f"[{_fmt(low)}, {_fmt(high)}])", T))
-        if problems:
-            failing.append(b)
-            if first is None:
-                first = (b, problems)
-    if first is None:
+        return problems
+
+    failure = _first_failure(ctx.B, problems_of)
+    if failure is None:
         return
-    b, problems = first
+    b, problems, failing = failure
     slope = _fit(log_q[b])[0]
     _raise("\n  ".join(p for p, _ in problems),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], [lag for _, lag in problems]),
@@ -687,20 +728,19 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
         if gb.weight is not None:
             chain.append(("B_W(k)", gb.weight))
         chain = [(name, _by_lag(traj, values)) for name, values in chain]
-        failing, first = [], None
-        for b in range(ctx.B):
+        def violation(b):          # the first link of the chain that breaks for sequence b
             for (lo_name, lo), (hi_name, hi) in zip(chain, chain[1:]):
                 excess = lo[b] - hi[b]
                 bad = excess > slack
                 if bool(bad.any()):
-                    if b not in failing:
-                        failing.append(b)
-                    if first is None:
-                        lag = _argmax(excess) + 1
-                        first = (b, lo_name, hi_name, lo[b, lag - 1], hi[b, lag - 1], lag, int(bad.sum()))
-        if first is None:
+                    lag = _argmax(excess) + 1
+                    return lo_name, hi_name, lo[b, lag - 1], hi[b, lag - 1], lag, int(bad.sum())
+            return None
+
+        failure = _first_failure(ctx.B, violation)
+        if failure is None:
             return
-        b, lo_name, hi_name, lo_v, hi_v, lag, count = first
+        b, (lo_name, hi_name, lo_v, hi_v, lag, count), failing = failure
         _raise(f"gradient bound chain violated at lag k = {lag}: {lo_name} = {_fmt_log(lo_v)} > {hi_name} = "
                f"{_fmt_log(hi_v)} (by a factor {_fmt_log(lo_v - hi_v)} > 1 + rtol = {1 + rtol:.10g}; {count} of {T} lags)",
                [ctx.where(b, failing), ctx.weights_line()],
@@ -714,18 +754,16 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
     else:
         label, definition, log_q = "g(k)", "‖∂L/∂s_{T−k}‖", _by_lag(traj, gradient_norms(traj, loss, log=True))
     log_bound = torch.log(values)
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def violation(b):
         excess = log_q[b] - log_bound
         bad = excess > slack
-        if bool(bad.any()):
-            failing.append(b)
-            if first is None:
-                lag = _argmax(excess) + 1
-                first = (b, lag, int(bad.sum()))
-    if first is None:
+        return (_argmax(excess) + 1, int(bad.sum())) if bool(bad.any()) else None
+
+    failure = _first_failure(ctx.B, violation)
+    if failure is None:
         return
-    b, lag, count = first
+    b, (lag, count), failing = failure
     _raise(f"bound violated at lag k = {lag}: {label} = {_fmt_log(log_q[b, lag - 1])} > bound({lag}) = "
            f"{_fmt(values[lag - 1])} (by a factor {_fmt_log(log_q[b, lag - 1] - log_bound[lag - 1])}; "
            f"{count} of {T} lags violate it)",
@@ -942,20 +980,19 @@ def assert_near_isometry(model, inputs=None, *, tol: float | None = None, lags=N
     checked = _lag_list(lags, ctx.T, ctx.unit)
     sv = jacobian_singular_values(traj, log=True)
     sv = (sv if traj.batched else sv.unsqueeze(0)).flip(1).to(torch.float64).cpu()   # (B, T, S), ascending lag
+    require_finite_measure("log singular value (sequence, lag − 1, index)", sv, by_lag=False)
     limit = math.log1p(tol) + 1e-12
     idx = torch.tensor(checked) - 1
-    failing, first = [], None
-    for b in range(ctx.B):
+
+    def violation(b):
         dev = sv[b, idx].abs().amax(-1)                                  # max |log σ| per checked lag
         bad = dev > limit
-        if bool(bad.any()):
-            failing.append(b)
-            if first is None:
-                j = _argmax(dev)
-                first = (b, checked[j], int(bad.sum()))
-    if first is None:
+        return (checked[_argmax(dev)], int(bad.sum())) if bool(bad.any()) else None
+
+    failure = _first_failure(ctx.B, violation)
+    if failure is None:
         return
-    b, lag, count = first
+    b, (lag, count), failing = failure
     row = sv[b, lag - 1]
     _raise(f"the Jacobian product is not a near-isometry at lag k = {lag}: its singular values span "
            f"[{_fmt_log(row.min())}, {_fmt_log(row.max())}], outside [1/(1+tol), 1+tol] = "
@@ -1107,8 +1144,8 @@ def assert_jacobian_close(a, b, inputs=None, *, rtol: float | None = None, atol:
         else:
             hint = "the states agree but the Jacobians do not: one of the step_jacobian implementations is wrong"
     else:
-        hint = (f"the closed-form step_jacobian of {traj.model.name!r} is wrong at row {i} (∂s'_{i}/∂s): fix it, or set "
-                "analytic_jacobian = False and leave step_jacobian to autograd")
+        hint = (f"the closed-form step_jacobian of {traj.model.name!r} is wrong at row {i} (∂s'_{i}/∂s): fix it, or "
+                "delete that override so that StepModel's default (torch.func autograd) applies")
     where = f"sequence {seq}, " if trajs[0].batched else ""
     _raise(f"step Jacobians differ at step t = {t} (lag {T - t}), {where}entry ({i}, {j}) = ∂s'_{i}/∂s_{j}: "
            f"{name_a} gives {_fmt(va)}, {name_b} gives {_fmt(vb)}; |difference| = {_fmt(abs(va - vb))} > "
@@ -1153,7 +1190,8 @@ def assert_lyapunov_exponent_below(model, inputs=None, value: float = 0.0, *, bu
     traj = _trajectory(model, inputs, h0)
     ctx = _Context(traj)
     lam = trajectory_lyapunov_spectrum(traj, 1, burn_in=burn_in, seed=seed)
-    lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
+    lam = require_finite_measure("λ₁", (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu(),
+                                 by_lag=False)
     failing = [b for b in range(ctx.B) if not float(lam[b]) < value]
     if not failing:
         return

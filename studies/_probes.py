@@ -110,10 +110,10 @@ def spectrum_rows(model, *, rows: bool = True) -> tuple[list[tuple], dict]:
     if rows:
         for name, block in spec.blocks.items():
             out += per_index_rows("weight_singular_value", block.singular_values, block=name)
-    largest = max(spec.blocks.values(), key=lambda b: b.spectral_norm) if spec.blocks else None
+    largest = spec.largest_block
     summary = {
         "sigma_max": spec.sigma_max,
-        "spectral_radius": None if largest is None else largest.spectral_radius,
+        "spectral_radius": None if largest is None else spec.blocks[largest].spectral_radius,
         "gamma": spec.gamma,
         "pascanu": spec.pascanu,
     }

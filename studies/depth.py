@@ -50,22 +50,33 @@ from __future__ import annotations
 
 import math
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
-ARCHS = ("mlp", "resmlp", "densemlp", "stacked-rnn")
+#: the study's own chain, not a registry architecture: stacked vanilla RNN layers at the last time step
+STACKED = "stacked-rnn"
+
+
+def __getattr__(name):
+    """``ARCHS``, the architectures the study accepts: every feed-forward stack in ``rnnprobe.architectures``
+    (read when asked, so that stacks registered later are accepted too), and ``stacked-rnn``."""
+    if name == "ARCHS":
+        from rnnprobe.models.registry import architectures
+
+        return (*architectures.feedforward(), STACKED)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: features added per layer by densemlp in this study
 DENSE_GROWTH = 1
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the weights (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal")),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal")),
 }
 
 GRID = {
-    "arch": list(ARCHS),
+    "arch": ["mlp", "resmlp", "densemlp", STACKED],
     "hidden": [32],
     "depth": [2, 4, 8, 16, 32, 64, 128],
     "length": [20],
@@ -75,7 +86,7 @@ GRID = {
 }
 
 QUICK = {
-    "arch": list(ARCHS),
+    "arch": ["mlp", "resmlp", "densemlp", STACKED],
     "hidden": [8],
     "depth": [2, 8],
     "length": [5],
@@ -89,7 +100,7 @@ def points(grid):
     """Every combination; ``length`` applies to ``stacked-rnn`` only (None for the others)."""
     out = []
     for arch in grid["arch"]:
-        lengths = grid["length"] if arch == "stacked-rnn" else [None]
+        lengths = grid["length"] if arch == STACKED else [None]
         for hidden in grid["hidden"]:
             for depth in grid["depth"]:
                 for length in lengths:
@@ -102,10 +113,16 @@ def points(grid):
 
 
 def cost(point) -> float:
-    """Relative cost: the depth, times the state size for densemlp."""
-    if point["arch"] == "densemlp":
-        return point["depth"] * (1 + point["depth"] * DENSE_GROWTH / point["hidden"]) ** 2
-    return point["depth"] * (2.0 if point["arch"] == "stacked-rnn" else 1.0)
+    """Relative cost: the depth times the architecture's cost factor, times the squared state growth of
+    stacks that grow (``growth``); the stacked RNN counts twice."""
+    from rnnprobe.models.registry import architectures
+
+    if point["arch"] == STACKED:
+        return point["depth"] * 2.0
+    spec = architectures[point["arch"]]
+    if "growth" in spec.options:
+        return point["depth"] * (1 + point["depth"] * DENSE_GROWTH / point["hidden"]) ** 2 * spec.cost
+    return point["depth"] * spec.cost
 
 
 def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64"):
@@ -149,7 +166,7 @@ def stacked_rnn_slice(hidden, depth, length, *, gain, init, seed, dtype="float64
     with torch.no_grad():
         model.W.copy_(W_x.to(dt))
         model.b.copy_(torch.stack([W_h[l] @ previous[l] for l in range(depth)]).to(dt))
-    model.name = "stacked-rnn"
+    model.name = STACKED
     return model, xs[-1].to(dt), run, xs
 
 
@@ -159,11 +176,11 @@ def build_chain(point, *, dtype="float64"):
     from rnnprobe.studies._probes import dtype_of, sequence
 
     n, L = point["hidden"], point["depth"]
-    if point["arch"] == "stacked-rnn":
+    if point["arch"] == STACKED:
         model, x, _, _ = stacked_rnn_slice(n, L, point["length"], gain=point["gain"], init=point["init"],
                                            seed=point["seed"], dtype=dtype)
         return model, x
-    options = {"growth": DENSE_GROWTH} if point["arch"] == "densemlp" else {}
+    options = {"growth": DENSE_GROWTH} if "growth" in rnnprobe.architectures[point["arch"]].options else {}
     model = rnnprobe.build(point["arch"], n, depth=L, gain=point["gain"], init=point["init"],
                            seed=point["seed"], dtype=dtype_of(dtype), **options)
     return model, sequence(point["seed"], 1, n, dtype_of(dtype))[0]

@@ -16,7 +16,8 @@ effective memory length in every form rnnprobe names:
   200, seeded by the seed. The readouts' chance level, about n / steps per lag,
   sums to about 0.1 over the lags: capacities differing by less are not resolved.
 
-Gate biases (extra columns; empty where they do not apply):
+Gate biases (extra columns; empty where they do not apply: each applies to every
+architecture that takes the option of that name, ``rnnprobe.architectures[arch].options``):
 
 * ``forget_bias``: the LSTM forget-gate bias b_f (per-step retention sigma(b_f)
   at the origin; forgetting time 1 + e^{b_f} steps);
@@ -43,6 +44,7 @@ True
 
 from __future__ import annotations
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
@@ -52,7 +54,16 @@ INPUT_VARIANCE = 1.0
 
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
-ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
+
+def __getattr__(name):
+    """``ARCHS``, the architectures the study accepts: every recurrent one in ``rnnprobe.architectures``
+    (read when asked, so that architectures registered later are accepted too)."""
+    if name == "ARCHS":
+        from rnnprobe.models.registry import architectures
+
+        return tuple(architectures.recurrent())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 EPS = 1e-2
 #: memory capacity: lags per hidden unit, washout, and readout steps per (hidden unit x lag)
@@ -71,14 +82,10 @@ def mc_settings(hidden: int) -> tuple[int, int]:
     return max_lag, max(2000, MC_SAMPLES_PER_UNIT_LAG * hidden * max_lag)
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal", "spectral")),
-    "forget_bias": Axis(float, "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
-                        allow_empty=True),
-    "update_bias": Axis(float, "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
-                        allow_empty=True),
-    "chrono": Axis(int, "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
-                   min_value=3, allow_empty=True),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
+    "forget_bias": Axis(float, EXTRA_GRID_COLUMNS["forget_bias"], allow_empty=True),
+    "update_bias": Axis(float, EXTRA_GRID_COLUMNS["update_bias"], allow_empty=True),
+    "chrono": Axis(int, EXTRA_GRID_COLUMNS["chrono"], min_value=3, allow_empty=True),
 }
 
 GRID = {
@@ -106,15 +113,20 @@ QUICK = {
 }
 
 
+#: the gate-bias axes, in the order their variants are listed
+_GATE_AXES = ("forget_bias", "chrono", "update_bias")
+
+
 def points(grid):
-    """Every combination, the gate-bias axes applied to the architectures they belong to."""
+    """Every combination, the gate-bias axes applied to the architectures that take those options."""
+    from rnnprobe.models.registry import architectures
+
     out = []
     for arch in grid["arch"]:
-        if arch == "lstm":
-            variants = [{"forget_bias": b} for b in grid["forget_bias"]] + [{"chrono": c} for c in grid["chrono"]]
-        elif arch in ("gru", "gru-torch"):
-            variants = [{"update_bias": b} for b in grid["update_bias"]]
-        else:
+        options = architectures[arch].options
+        # one variant per value of each gate-bias axis the architecture takes (none when those axes are empty)
+        variants = [{axis: v} for axis in _GATE_AXES if axis in options for v in grid[axis]]
+        if not any(axis in options for axis in _GATE_AXES):
             variants = [{}]
         for hidden in grid["hidden"]:
             for length in grid["length"]:
@@ -128,9 +140,10 @@ def points(grid):
 
 
 def cost(point) -> float:
-    """Relative cost: sequence plus capacity steps, times a per-architecture factor."""
-    factor = {"lstm": 3.0, "dense": 3.0, "gru-torch": 2.0, "gru": 1.5}.get(point["arch"], 1.0)
-    return (point["length"] + mc_settings(point["hidden"])[1] / 10) * factor
+    """Relative cost: sequence plus capacity steps, times the architecture's cost factor (``ArchitectureSpec.cost``)."""
+    from rnnprobe.models.registry import architectures
+
+    return (point["length"] + mc_settings(point["hidden"])[1] / 10) * architectures[point["arch"]].cost
 
 
 def build_model(point, *, dtype="float64", device="cpu"):

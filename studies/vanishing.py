@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
@@ -49,18 +50,25 @@ INPUT_VARIANCE = 1.0
 
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
 
-ARCHS = ("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense")
+
+def __getattr__(name):
+    """``ARCHS``, the architectures the study accepts: every recurrent one in ``rnnprobe.architectures``
+    (read when asked, so that architectures registered later are accepted too)."""
+    if name == "ARCHS":
+        from rnnprobe.models.registry import architectures
+
+        return tuple(architectures.recurrent())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 #: threshold of the memory length
 EPS = 1e-2
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal", "spectral")),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
 }
 
 GRID = {
-    "arch": list(ARCHS),
+    "arch": ["vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense"],
     "hidden": [32],
     "length": [10, 50, 100, 200, 400],
     "gain": [0.5, 1.0, 1.5],
@@ -77,12 +85,11 @@ QUICK = {
     "init": ["orthogonal"],
 }
 
-_STATE_COST = {"lstm": 3.0, "dense": 4.0, "gru-torch": 2.0, "gru": 1.5}
-
-
 def cost(point) -> float:
-    """Relative cost: sequence length times a per-architecture factor."""
-    return point["length"] * _STATE_COST.get(point["arch"], 1.0)
+    """Relative cost: sequence length times the architecture's cost factor (``ArchitectureSpec.cost``)."""
+    from rnnprobe.models.registry import architectures
+
+    return point["length"] * architectures[point["arch"]].cost
 
 
 def build_model(point, *, dtype="float64", device="cpu"):

@@ -62,13 +62,64 @@ def test_adapted_layers_give_the_module_states(kind, kwargs, bidirectional):
 
 
 @pytest.mark.parametrize("kind, kwargs", KINDS)
-def test_batch_first_modules_still_take_time_major_inputs(kind, kwargs):
-    module = _module(kind, kwargs, num_layers=2, batch_first=True, seed=2).double()
-    x = torch.randn(6, 3, 3, dtype=F64, generator=torch.Generator().manual_seed(1))       # (T, B, d)
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_batch_first_modules_take_batch_first_inputs(kind, kwargs, bidirectional):
+    module = _module(kind, kwargs, num_layers=2, batch_first=True, bidirectional=bidirectional, seed=2).double()
+    twin = _module(kind, kwargs, num_layers=2, batch_first=False, bidirectional=bidirectional, seed=2).double()
+    x = torch.randn(3, 6, 3, dtype=F64, generator=torch.Generator().manual_seed(1))       # (B, T, d), as module takes
     with torch.no_grad():
-        out = module(x.transpose(0, 1))[0].transpose(0, 1)                                 # module wants (B, T, d)
-    h = rnnprobe.record(rnnprobe.adapt(module, 1), x).hidden_states()[1:]
-    torch.testing.assert_close(h, out, rtol=1e-12, atol=1e-12)
+        top = module(x)[0].transpose(0, 1)                                                 # torch's own, time-major
+    n = module.hidden_size
+    for layer in (0, 1):
+        for direction in range(2 if bidirectional else 1):
+            adapted = rnnprobe.adapt(module, layer, direction=direction)
+            assert adapted.batch_first
+            traj = rnnprobe.record(adapted, x)
+            assert (traj.length, traj.batch_size) == (6, 3)                                # time-major trajectory
+            # the same module fed time-major inputs (a batch_first=False twin, and an explicit batch_first=False)
+            reference = rnnprobe.record(rnnprobe.adapt(twin, layer, direction=direction), x.transpose(0, 1))
+            torch.testing.assert_close(traj.states, reference.states, rtol=0, atol=0)
+            explicit = rnnprobe.record(adapted, x.transpose(0, 1), batch_first=False)
+            torch.testing.assert_close(explicit.states, reference.states, rtol=0, atol=0)
+            if layer == 1:                                                                 # against torch itself
+                expected = top[..., direction * n : (direction + 1) * n]
+                expected = expected.flip(0) if direction == 1 else expected
+                torch.testing.assert_close(traj.hidden_states()[1:], expected, rtol=1e-12, atol=1e-12)
+    # a raw batch_first module is adapted on the fly, flag and all; unbatched (T, d) inputs are (T, d) as in torch
+    torch.testing.assert_close(rnnprobe.record(module, x).states, rnnprobe.record(twin, x.transpose(0, 1)).states)
+    torch.testing.assert_close(rnnprobe.record(module, x[0]).states, rnnprobe.record(twin, x[0]).states)
+
+
+def test_explicit_batch_first_for_any_model():
+    model = rnnprobe.build("gru", hidden_size=3, input_size=2, seed=0)
+    x = torch.randn(5, 4, 2, dtype=F64, generator=torch.Generator().manual_seed(2))       # (T, B, d)
+    traj = rnnprobe.record(model, x.transpose(0, 1), batch_first=True)
+    torch.testing.assert_close(traj.states, rnnprobe.record(model, x).states, rtol=0, atol=0)
+    assert traj.states.shape == (6, 4, 3) and traj.inputs.shape == (5, 4, 2)
+    with pytest.raises(InvalidArgument, match=r"last dimension input_size = 2.*got shape \(5, 2, 4\) \(batched inputs "
+                                              r"are batch-first, \(B, T, d\): batch_first=True\)"):
+        rnnprobe.record(model, x.transpose(1, 2), batch_first=True)
+    with pytest.raises(InvalidArgument, match=r"batch_first must be True, False or None.*got 1"):
+        rnnprobe.record(model, x, batch_first=1)
+    with pytest.raises(InvalidArgument, match=r"batch_first must be False or None for feed-forward stack 'mlp'"):
+        rnnprobe.record(rnnprobe.build("mlp", hidden_size=3, depth=2), torch.zeros(2, 3), batch_first=True)
+
+
+def test_assertions_and_probes_take_a_batch_first_module():
+    from rnnprobe.testing import assert_jacobian_close, assert_memory_at_least
+
+    module = _module("LSTM", {}, batch_first=True, seed=5)
+    twin = _module("LSTM", {}, batch_first=False, seed=5)
+    x = torch.randn(2, 12, 3, dtype=F64, generator=torch.Generator().manual_seed(3))      # (B, T, d)
+    lam = rnnprobe.lyapunov_spectrum(module, x, burn_in=2)
+    torch.testing.assert_close(lam, rnnprobe.lyapunov_spectrum(twin, x.transpose(0, 1), burn_in=2), rtol=0, atol=0)
+    assert_jacobian_close(rnnprobe.record(module, x), rnnprobe.record(twin, x.transpose(0, 1)), rtol=0, atol=0)
+    messages = []
+    for model, inputs in ((module, x), (twin, x.transpose(0, 1))):
+        with pytest.raises(AssertionError) as info:
+            assert_memory_at_least(model, 12, inputs)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1] and "sequence 0 of batch 2 (T = 12)" in messages[0]
 
 
 @pytest.mark.parametrize("kind, kwargs", KINDS)
@@ -256,3 +307,129 @@ def test_cell_adapter_keeps_or_converts_dtype():
     kept = rnnprobe.CellAdapter(cell, dtype=None)
     assert kept.dtype == torch.float32 and kept.inner is cell
     assert set(rnnprobe.CellAdapter(cell).recurrent_weights()) == {"weight_hh"}
+
+
+# --------------------------------------------------------------------------- cell-like modules, no adapter
+class Leaky(nn.Module):
+    """A hand-written cell h' = tanh(W h + U x) with no size attributes at all."""
+
+    def __init__(self, input_size=3, hidden_size=4, seed=11):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.W = nn.Parameter(0.6 * torch.randn(hidden_size, hidden_size, generator=g))
+        self.U = nn.Parameter(torch.randn(hidden_size, input_size, generator=g))
+
+    def forward(self, x, h):
+        return torch.tanh(h @ self.W.T + x @ self.U.T)
+
+
+class Sized(Leaky):
+    """The same cell carrying torch's size attributes."""
+
+    def __init__(self, input_size=3, hidden_size=4, seed=11):
+        super().__init__(input_size, hidden_size, seed)
+        self.input_size, self.hidden_size = input_size, hidden_size
+
+
+class Widening(nn.Module):
+    """Not a cell: its output is twice as long as its state."""
+
+    def forward(self, x, h):
+        return torch.cat([h, h], dim=-1)
+
+
+class TupleOut(nn.Module):
+    """A cell whose state is a tuple, called without tuple_state."""
+
+    def forward(self, x, h):
+        return h, h
+
+
+def _leaky_jacobian(cell, traj):
+    """The closed form ∂h'/∂h = diag(1 − h'²) W along a trajectory of Leaky: (T, B, n, n)."""
+    W = cell.W.detach().double()
+    return (1 - traj.states[1:] ** 2)[..., None] * W
+
+
+@pytest.mark.parametrize("make, with_h0", [(Sized, False), (Sized, True), (Leaky, True)],
+                         ids=["size-attributes", "size-attributes-and-h0", "h0-only"])
+def test_record_takes_cell_like_modules_without_an_adapter(make, with_h0):
+    cell = make()
+    x = torch.randn(7, 2, 3, dtype=F64, generator=torch.Generator().manual_seed(12))
+    h0 = torch.randn(2, 4, dtype=F64, generator=torch.Generator().manual_seed(13)) if with_h0 else None
+    traj = rnnprobe.record(cell, x, h0)
+    assert isinstance(traj.model, rnnprobe.CellAdapter) and traj.model.name == f"cell:{make.__name__}"
+    assert traj.model.family == "custom" and (traj.model.input_size, traj.state_size) == (3, 4)
+    start = h0 if with_h0 else torch.zeros(2, 4, dtype=F64)
+    torch.testing.assert_close(traj.states, _run_cell(cell.double(), x, start), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(traj.step_jacobians(), _leaky_jacobian(cell, traj), rtol=1e-12, atol=1e-14)
+    assert cell.W.dtype == F64                                   # .double() above; the adapter copied it anyway
+    # a probe and an assertion take the bare cell as well (the assertion with h0 when it has no sizes)
+    G = rnnprobe.jacobian_norms(traj)
+    P = torch.linalg.matrix_norm(rnnprobe.jacobian_product(traj, 0, 7), ord=2)
+    torch.testing.assert_close(G[:, 0], P, rtol=1e-10, atol=0)
+    from rnnprobe.testing import assert_gradients_do_not_explode
+
+    with pytest.raises(AssertionError, match=r"(?s)gradients explode.*model: cell:" + make.__name__):
+        assert_gradients_do_not_explode(cell, x, max_norm=1e-3, h0=h0)
+
+
+@pytest.mark.parametrize("make", [lambda: nn.RNNCell(3, 4), lambda: nn.GRUCell(3, 4), lambda: nn.LSTMCell(3, 4)],
+                         ids=["RNNCell", "GRUCell", "LSTMCell"])
+def test_record_takes_torch_cells_without_an_adapter(make):
+    torch.manual_seed(14)
+    cell = make()
+    tuple_state = isinstance(cell, nn.LSTMCell)
+    x = torch.randn(5, 2, 3, dtype=F64, generator=torch.Generator().manual_seed(15))
+    traj = rnnprobe.record(cell, x)
+    assert traj.model.family == ("vanilla" if isinstance(cell, nn.RNNCell) else "gated")
+    zero = torch.zeros(2, 4, dtype=F64)
+    expected = _run_cell(cell.double(), x, (zero, zero) if tuple_state else zero, tuple_state)
+    torch.testing.assert_close(traj.states, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_probes_of_a_sized_cell_read_its_attributes():
+    cell = Sized()
+    spec = rnnprobe.weight_spectrum(cell)
+    assert spec.pascanu == "not applicable" and list(spec.blocks) == []      # no parameter named like W_hh
+    mc = rnnprobe.memory_capacity(cell, max_lag=4, n_samples=300, washout=20, seed=0)
+    assert 0 <= mc.total <= 4
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: rnnprobe.record(Leaky(), torch.zeros(5, 3)),
+     r"state size of cell-like module Leaky is unknown: it has no attribute 'hidden_size' and no h0 was given; "
+     r"pass h0"),
+    (lambda: rnnprobe.weight_spectrum(Leaky()), r"state size of cell-like module Leaky is unknown"),
+    (lambda: rnnprobe.memory_capacity(Leaky()), r"state size of cell-like module Leaky is unknown"),
+    (lambda: rnnprobe.models.cell_model(Leaky(), h0=torch.zeros(4)),
+     r"input size of cell-like module Leaky is unknown: it has no attribute 'input_size' and no inputs were given"),
+    (lambda: rnnprobe.record(nn.Linear(3, 4), torch.zeros(2, 3)),
+     r"model must be .* cell-like torch.nn.Module called as cell\(x, h\) -> h; got Linear, whose forward takes 1 "
+     r"positional argument"),
+    (lambda: rnnprobe.record(lambda x, h: h, torch.zeros(2, 3)), r"model must be .*; got function"),
+    (lambda: rnnprobe.record(Leaky(), torch.zeros(5, 3), torch.zeros(3)),
+     r"cell:Leaky fails on its first step, called as cell\(x, h\) with x of shape \(1, 3\) and h of shape \(1, 3\) "
+     r"\(input size 3, state size 3\): RuntimeError: mat1 and mat2"),
+    (lambda: rnnprobe.record(Widening(), torch.zeros(5, 3), torch.zeros(2)),
+     r"must return the next state, a tensor of shape \(B, 2\) \(state size 2\); got shape \(1, 4\)"),
+    (lambda: rnnprobe.CellAdapter(nn.GRUCell(2, 3), family="gatd"),
+     r"family must be one of 'vanilla', 'gated', .*'custom'; got 'gatd' \(did you mean 'gated'\?\)"),
+    (lambda: rnnprobe.record(rnnprobe.CellAdapter(nn.LSTMCell(2, 3), tuple_state=False), torch.zeros(4, 2)),
+     r"cell:LSTMCell fails on its first step.*h of shape \(1, 3\).*TypeError: .*must be tuple of Tensors"),
+    (lambda: rnnprobe.record(TupleOut(), torch.zeros(4, 2), torch.zeros(3)),
+     r"cell:TupleOut called as cell\(x, h\) must return the next state.*got a tuple \(a tuple state: pass "
+     r"tuple_state=True\)"),
+])
+def test_bad_cell_like_modules_say_what_is_missing(call, pattern):
+    with pytest.raises(InvalidArgument, match=pattern):
+        call()
+
+
+def test_cell_adapter_declares_a_family():
+    assert rnnprobe.CellAdapter(Sized()).family == "custom"
+    assert rnnprobe.CellAdapter(Sized(), family="vanilla").family == "vanilla"
+    assert rnnprobe.CellAdapter(nn.LSTMCell(2, 3)).family == "gated"
+    assert rnnprobe.adapt(nn.RNNCell(2, 3)).family == "vanilla"
+    assert rnnprobe.adapt(_module("GRU", {})).family == "gated"
+    assert rnnprobe.adapt(_module("RNN", {"nonlinearity": "relu"})).family == "vanilla"

@@ -129,3 +129,25 @@ def test_eps_messages_name_the_range_and_give_a_hint():
         rnnprobe.memory_length(traj, eps="0.1")
     with pytest.raises(InvalidArgument, match=r"burn_in must be smaller than the number of steps T = 5; got 7"):
         rnnprobe.memory_length(traj, burn_in=7)
+
+
+def test_long_fits_are_thinned_the_same_way_in_the_probes_and_the_analysis():
+    import numpy as np
+    from scipy import stats
+
+    from rnnprobe.analysis.fits import fit_log_linear
+    from rnnprobe.memory import MAX_FIT_POINTS, efold_fit, thin_evenly
+
+    # a noisy decay over 5000 lags, in the probes' order (descending lag) and shuffled for the analysis
+    rng = np.random.default_rng(0)
+    lags = np.arange(5000, 0, -1).astype(float)
+    log_g = -0.01 * lags + 0.3 * rng.standard_normal(lags.size)
+    x, y = thin_evenly(lags[::-1].copy(), log_g[::-1].copy())
+    assert x.size == MAX_FIT_POINTS and x[0] == 1 and x[-1] == 5000 and np.all(np.diff(x) > 0)
+    reference = stats.theilslopes(y, x, alpha=0.95)                       # the fit of the thinned points
+    slope, intercept, low, high = efold_fit(lags, log_g)
+    assert (slope, low, high) == pytest.approx((reference.slope, reference.low_slope, reference.high_slope), rel=1e-12)
+    order = rng.permutation(lags.size)
+    fit = fit_log_linear(lags[order], log_g[order], log=True)
+    assert (fit["slope"], fit["slope_low"], fit["slope_high"]) == pytest.approx((slope, low, high), rel=1e-12)
+    assert low < -0.01 < high

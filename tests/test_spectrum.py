@@ -49,6 +49,16 @@ def test_block_spectra_against_scipy_and_numpy(name):
         else:
             assert block.spectral_radius is None
     assert spec.sigma_max == pytest.approx(max(b.spectral_norm for b in spec.blocks.values()), rel=0)
+    norms = {n: float(scipy.linalg.svdvals(W.numpy())[0]) for n, W in model.recurrent_weights().items()}
+    assert spec.largest_block == max(norms, key=norms.get)
+    assert spec.blocks[spec.largest_block].spectral_norm == spec.sigma_max
+
+
+def test_largest_block_of_no_blocks_and_of_ties():
+    assert rnnprobe.WeightSpectrum().largest_block is None
+    block = lambda norm: rnnprobe.BlockSpectrum(torch.tensor([norm]), norm, norm)  # noqa: E731
+    tied = rnnprobe.WeightSpectrum({"A": block(0.5), "B": block(2.0), "C": block(2.0)}, sigma_max=2.0)
+    assert tied.largest_block == "B"                           # the first of the equal ones
 
 
 def test_orthogonal_and_spectral_initialisations_show_in_the_spectrum():

@@ -172,6 +172,19 @@ def test_sequences_for_fit_every_kind_of_model(data):
         assert x.dtype == next(model.parameters()).dtype
 
 
+@settings(max_examples=10, deadline=None)
+@given(data=st.data())
+def test_sequences_for_a_batch_first_module_are_batch_first(data):
+    module = data.draw(rs.torch_rnns(max_hidden=3, batch_first=True))
+    x = data.draw(rs.sequences_for(module, min_length=3, max_length=6, batch=2))
+    assert x.shape[0] == 2 and 3 <= x.shape[1] <= 6 and x.shape[2] == module.input_size      # (B, T, d)
+    traj = data.draw(rs.trajectories(st.just(module), min_length=3, max_length=6, batch=2))
+    assert traj.batch_size == 2 and 3 <= traj.length <= 6                                    # read as (B, T, d)
+    with torch.no_grad():
+        out = module.double()(traj.inputs.transpose(0, 1))[0].transpose(0, 1)               # torch's own outputs
+    torch.testing.assert_close(traj.hidden_states()[1:], out, rtol=1e-10, atol=1e-12)
+
+
 @settings(max_examples=20, deadline=None)
 @given(rs.trajectories(rs.models(max_hidden=3), min_length=3, max_length=8, batch=2))
 def test_trajectories_are_recorded_runs(traj):

@@ -130,6 +130,23 @@ def test_vanish_reports_which_sequence_of_a_batch_fails():
         "  sequence 1 of batch 3 (T = 20); also fails for sequence 2"
 
 
+@pytest.mark.parametrize("check, failing_input", [
+    (lambda m, x: rt.assert_gradients_do_not_explode(m, x, max_norm=0.5), "zero"),     # zero inputs: G(k) = 1
+    (lambda m, x: rt.assert_bound_holds(m, x, bound=0.5), "zero"),
+    (lambda m, x: rt.assert_near_isometry(m, x, tol=0.1), "saturating"),               # saturated: G(k) ≈ 0
+])
+def test_every_assertion_reports_the_first_failing_sequence_and_the_others(check, failing_input):
+    # the same batch logic in every assertion: the first failing sequence is reported, the others listed
+    model = rnnprobe.build("vanilla-tanh", hidden_size=4, init="orthogonal", gain=1.0, seed=0)
+    fails, passes = (0.0, 1e3) if failing_input == "zero" else (1e3, 0.0)
+    x = torch.full((20, 4, 1), passes, dtype=torch.float64)
+    x[:, [1, 2]] = fails
+    with pytest.raises(AssertionError) as info:
+        check(model, x)
+    assert str(info.value).splitlines()[1] == "  sequence 1 of batch 4 (T = 20); also fails for sequence 2"
+    check(model, x[:, [0, 3]])                                   # the passing sequences alone pass
+
+
 def test_vanish_argument_checks():
     with pytest.raises(InvalidArgument, match=r"within must be <= T = 30, the number of steps .*got 31"):
         rt.assert_gradients_vanish(linear(0.5), X30, within=31)

@@ -8,10 +8,14 @@
   the module's own inputs.
 * :class:`CellAdapter` wraps any cell-like module ``cell(x, h) -> h`` (``RNNCell``,
   ``GRUCell``, ``LSTMCell`` whose state is the pair ``(h, c)``, or your own);
-  its step Jacobian comes from ``torch.func``.
+  its step Jacobian comes from ``torch.func``. :func:`cell_model` does so on the
+  fly for :func:`rnnprobe.record`, the probes and the assertions, reading the sizes
+  from the cell's ``input_size``/``hidden_size`` attributes, the inputs and ``h0``.
 
-Inputs are always time-major ``(T, B, d)`` (or ``(T, d)``), whatever the
-module's ``batch_first``.
+Batched inputs are time-major ``(T, B, d)``, except for a module built with
+``batch_first=True``: its adapter keeps the flag (:attr:`LayerAdapter.batch_first`)
+and :func:`rnnprobe.record` then takes ``(B, T, d)``, as the module does. The
+trajectory's states are time-major either way.
 
 Examples
 --------
@@ -26,20 +30,23 @@ Examples
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
 from torch import nn
 
-from rnnprobe._validation import check_dtype, check_int
+from rnnprobe._validation import check_choice, check_dtype, check_int
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.models.base import RecurrentModel, StepModel
+from rnnprobe.models.base import FAMILIES, RecurrentModel, StepModel
 from rnnprobe.models.gated import LSTM, TorchGRU
 from rnnprobe.models.vanilla import VanillaRNN
 
-__all__ = ["adapt", "LayerAdapter", "CellAdapter", "is_adaptable"]
+__all__ = ["adapt", "LayerAdapter", "CellAdapter", "cell_model", "is_adaptable"]
 
 _TORCH_RNNS = (nn.RNN, nn.GRU, nn.LSTM)
 _TORCH_CELLS = (nn.RNNCell, nn.GRUCell, nn.LSTMCell)
+#: the family of each torch cell (what CellAdapter declares for it unless told otherwise)
+_CELL_FAMILIES = {nn.RNNCell: "vanilla", nn.GRUCell: "gated", nn.LSTMCell: "gated"}
 
 
 def is_adaptable(obj) -> bool:
@@ -52,18 +59,20 @@ class LayerAdapter(RecurrentModel):
 
     Wraps an rnnprobe cell holding that layer's weights; ``prepare_inputs`` runs
     the module's lower layers (a float copy of them) on the inputs, and reverses
-    time for the backward direction.
+    time for the backward direction. ``family`` is the cell's; ``batch_first`` the
+    module's (:func:`rnnprobe.record` then takes batched inputs as ``(B, T, d)``).
     """
 
-    analytic_jacobian = True
-
-    def __init__(self, cell: StepModel, lower: nn.Module | None, reverse: bool, source: str):
+    def __init__(self, cell: StepModel, lower: nn.Module | None, reverse: bool, source: str, *,
+                 batch_first: bool = False):
         super().__init__()
         self.cell = cell
         self.lower = lower
         self.reverse = reverse
         self.source = source
+        self.batch_first = bool(batch_first)
         self.name = cell.name
+        self.family = cell.family
         self.input_size, self.hidden_size, self.state_size = cell.input_size, cell.hidden_size, cell.state_size
 
     def step(self, x, state, t=0):
@@ -129,7 +138,9 @@ def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.
     Returns
     -------
     StepModel
-        A model whose states equal the module's outputs for that layer.
+        A model whose states equal the module's outputs for that layer; it
+        keeps the module's ``batch_first`` (then :func:`rnnprobe.record` takes
+        batched inputs ``(B, T, d)``, as the module does).
     """
     dtype = check_dtype("dtype", dtype)
     if isinstance(module, _TORCH_CELLS):
@@ -172,7 +183,7 @@ def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.
                     own[name].copy_(p.detach().to(dtype))
         lower.requires_grad_(False)
     source = f"{type(module).__name__} layer {layer}" + (" (reverse)" if direction else "")
-    adapted = LayerAdapter(cell, lower, reverse=direction == 1, source=source)
+    adapted = LayerAdapter(cell, lower, reverse=direction == 1, source=source, batch_first=module.batch_first)
     adapted.requires_grad_(False)
     return adapted
 
@@ -200,16 +211,30 @@ class CellAdapter(RecurrentModel):
         Read from the cell's attributes of the same name when omitted.
     tuple_state : bool, optional
         Whether the cell's state is a tuple of equal-size tensors.
+    family : str, optional
+        What kind of step the cell is, one of :data:`rnnprobe.models.FAMILIES`
+        (it selects the hints of :mod:`rnnprobe.testing`). Default: ``'vanilla'``
+        for ``RNNCell``, ``'gated'`` for ``GRUCell`` and ``LSTMCell``, else
+        ``'custom'`` (unknown).
     dtype : torch.dtype or str or None
         Convert a copy of the cell to this dtype (float64 by default); None
         keeps the cell as it is (no copy).
+
+    Examples
+    --------
+    >>> import torch
+    >>> cell = torch.nn.GRUCell(3, 4)
+    >>> model = CellAdapter(cell)
+    >>> model.name, model.family, model.state_size
+    ('cell:GRUCell', 'gated', 4)
     """
 
     def __init__(self, cell: nn.Module, *, input_size: int | None = None, hidden_size: int | None = None,
-                 tuple_state: bool | None = None, dtype=torch.float64):
+                 tuple_state: bool | None = None, family: str | None = None, dtype=torch.float64):
         super().__init__()
         if not callable(cell):
             raise InvalidArgument(f"cell must be callable as cell(x, h); got {type(cell).__name__}")
+        self.family = _CELL_FAMILIES.get(type(cell), "custom") if family is None else check_choice("family", family, FAMILIES)
         if dtype is not None:
             dtype = check_dtype("dtype", dtype)
             cell = copy.deepcopy(cell).to(dtype) if isinstance(cell, nn.Module) else cell
@@ -225,12 +250,23 @@ class CellAdapter(RecurrentModel):
     def step(self, x, state, t=0):
         if self.tuple_state:
             out = self.inner(x, tuple(state.split(self.hidden_size, dim=-1)))
-            return torch.cat(list(out), dim=-1)
-        return self.inner(x, state)
+            if not isinstance(out, (tuple, list)):
+                raise InvalidArgument(f"{self.name} must return a tuple of {self.parts} states (tuple_state=True); "
+                                      f"got {type(out).__name__}")
+            out = torch.cat(list(out), dim=-1)
+        else:
+            out = self.inner(x, state)
+        if not isinstance(out, torch.Tensor) or out.shape[-1] != self.state_size:
+            got = (f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor)
+                   else f"a {type(out).__name__}" + (" (a tuple state: pass tuple_state=True)"
+                                                     if isinstance(out, (tuple, list)) else ""))
+            raise InvalidArgument(f"{self.name} called as cell(x, h) must return the next state, a tensor of "
+                                  f"shape (B, {self.state_size}) (state size {self.state_size}); got {got}")
+        return out
 
     def step_jacobian(self, x, state, t=0):
         try:
-            return self.autograd_step_jacobian(x, state, t)
+            return self.rowwise_autograd_jacobian(x, state, t)
         except RuntimeError:  # modules torch.func cannot vmap over: one row at a time
             rows = []
             for i in range(state.shape[0]):
@@ -250,3 +286,85 @@ class CellAdapter(RecurrentModel):
                 if p.ndim == 2 and p.shape[1] == self.hidden_size and "hh" in name:
                     weights[name] = p.detach()
         return weights
+
+
+def _positional_arity(fn) -> int | None:
+    """How many positional arguments ``fn`` takes (None: any number, or unknown)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return None
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params)
+
+
+def cell_model(cell: nn.Module, *, inputs: torch.Tensor | None = None, h0: torch.Tensor | None = None) -> CellAdapter:
+    """A cell-like module ``cell(x, h) -> h`` as a :class:`CellAdapter`, sizes found without asking.
+
+    What :func:`rnnprobe.record`, the probes and the assertions do with a module
+    that is neither an rnnprobe model nor a torch RNN/GRU/LSTM. The state size
+    is the cell's ``hidden_size`` attribute, else the last dimension of ``h0``;
+    the input size its ``input_size`` attribute, else the last dimension of
+    ``inputs``. For a cell whose state is a tuple, or to declare its family, use
+    :class:`CellAdapter` itself.
+
+    Parameters
+    ----------
+    cell : torch.nn.Module
+        Called as ``cell(x, h)`` with ``x`` ``(B, d)`` and ``h`` ``(B, n)``.
+    inputs : torch.Tensor, optional
+        The inputs it will run on (their last dimension is d).
+    h0 : torch.Tensor, optional
+        Its initial state ``(n,)`` or ``(B, n)``.
+
+    Returns
+    -------
+    CellAdapter
+
+    Raises
+    ------
+    InvalidArgument
+        When the cell is not a module callable as ``cell(x, h)``, or when a size
+        can be found nowhere; the message names what is missing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Leaky(torch.nn.Module):            # no size attributes
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.W = torch.nn.Parameter(0.5 * torch.eye(2))
+    ...     def forward(self, x, h):
+    ...         return torch.tanh(h @ self.W.T + x)
+    >>> model = cell_model(Leaky(), inputs=torch.zeros(5, 2), h0=torch.zeros(2))
+    >>> model.input_size, model.state_size, model.family
+    (2, 2, 'custom')
+    """
+    kind = type(cell).__name__
+    wanted = ("model must be an rnnprobe StepModel (see rnnprobe.build), a torch.nn.RNN/GRU/LSTM/cell, or a "
+              "cell-like torch.nn.Module called as cell(x, h) -> h")
+    if not isinstance(cell, nn.Module):
+        raise InvalidArgument(f"{wanted}; got {kind}")
+    arity = _positional_arity(cell.forward)
+    if arity is not None and arity < 2:
+        raise InvalidArgument(
+            f"{wanted}; got {kind}, whose forward takes {arity} positional argument{'s' if arity != 1 else ''} "
+            "(wrap it in a module whose forward takes (x, h))")
+    hidden = getattr(cell, "hidden_size", None)
+    if hidden is None:
+        if not isinstance(h0, torch.Tensor) or h0.ndim == 0:
+            raise InvalidArgument(
+                f"the state size of cell-like module {kind} is unknown: it has no attribute 'hidden_size' and no "
+                f"h0 was given; pass h0 (its initial state, (n,) or (B, n)), set {kind}.hidden_size, or wrap it: "
+                f"rnnprobe.CellAdapter(cell, input_size=d, hidden_size=n)")
+        hidden = h0.shape[-1]
+    size = getattr(cell, "input_size", None)
+    if size is None:
+        if not isinstance(inputs, torch.Tensor) or inputs.ndim == 0:
+            raise InvalidArgument(
+                f"the input size of cell-like module {kind} is unknown: it has no attribute 'input_size' and no "
+                f"inputs were given; set {kind}.input_size, or wrap it: "
+                f"rnnprobe.CellAdapter(cell, input_size=d, hidden_size=n)")
+        size = inputs.shape[-1]
+    return CellAdapter(cell, input_size=size, hidden_size=hidden)

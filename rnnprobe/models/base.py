@@ -19,24 +19,46 @@ import functools
 import torch
 from torch import nn
 
-__all__ = ["StepModel", "RecurrentModel", "FeedForwardModel"]
+__all__ = ["FAMILIES", "StepModel", "RecurrentModel", "FeedForwardModel"]
+
+#: The families a model declares (:attr:`StepModel.family`), by the structure of its step:
+#:
+#: * ``vanilla``: ``h' = σ(W_h h + W_x x + b)``, step Jacobian ``D W_h``;
+#: * ``gated``: multiplicative gates on the state (GRU, LSTM);
+#: * ``residual``: an identity path, ``s' = s + f(s)`` (step Jacobian ``I + …``);
+#: * ``dense``: each step reads several earlier states or features (augmented state);
+#: * ``diagonal``: an element-wise (or 2×2-block) linear recurrence (LRU, state-space
+#:   models, minGRU/minLSTM), whose step Jacobians are diagonal;
+#: * ``feedforward``: a plain deep stack ``s' = σ(W_l s + b_l)`` (steps are layers);
+#: * ``custom``: not known (a user's cell wrapped without saying).
+FAMILIES = ("vanilla", "gated", "residual", "dense", "diagonal", "feedforward", "custom")
+
+
+@functools.lru_cache(maxsize=4)
+def _basis(S: int, B: int, dtype, device) -> torch.Tensor:
+    """Cotangents ``(S, B, S)``: e_i in every row (contiguous: torch.func batches the products into one
+    matrix product; kept, not rebuilt for every chunk). Read-only."""
+    return torch.eye(S, dtype=dtype, device=device).unsqueeze(1).expand(S, B, S).contiguous()
 
 
 class StepModel(nn.Module):
     """Base class: one step of a chain ``s' = F_t(x_t, s)``.
 
-    Subclasses set ``name``, ``input_size``, ``hidden_size`` and ``state_size``
-    and implement :meth:`step`; they override :meth:`step_jacobian` with an
-    analytic formula where it is cheap (and say so with
-    ``analytic_jacobian = True``).
+    Subclasses set ``name``, ``family`` (one of :data:`FAMILIES`), ``input_size``,
+    ``hidden_size`` and ``state_size`` and implement :meth:`step`; they override
+    :meth:`step_jacobian` with an analytic formula where it is cheap (the default
+    is ``torch.func`` autograd).
     """
 
     #: registry name, e.g. ``"vanilla-tanh"``
     name: str = "model"
     #: ``"recurrent"`` (steps are time steps) or ``"feedforward"`` (steps are layers)
     kind: str = "recurrent"
-    #: whether :meth:`step_jacobian` is a closed form (else torch.func autograd)
-    analytic_jacobian: bool = False
+    #: what kind of step this is, one of :data:`FAMILIES` (declared, never guessed from the name)
+    family: str = "custom"
+    #: whether :func:`rnnprobe.record` takes batched inputs as ``(B, T, d)`` by default
+    #: (adapters of torch modules built with ``batch_first=True``); else ``(T, B, d)``
+    batch_first: bool = False
     #: whether every step Jacobian is ``D_s W_h`` (the lecture's form, where the
     #: Pascanu verdict and the bound B_W apply)
     lecture_form: bool = False
@@ -53,8 +75,36 @@ class StepModel(nn.Module):
         return self.step(x, state, t)
 
     def step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
-        """Return ``∂step(x, state)/∂state`` per batch row, shape ``(B, S, S)``."""
-        return self.autograd_step_jacobian(x, state, t)
+        """Return ``∂step(x, state)/∂state`` per batch row, shape ``(B, S, S)``.
+
+        The default is autograd, :meth:`rowwise_autograd_jacobian`.
+        """
+        return self.rowwise_autograd_jacobian(x, state, t)
+
+    def rowwise_autograd_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """Step Jacobians ``(B, S, S)`` of B independent rows from one vector–Jacobian product.
+
+        A step treats the rows of its batch independently, so the cotangent e_i in
+        every row gives row i of every row's Jacobian: one ``torch.func.vjp`` of the
+        whole batch, vmapped over the S basis vectors, is one large matrix product
+        where :meth:`autograd_step_jacobian` does one small one per row (the rows of
+        a chunk of time steps of :meth:`RecurrentModel.jacobians`, at once). A step
+        that mixes rows (batch statistics) is detected, a cotangent on row 0 alone
+        having to leave the other rows' gradients exactly zero, and then, as for a
+        step torch.func cannot transform, :meth:`autograd_step_jacobian` is used.
+        """
+        B, S = state.shape
+        try:
+            _, vjp = torch.func.vjp(lambda s: self.step(x, s, t), state)
+            if B > 1:
+                probe = torch.zeros(B, S, dtype=state.dtype, device=state.device)
+                probe[0] = 1.0
+                if bool((vjp(probe)[0][1:] != 0).any()):                    # the step mixes rows
+                    return self.autograd_step_jacobian(x, state, t)
+            (g,) = torch.func.vmap(vjp)(_basis(S, B, state.dtype, state.device))   # g[i, b] = e_i^T J_b
+        except RuntimeError:                                                # not transformable by torch.func
+            return self.autograd_step_jacobian(x, state, t)
+        return g.transpose(0, 1)
 
     def autograd_step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
         """The step Jacobian from ``torch.func`` (reference for analytic ones)."""
@@ -129,13 +179,6 @@ class StepModel(nn.Module):
         return f"name={self.name!r}, input_size={self.input_size}, hidden_size={self.hidden_size}"
 
 
-@functools.lru_cache(maxsize=4)
-def _basis(S: int, B: int, dtype, device) -> torch.Tensor:
-    """Cotangents ``(S, B, S)``: e_i in every row (contiguous: torch.func batches the products into one
-    matrix product; kept, not rebuilt for every chunk). Read-only."""
-    return torch.eye(S, dtype=dtype, device=device).unsqueeze(1).expand(S, B, S).contiguous()
-
-
 class RecurrentModel(StepModel):
     """A time-invariant recurrent step: the same weights at every step.
 
@@ -147,36 +190,8 @@ class RecurrentModel(StepModel):
 
     def jacobians(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor:
         C, B = xs.shape[:2]
-        x, s = xs.reshape(C * B, -1), states.reshape(C * B, -1)
-        J = self.step_jacobian(x, s, t0) if self.analytic_jacobian else self.rowwise_autograd_jacobian(x, s, t0)
+        J = self.step_jacobian(xs.reshape(C * B, -1), states.reshape(C * B, -1), t0)
         return J.reshape(C, B, self.state_size, self.state_size)
-
-    def rowwise_autograd_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
-        """Step Jacobians ``(B, S, S)`` of B independent rows from one vector–Jacobian product.
-
-        A step treats the rows of its batch independently, so the cotangent e_i in
-        every row gives row i of every row's Jacobian: one ``torch.func.vjp`` of the
-        whole batch, vmapped over the S basis vectors, is one large matrix product
-        where :meth:`autograd_step_jacobian` does one small one per row. A step that mixes rows (batch
-        statistics) is detected, a cotangent on row 0 alone having to leave the
-        other rows' gradients exactly zero, and then, as for a step torch.func
-        cannot transform, :meth:`step_jacobian` is used.
-        """
-        B, S = state.shape
-        try:
-            _, vjp = torch.func.vjp(lambda s: self.step(x, s, t), state)
-            if B > 1:
-                probe = torch.zeros(B, S, dtype=state.dtype, device=state.device)
-                probe[0] = 1.0
-                if bool((vjp(probe)[0][1:] != 0).any()):                    # the step mixes rows
-                    return self.step_jacobian(x, state, t)
-            (g,) = torch.func.vmap(vjp)(_basis(S, B, state.dtype, state.device))   # g[i, b] = e_i^T J_b
-        except RuntimeError:                                                # not transformable by torch.func
-            return self.step_jacobian(x, state, t)
-        return g.transpose(0, 1)
-
-    def derivative_diagonals(self, xs, states, t0=0):
-        return None
 
 
 class FeedForwardModel(StepModel):

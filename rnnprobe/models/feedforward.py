@@ -36,8 +36,6 @@ __all__ = ["MLP", "ResMLP", "DenseMLP"]
 
 
 class _Stack(FeedForwardModel):
-    analytic_jacobian = True
-
     def input_state(self, inputs: torch.Tensor) -> torch.Tensor:
         """The initial state ``(B, state_size)`` for network inputs ``(B, width)``."""
         if inputs.shape[-1] != self.width:
@@ -78,6 +76,7 @@ class MLP(_Stack):
     """
 
     name = "mlp"
+    family = "feedforward"
     lecture_form = True
 
     def __init__(self, width: int, depth: int = 8, *, nonlinearity="tanh", gain=1.0, init="gaussian",
@@ -120,6 +119,7 @@ class ResMLP(MLP):
     """A residual stack ``s' = s + α σ(W_l s + b_l)``; parameters as :class:`MLP` plus α."""
 
     name = "resmlp"
+    family = "residual"
     lecture_form = False
 
     def __init__(self, width: int, depth: int = 8, *, alpha: float = 1.0, **kwargs):
@@ -159,6 +159,7 @@ class DenseMLP(_Stack):
     """
 
     name = "densemlp"
+    family = "dense"
 
     def __init__(self, width: int, depth: int = 8, *, growth: int = 4, nonlinearity="tanh", gain=1.0,
                  init="gaussian", bias_std=0.0, seed=0, dtype=torch.float64):

@@ -55,7 +55,7 @@ def _diag_mul(d: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
 
 
 class _GatedBase(RecurrentModel):
-    analytic_jacobian = True
+    family = "gated"
 
     def _setup(self, hidden_size, input_size, gates, *, gain, init, input_gain, bias_std, seed, dtype):
         self.hidden_size = check_int("hidden_size", hidden_size, min_value=1)

@@ -55,7 +55,7 @@ class VanillaRNN(RecurrentModel):
         float64 (default) or float32.
     """
 
-    analytic_jacobian = True
+    family = "vanilla"
     lecture_form = True
 
     def __init__(
@@ -108,6 +108,7 @@ class ResidualRNN(VanillaRNN):
     branch's weight).
     """
 
+    family = "residual"
     lecture_form = False
 
     def __init__(self, hidden_size: int, input_size: int = 1, *, alpha: float = 1.0, **kwargs):
@@ -143,7 +144,7 @@ class DenseRNN(RecurrentModel):
         pre-activation has the variance of a vanilla RNN with this gain.
     """
 
-    analytic_jacobian = True
+    family = "dense"
 
     def __init__(
         self,
