@@ -8,7 +8,7 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`memory_capacity`, :func:`path_lengths`;
+  :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`;
 * during training: :class:`ProbeMonitor`, and gradient flossing (:func:`lyapunov_exponents`,
   :func:`flossing_loss`); the char-RNN: the subpackage :mod:`rnnprobe.sequence`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
@@ -68,6 +68,9 @@ _EXPORTS = {
     "MemoryLength": "rnnprobe.memory",
     "lyapunov_spectrum": "rnnprobe.lyapunov",
     "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
+    "covariant_lyapunov_vectors": "rnnprobe.clv",
+    "trajectory_covariant_lyapunov_vectors": "rnnprobe.clv",
+    "CovariantLyapunovVectors": "rnnprobe.clv",
     "memory_capacity": "rnnprobe.capacity",
     "MemoryCapacity": "rnnprobe.capacity",
     "CapacityResolutionWarning": "rnnprobe.capacity",
@@ -106,6 +109,7 @@ __all__ = [
     "weight_spectrum", "WeightSpectrum", "BlockSpectrum",
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
+    "covariant_lyapunov_vectors", "trajectory_covariant_lyapunov_vectors", "CovariantLyapunovVectors",
     "memory_capacity", "MemoryCapacity", "CapacityResolutionWarning",
     "path_lengths", "PathLengths",
     # beyond chains
@@ -141,6 +145,8 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
                                     SequenceTask, alignment_accuracy, attention_path_split, dot_attention,
                                     evaluate_seq2seq, train_seq2seq)
     from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
+    from rnnprobe.clv import (CovariantLyapunovVectors, covariant_lyapunov_vectors,
+                              trajectory_covariant_lyapunov_vectors)
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.flossing import flossing_loss, lyapunov_exponents
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms

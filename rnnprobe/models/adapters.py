@@ -266,7 +266,7 @@ class CellAdapter(RecurrentModel):
 
     def step_jacobian(self, x, state, t=0):
         try:
-            return self.autograd_step_jacobian(x, state, t)
+            return self.rowwise_autograd_jacobian(x, state, t)
         except RuntimeError:  # modules torch.func cannot vmap over: one row at a time
             rows = []
             for i in range(state.shape[0]):
