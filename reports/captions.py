@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from rnnprobe.analysis import nearest_gain
-from rnnprobe.reports._plotting import is_depth
+from rnnprobe.reports._plotting import MAX_CURVES, facets, is_depth
 from rnnprobe.reports.tables import format_value
 
 __all__ = [
@@ -87,10 +87,21 @@ def _exploding(table: pd.DataFrame) -> str:
             f"{_label(top)} at gain {top['gain']:g}, by a factor {factor_text} per {unit}")
 
 
+def _rows_text(frame: pd.DataFrame, curves=None) -> str:
+    """', rows: …' when the figure splits its variants over rows of panels (reports._plotting.facets)."""
+    groups = facets(frame, curves=curves)
+    if len(groups) <= 1:
+        return ""
+    if groups[0][0]:
+        option = groups[0][0].split("=")[0]
+        return f", one row per {option}"
+    return f", the variants split over {len(groups)} rows (at most {MAX_CURVES} curves per panel)"
+
+
 def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) -> str:
     """Caption of the gradient-decay figure."""
-    what = {"gradient_norm": "Gradient norm g(k) = ‖∂L/∂h_{T−k}‖ for a fixed random unit readout L = uᵀh_T",
-            "jacobian_norm": "Jacobian-product norm G(k) = ‖∂h_T/∂h_{T−k}‖₂"}.get(metric, metric)
+    what = {"gradient_norm": "Gradient norm g(k) = ‖∂L/∂h_(T−k)‖ for a fixed random unit readout L = uᵀh_T",
+            "jacobian_norm": "Jacobian-product norm G(k) = ‖∂h_T/∂h_(T−k)‖₂"}.get(metric, metric)
     if _unit(profile) == "layers":
         what = {"gradient_norm": "Gradient norm ‖∂L/∂s_l‖ at layer l for a fixed random unit readout of the output",
                 "jacobian_norm": "Jacobian-product norm ‖∂s_L/∂s_l‖₂"}.get(metric, metric)
@@ -99,7 +110,8 @@ def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) ->
         axis = "against the lag k"
     seeds = int(profile["n_seeds"].max()) if "n_seeds" in profile else 1
     text = (f"{what}, {axis}, at {_horizon(profile)} (median over {seeds} seed{'s' if seeds > 1 else ''}"
-            f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain, log scale. "
+            f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain{_rows_text(profile)}, log scale, "
+            "each panel with its own y range. "
             "A straight falling line is geometric vanishing, a rising one explosion. ")
     finding = efold_finding(table)
     explode = _exploding(table)
@@ -161,8 +173,8 @@ def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
     text = ("Linear memory capacity per delay (Jaeger 2001): MC_k is the squared correlation between u(t − k) and "
             "its linear readout from h(t), the state that has just read u(t), for i.i.d. uniform inputs; the "
             "readouts are fitted on 80% of the driven sequence and scored on the held-out 20%, so a forgotten delay "
-            "reads 0. The capacity MC = Σ_{k≥1} MC_k (the same-step term MC_0 is not counted) is the area under a "
-            "curve and at most N − MC_0 up to sampling error. ")
+            "reads 0. The capacity MC = Σ_(k≥1) MC_k (the same-step term MC_0 is not counted) is the area under a "
+            f"curve and at most N − MC_0 up to sampling error. One panel per gain{_rows_text(profile)}. ")
     if "memory_capacity" in table and table["memory_capacity"].notna().any():
         g = nearest_gain(table)
         rows = table[np.isclose(table["gain"].astype(float), g)].dropna(subset=["memory_capacity"])
@@ -173,10 +185,15 @@ def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
     return text
 
 
+def _blocks(frame: pd.DataFrame) -> int:
+    return max(1, frame["block"].astype(object).where(frame["block"].notna(), "").nunique()) if "block" in frame else 1
+
+
 def weight_spectra_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
     """Caption of the W_h spectra figure: σ_max per gain, and how often the Pascanu condition holds."""
     text = ("Singular values of the recurrent weight matrices (W_h, and every gate block of GRU/LSTM, one line "
-            "style per block) in decreasing order, median over seeds, one panel per gain; log scale. The dashed "
+            f"style per block) in decreasing order, median over seeds, one panel per gain{_rows_text(spectra, _blocks)}; "
+            "log scale, each panel with its own y range. The dashed "
             "line σ = 1 is the Pascanu threshold 1/γ for tanh and ReLU. ")
     if summary is not None and "sigma_max" in summary and summary["sigma_max"].notna().any():
         by_gain = summary.groupby("gain")["sigma_max"].median()
@@ -195,8 +212,8 @@ def weight_spectra_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) 
 def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
     """Caption of the Lyapunov figure: how often λ₁ < 0, the largest λ₁, the −∞ exponents."""
     text = ("Lyapunov spectra λ_1 ≥ λ_2 ≥ … per step (QR re-orthonormalisation along the trajectory), median over "
-            "seeds, against the relative index; one panel per gain. λ₁ < 0: every perturbation of the state dies out, "
-            "by e^{λ₁} per step. ")
+            f"seeds, against the relative index; one panel per gain{_rows_text(spectra)}. λ₁ < 0: every perturbation of the state dies out, "
+            "by exp(λ₁) per step. ")
     parts = []
     if summary is not None and "lyapunov_exponent" in summary and summary["lyapunov_exponent"].notna().any():
         lam = summary["lyapunov_exponent"].astype(float)
@@ -256,20 +273,27 @@ def chi1_caption(comparison: pd.DataFrame) -> str:
 
 def isometry_caption(table: pd.DataFrame) -> str:
     """Caption of the depth-isometry figure: the numbers at the largest depth, and the closest to isometry."""
-    text = ("How far the input–output Jacobian ∂s_L/∂s_0 is from an isometry, against depth L: mean (left) and "
-            "standard deviation (right) of the log singular values; 0 on both is an isometry. Error bars: spread "
-            "over seeds. ")
+    rows_text = " (one row each per initialisation)" if "init" in table and table["init"].nunique() > 1 else ""
+    text = ("How far the input–output Jacobian ∂s_L/∂s_0 is from an isometry, against depth L, one column per gain: "
+            f"mean (upper rows) and standard deviation (lower rows) of the log singular values{rows_text}; 0 on both "
+            "is an isometry. Error bars: spread over seeds. Each panel has its own y range. ")
     if table.empty:
         return text
     deepest = table[table["depth"] == table["depth"].max()]
     g = nearest_gain(deepest)
     rows = deepest[np.isclose(deepest["gain"].astype(float), g)]
-    parts = [f"{_label(r)} {_v(r['log_sv_mean'])} ± {_v(r['log_sv_std'])}" for _, r in rows.iterrows()]
+    parts = [f"{_init_label(r)} {_v(r['log_sv_mean'])} ± {_v(r['log_sv_std'])}" for _, r in rows.iterrows()]
     text += (f"Finding: at L = {deepest['depth'].max():g} and gain {g:g}, mean ± std of log s is " + _join(parts))
     if "isometry_distance" in rows and rows["isometry_distance"].notna().any():
         best = rows.loc[rows["isometry_distance"].idxmin()]
-        text += f"; {_label(best)} stays closest to isometry (RMS log s = {_v(best['isometry_distance'])})"
+        text += f"; {_init_label(best)} stays closest to isometry (RMS log s = {_v(best['isometry_distance'])})"
     return text + "."
+
+
+def _init_label(row) -> str:
+    """The label of a row, with its initialisation when the row has one: 'mlp (orthogonal)'."""
+    init = row.get("init") if hasattr(row, "get") else None
+    return _label(row) + (f" ({init})" if isinstance(init, str) and init else "")
 
 
 def _exp_text(log_value: float) -> str:
@@ -279,11 +303,14 @@ def _exp_text(log_value: float) -> str:
 def jacobian_spectra_caption(spectra: pd.DataFrame, table: pd.DataFrame) -> str:
     """Caption of the Jacobian-spectra figure: the condition number at the largest depth."""
     g = nearest_gain(spectra)
+    rows_text = (", one row of panels per initialisation" if "init" in spectra and spectra["init"].nunique() > 1
+                 else "")
     text = (f"Singular values of the input–output Jacobian ∂s_L/∂s_0 at every depth (light to dark: shallow to deep), "
-            f"gain {g:g}, median over seeds; log scale; the dashed line s = 1 is isometry. ")
+            f"gain {g:g}, median over seeds{rows_text}; log scale, each panel with its own y range (the spectra span "
+            "from none to hundreds of decades); the dashed line s = 1 is isometry. ")
     if not table.empty and "log_condition" in table:
         deepest = table[(table["depth"] == table["depth"].max()) & np.isclose(table["gain"].astype(float), g)]
-        parts = [f"{_label(r)} {_exp_text(r['log_condition'])}" for _, r in deepest.iterrows()
+        parts = [f"{_init_label(r)} {_exp_text(r['log_condition'])}" for _, r in deepest.iterrows()
                  if np.isfinite(r["log_condition"])]
         if parts:
             text += f"Finding: at L = {table['depth'].max():g} the condition number s_max/s_min is " + _join(parts) + "."
@@ -297,11 +324,11 @@ THEORY_INTROS = {
         "Mean-field signal propagation in random mlp stacks (W_ij ~ N(0, σ_w²/n), b_i ~ N(0, σ_b²), drawn afresh per "
         "layer; Poole et al. 2016, Schoenholz et al. 2017), in the ordered, critical and chaotic phases of tanh and "
         "ReLU. q_l panel: the pre-activation variance (1/n)Σh_i² per layer, started at 4q* (q₁ = 1 without a fixed "
-        "point), against the length map q_{l+1} = σ_w² E φ(√q_l z)² + σ_b² (lines). χ₁ panel: ‖J_l‖_F²/n = E_v‖J_l v‖² "
+        "point), against the length map q_(l+1) = σ_w² E φ(√q_l z)² + σ_b² (lines). χ₁ panel: ‖J_l‖_F²/n = E_v‖J_l v‖² "
         "of rnnprobe's step Jacobians at q*, averaged over the layers, against χ₁ = σ_w² E φ′(√q* z)² with its "
         "O(1/n) correction (hollow markers: against the n → ∞ value)."),
     "pascanu": (
-        "The Pascanu et al. (2013) bound G(k) = ‖∂h_T/∂h_{T−k}‖₂ ≤ (γσ_max)^k for vanilla RNNs (γ = sup|φ′|, σ_max "
+        "The Pascanu et al. (2013) bound G(k) = ‖∂h_T/∂h_(T−k)‖₂ ≤ (γσ_max)^k for vanilla RNNs (γ = sup|φ′|, σ_max "
         "from rnnprobe.weight_spectrum), G from rnnprobe.jacobian_norms. Tight instances (W = gQ orthogonal, held at a "
         "fixed point where |φ′| = γ; dots: measured, lines: (γg)^k) must attain it at every lag; random Gaussian "
         "networks (gain 1.4, σ_b = 0.3, N(0, 1) inputs; dotted lines: their bounds) must stay below it."),
@@ -309,14 +336,14 @@ THEORY_INTROS = {
         "Dynamical isometry (Pennington, Schoenholz & Ganguli 2017): mean and per-network variance of the squared "
         "singular values λ of the input–output Jacobian ∂s_L/∂s_0 (rnnprobe.jacobian_product) of depth-6 mlp stacks. "
         "Linear Gaussian: exact finite-n moments from the Wishart recursion (hollow: PSG's n → ∞ mean 1, variance L); "
-        "linear orthogonal: every λ = g^{2L}; tanh on the critical line (σ_b = 0.3), Gaussian against orthogonal "
+        "linear orthogonal: every λ = g^(2L); tanh on the critical line (σ_b = 0.3), Gaussian against orthogonal "
         "weights: mean χ₁^L = 1 (with its finite-width drift), variance L(μ₂/μ₁² − 1 + v_W), v_W = 1 or 0."),
     "capacity": (
         "Linear memory capacity (Jaeger 2001) of linear reservoirs: rnnprobe.memory_capacity (10 000 samples of "
         "u ~ U(−1, 1): readouts fitted on 8000, scored on 2000 held out; delays k = 0 … 4N, k = 0 the same-step "
         "input) against the closed form of the same reservoir (Lyapunov equation; dashed: n → ∞; solid: carried "
-        "through the held-out estimator's expected value). Full Krylov rank gives Σ_{k≥0} MC_k = N and Jaeger's "
-        "Σ_{k≥1} MC_k = N − MC_0; the krylov-rank-3 reservoir (5 units, repeated eigenvalues) reaches 3; "
+        "through the held-out estimator's expected value). Full Krylov rank gives Σ_(k≥0) MC_k = N and Jaeger's "
+        "Σ_(k≥1) MC_k = N − MC_0; the krylov-rank-3 reservoir (5 units, repeated eigenvalues) reaches 3; "
         "dense-readout reads 4 of 8 state coordinates."),
     "paths": (
         "Residual networks as ensembles of paths (Veit, Wilber & Belongie 2016), from rnnprobe.paths.path_lengths, "
@@ -329,7 +356,7 @@ THEORY_INTROS = {
         "per-step retention, LSTM c→c diagonal of the step Jacobian at zero input and state (recurrent weights "
         "orthogonal, gain 1), GRU ‖J_t‖₂ with U = 0 (both conventions), against σ(b_f), σ(b_z); e-fold: "
         "rnnprobe.memory_length(...).efold with zero recurrent weights against −1/log σ(b); forgetting time: "
-        "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + e^{b_f}); "
+        "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + exp(b_f)); "
         "decile: per-unit forgetting times 1/(1 − f_i) of a chrono LSTM (T_max = 60, 256 units) against U(2, 60)."),
 }
 

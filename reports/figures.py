@@ -30,19 +30,19 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from rnnprobe.reports._plotting import (check_frame, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
+from rnnprobe.reports._plotting import (MAX_CURVES, check_frame, facets, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
                                panel_grid, plain_log_ticks, steps_label, style_handles, tidy_log_axis, variant_handles,
                                variant_order)
 from rnnprobe.reports.palette import arch_color
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["METRIC_LABELS", "plot_gradient_decay", "plot_gradient_decay_panels", "plot_bounds",
-           "plot_memory_heatmap", "plot_memory_capacity", "plot_pascanu", "plot_chi1"]
+           "plot_memory_heatmap", "plot_memory_capacity", "plot_memory_capacity_panels", "plot_pascanu", "plot_chi1"]
 
 #: y-axis labels of the per-step metrics.
 METRIC_LABELS = {
-    "gradient_norm": "g(k) = ‖∂L/∂h_{T−k}‖",
-    "jacobian_norm": "G(k) = ‖∂h_T/∂h_{T−k}‖₂",
+    "gradient_norm": "g(k) = ‖∂L/∂h$_{T−k}$‖",
+    "jacobian_norm": "G(k) = ‖∂h$_T$/∂h$_{T−k}$‖₂",
     "memory_capacity_lag": "MC_k",
     "bound_product": "B_prod(k)",
     "bound_weight": "B_W(k)",
@@ -124,12 +124,14 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
 
 
 def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = True, sharey: bool = False,
-                               max_cols: int = 3):
-    """:func:`plot_gradient_decay` with one panel per gain and one shared legend.
+                               max_cols: int = 3, max_curves: int = MAX_CURVES):
+    """:func:`plot_gradient_decay` with one panel per gain and one shared legend outside the panels.
 
     Each panel has its own y range by default (``sharey``): at a small gain
     vanilla RNNs fall by hundreds of decades, which would flatten every other
-    panel.
+    panel. More than ``max_curves`` variants are split over rows of panels
+    (:func:`reports._plotting.facets`: by an option such as ``init``, else by
+    family), one column per gain.
 
     Returns
     -------
@@ -148,10 +150,9 @@ def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = T
     check_frame(profile, ["variant", "steps", "median", "gain"], name="profile",
                 hint="use analysis.lag_profile(results, metric)")
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    gains = sorted(profile["gain"].dropna().unique())
-    axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=sharey)
-    for ax, g in zip(axes, gains):
-        plot_gradient_decay(profile[profile["gain"] == g], ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}",
+    cells, axes, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves, sharey=sharey)
+    for ax, g, title, d in cells:
+        plot_gradient_decay(d, ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""),
                             tidy=not sharey)
         if not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
@@ -159,8 +160,38 @@ def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = T
     if sharey and log:
         tidy_log_axis(axes[0])
     fig.supxlabel(steps_label(profile), fontsize=10)
-    fig.legend(handles=variant_handles(palette_of(profile)), loc="outside right upper", title="architecture")
+    fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
     return fig
+
+
+def _gain_facet_cells(profile, fig, *, max_cols, max_curves, sharey=False):
+    """Panels: one per gain, and rows of them when the variants are split (:func:`facets`).
+
+    Returns ``[(ax, gain, facet title, rows of that panel)]``, every axes, and the palette of the variants."""
+    gains = sorted(profile["gain"].dropna().unique())
+    groups = facets(profile, max_curves=max_curves)
+    palette = {}
+    if len(groups) == 1:
+        axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=sharey)
+        cells = [(ax, g, "", profile) for ax, g in zip(axes, gains)]
+    else:
+        grid = fig.subplots(len(groups), len(gains), sharex=True, sharey="col" if sharey else False, squeeze=False)
+        cells = [(grid[i, j], g, title, part) for i, (title, part) in enumerate(groups) for j, g in enumerate(gains)]
+        axes = list(grid.ravel())
+    out = []
+    for ax, g, title, part in cells:
+        palette.update(palette_of(part))
+        d = part[np.isclose(part["gain"].astype(float), float(g))]
+        if d.empty:
+            ax.set_visible(False)
+            continue
+        out.append((ax, g, title, d))
+    return out, axes, palette
+
+
+def decay_panel_rows(profile: pd.DataFrame, *, max_curves: int = MAX_CURVES) -> int:
+    """How many rows of panels :func:`plot_gradient_decay_panels` draws (to size its page)."""
+    return len(facets(profile, max_curves=max_curves))
 
 
 _BOUND_STYLES = {
@@ -344,6 +375,38 @@ def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True)
 
 
 _VERDICT_MARKERS = {"vanishing": "o", "inconclusive": "s", "not applicable": "^"}
+
+
+def plot_memory_capacity_panels(profile: pd.DataFrame, *, fig=None, max_cols: int = 3, max_curves: int = MAX_CURVES):
+    """:func:`plot_memory_capacity` with one panel per gain, variants split over rows beyond ``max_curves``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        (or the SubFigure passed as ``fig``); one legend of the variants, outside the panels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"arch": "lstm", "variant": [f"lstm b_f={b}" for b in range(8) for _ in range(2)],
+    ...     "gain": 1.0, "steps": [1, 2] * 8, "median": [0.9, 0.5] * 8, "metric": "memory_capacity_lag"})
+    >>> fig = plot_memory_capacity_panels(p)
+    >>> [len(ax.get_lines()) for ax in fig.axes]
+    [4, 4]
+    """
+    check_frame(profile, ["variant", "steps", "median", "gain"], name="profile",
+                hint='use analysis.lag_profile(results, "memory_capacity_lag")')
+    fig = new_figure(fig, figsize=(10.0, 4.2))
+    cells, _, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves)
+    for ax, g, title, d in cells:
+        plot_memory_capacity(d, ax=ax, legend=False)
+        ax.set_title(f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""))
+        ax.set_xlabel("")
+        if not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+    fig.supxlabel("delay k (u(t − k) read back from h(t))", fontsize=10)
+    fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
+    return fig
 
 
 def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
