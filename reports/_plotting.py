@@ -139,16 +139,17 @@ def tidy_log_axis(ax, which: str = "y", *, max_decades: float = 2.0) -> None:
     lo, hi = sorted(get())
     if lo <= 0 or not np.isfinite(hi):
         return
-    if hi / lo < 4.0:
-        mid = math.sqrt(lo * hi)
+    decades = math.log10(hi) - math.log10(lo)      # hi / lo may overflow: G spans more than 308 decades
+    if decades < math.log10(4.0):
+        mid = 10.0 ** ((math.log10(lo) + math.log10(hi)) / 2.0)
         lo, hi = mid / 2.0, mid * 2.0
         set_(lo, hi)
-    decades = np.log10(hi / lo)
+        decades = math.log10(hi) - math.log10(lo)
     if decades <= max_decades:
         plain_log_ticks(axis, (lo, hi))
     elif decades > 8:
         # a tick every 1, 2, 5, 10, 20, … decades, at most 8 of them (not every 27th)
-        step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8)
+        step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8), 1000)
         first, last = math.ceil(np.log10(lo) / step), math.floor(np.log10(hi) / step)
         axis.set_major_locator(FixedLocator([10.0 ** (k * step) for k in range(first, last + 1)]))
         axis.set_minor_locator(NullLocator())

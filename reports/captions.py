@@ -144,15 +144,24 @@ def bounds_caption(selected: pd.DataFrame, tightness: pd.DataFrame) -> str:
     return text + "."
 
 
-def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
-    """Caption of the memory heatmap: the longest and shortest memory, and where it never decays."""
+def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame, marks: pd.DataFrame | None = None) -> str:
+    """Caption of the memory heatmap: the longest and shortest memory, where it never decays, and its marks."""
     measure = grid.attrs.get("measure", "memory_efold")
     name = {"memory_efold": "e-folding time of G (−1/slope of log G against the lag)",
             "memory_threshold": "threshold length (largest lag with G ≥ ε)",
             "lyapunov_time": "Lyapunov time −1/λ₁"}.get(measure, measure)
     horizon = ", ".join(f"{h:g}" for h in grid.attrs.get("horizon", []))
-    text = (f"Memory length per architecture and gain: the {name}, in steps, median over seeds at "
+    seeds = int(table["n_seeds"].max()) if "n_seeds" in table and len(table) else 1
+    spread = (f", with the range over the {seeds} seeds under it where they differ" if seeds > 1 else "")
+    text = (f"Memory length per architecture and gain: the {name}, in steps, median over seeds{spread}, at "
             f"T = {horizon}; ∞ (hatched) means no decay was measured. ")
+    if marks is not None:
+        flat = marks.to_numpy().ravel().astype(str)
+        n_dagger, n_star = sum("†" in m for m in flat), sum("*" in m for m in flat)
+        text += (f"† (here {n_dagger} of {flat.size} cells): at some seed the e-folding time, the Lyapunov time −1/λ₁ "
+                 "and the threshold disagree beyond their uncertainty (rates apart by more than 10% + 2/T, or the "
+                 "threshold not within a factor 2 of ln(1/ε) e-folding times; Table 3). * (here "
+                 f"{n_star} cells): at some seed T < 5 memory times, too short a horizon to measure this memory. ")
     stacked = grid.stack().rename("v").reset_index()
     finite = stacked[np.isfinite(stacked["v"])]
     parts = []

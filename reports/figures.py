@@ -151,17 +151,24 @@ def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = T
                 hint="use analysis.lag_profile(results, metric)")
     fig = new_figure(fig, figsize=(10.0, 4.2))
     cells, axes, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves, sharey=sharey)
+    rows = _n_rows(axes)
     for ax, g, title, d in cells:
         plot_gradient_decay(d, ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""),
                             tidy=not sharey)
-        if not ax.get_subplotspec().is_first_col():
+        if rows > 1 or not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
         ax.set_xlabel("")
+    if rows > 1:
+        fig.supylabel(_metric_ylabel(profile), fontsize=10)
     if sharey and log:
         tidy_log_axis(axes[0])
     fig.supxlabel(steps_label(profile), fontsize=10)
     fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
     return fig
+
+
+def _n_rows(axes) -> int:
+    return len({ax.get_subplotspec().rowspan.start for ax in axes if ax.get_subplotspec() is not None})
 
 
 def _gain_facet_cells(profile, fig, *, max_cols, max_curves, sharey=False):
@@ -269,7 +276,8 @@ def _format_cell(v) -> str:
 
 
 def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None, label: str | None = None,
-                        cmap: str = "mako_r"):
+                        cmap: str = "mako_r", low: pd.DataFrame | None = None, high: pd.DataFrame | None = None,
+                        marks: pd.DataFrame | None = None):
     """A memory measure as an architecture × gain heatmap, numbers in the cells.
 
     Parameters
@@ -285,6 +293,12 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
     cmap : str
         A sequential colormap; darker = longer memory. Infinite cells (no decay)
         take its darkest colour and read "∞".
+    low, high : DataFrame, optional
+        The range over seeds (same rows and columns as ``grid``): printed under
+        the median, smaller, where it differs from it ("123–∞").
+    marks : DataFrame, optional
+        Strings appended to a cell's value (e.g. "†" where the memory measures
+        disagree, "*" where the horizon is too short); explain them in the caption.
 
     Returns
     -------
@@ -309,18 +323,37 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
     colour = np.where(np.isfinite(values), values, np.nan)
     norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if log and finite.size else None
     labels = np.vectorize(_format_cell, otypes=[object])(values)
+    ranges = np.full(values.shape, "", dtype=object)
+    if low is not None and high is not None:
+        lo = low.reindex(index=grid.index, columns=grid.columns).to_numpy(dtype=float)
+        hi = high.reindex(index=grid.index, columns=grid.columns).to_numpy(dtype=float)
+        for i, j in np.ndindex(values.shape):
+            a, b = _format_cell(lo[i, j]), _format_cell(hi[i, j])
+            if a and b and not (a == b == labels[i, j]):
+                ranges[i, j] = f"{a}–{b}"
+    if marks is not None:
+        m = marks.reindex(index=grid.index, columns=grid.columns).fillna("").astype(str).to_numpy()
+        labels = np.array([[f"{labels[i, j]}{m[i, j]}" for j in range(values.shape[1])]
+                           for i in range(values.shape[0])], dtype=object)
     measure = grid.attrs.get("measure", "")
     label = label or {"memory_efold": "e-folding time (steps)", "memory_threshold": "threshold length (steps)",
                       "lyapunov_time": "Lyapunov time (steps)", "memory_capacity": "memory capacity"}.get(measure, measure)
     palette = sns.color_palette(cmap, as_cmap=True)
     sns.heatmap(pd.DataFrame(colour, index=grid.index, columns=[fmt_gain(c) for c in grid.columns]), ax=ax,
-                annot=labels, fmt="", cmap=palette, norm=norm, linewidths=0.5, linecolor="white",
+                annot=np.where(np.isposinf(values), "", labels), fmt="", cmap=palette, norm=norm, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": label + ("  (∞: no decay)" if np.isposinf(values).any() else "")},
                 annot_kws={"fontsize": 9})
     for i, j in zip(*np.where(np.isposinf(values))):
         ax.add_patch(Rectangle((j, i), 1, 1, facecolor="0.3", edgecolor="0.5", hatch="///", linewidth=0.0))
-        ax.text(j + 0.5, i + 0.5, "∞", ha="center", va="center", color="white", fontsize=12,
-                bbox=dict(boxstyle="round,pad=0.15", facecolor="0.3", edgecolor="none"))
+        ax.text(j + 0.5, i + 0.5, labels[i, j], ha="center", va="center", color="white", fontsize=12 if
+                labels[i, j] == "∞" else 10, bbox=dict(boxstyle="round,pad=0.15", facecolor="0.3", edgecolor="none"))
+    annotations = {(round(t.get_position()[1] - 0.5), round(t.get_position()[0] - 0.5)): t for t in ax.texts}
+    for i, j in zip(*np.nonzero(ranges != "")):
+        median = annotations.get((i, j))
+        colour = median.get_color() if median is not None and not np.isposinf(values[i, j]) else "white"
+        if median is not None:
+            median.set_y(i + 0.4)
+        ax.text(j + 0.5, i + 0.78, ranges[i, j], ha="center", va="center", fontsize=7, color=colour)
     ax.set_xlabel("gain")
     ax.set_ylabel("")
     ax.grid(False)
@@ -397,13 +430,16 @@ def plot_memory_capacity_panels(profile: pd.DataFrame, *, fig=None, max_cols: in
     check_frame(profile, ["variant", "steps", "median", "gain"], name="profile",
                 hint='use analysis.lag_profile(results, "memory_capacity_lag")')
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    cells, _, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves)
+    cells, axes, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves)
+    rows = _n_rows(axes)
     for ax, g, title, d in cells:
         plot_memory_capacity(d, ax=ax, legend=False)
         ax.set_title(f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""))
         ax.set_xlabel("")
-        if not ax.get_subplotspec().is_first_col():
+        if rows > 1 or not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
+    if rows > 1:
+        fig.supylabel("MC_k (squared correlation)", fontsize=10)
     fig.supxlabel("delay k (u(t − k) read back from h(t))", fontsize=10)
     fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
     return fig
@@ -464,7 +500,7 @@ def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
     verdicts = [v for v in _VERDICT_MARKERS if (data["pascanu"] == v).any()]
     handles = variant_handles(palette) + [Line2D([], [], color="0.3", marker=_VERDICT_MARKERS[v], linestyle="",
                                                  label=f"verdict: {v}") for v in verdicts]
-    ax.legend(handles=handles, loc="best", framealpha=0.85)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, framealpha=0.85)
     return ax
 
 
@@ -541,6 +577,6 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     handles = variant_handles(palette, marker="o")
     handles += [Line2D([], [], color="0.3", marker=marker_of[h], linestyle="", label=h) for h in levels if h]
     handles.append(Line2D([], [], color="0.3", linestyle="--", label="measured = predicted"))
-    ax.legend(handles=handles, loc="upper left", framealpha=0.85)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, framealpha=0.85)
     ax.set_title("per-step growth of the mean squared gradient")
     return ax

@@ -255,7 +255,14 @@ def layout_problems(fig, *, check_data: bool = True) -> list[str]:
         for other in legends:
             if other is not lg and id(other) > id(lg) and _overlaps(boxes[id(other)], box):
                 problems.append(f"{name} overlaps {_legend_name(other)}")
-    # 3. figure-level texts (titles, captions, footers, suplabels) and axes titles do not overlap each other
+    # 3. titles and axis labels of different axes do not overlap (e.g. y labels taller than their row)
+    labelled = [(i, t) for i, ax in enumerate(axes) for kind, t in _axes_texts(ax) if kind != "tick label"]
+    boxes_t = [(i, t, t.get_window_extent(renderer)) for i, t in labelled]
+    for n, (i, a, ba) in enumerate(boxes_t):
+        for j, b, bb in boxes_t[n + 1:]:
+            if i != j and _overlaps(ba, bb):
+                problems.append(f"labels {_short(a.get_text())!r} and {_short(b.get_text())!r} of two axes overlap")
+    # 4. figure-level texts (titles, captions, footers, suplabels) and axes titles do not overlap each other
     titles = [t for ax in axes for t in (ax.title, ax._left_title, ax._right_title)]
     top = [t for t in dict.fromkeys(_figure_texts(fig) + titles) if t.get_visible() and t.get_text().strip()]
     extents = [(t, t.get_window_extent(renderer)) for t in top]

@@ -173,8 +173,10 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             run("theory_settings", lambda: analysis.check_settings(S))
             run("theory_tolerances", lambda: analysis.check_tolerances(S))
         return frames, skipped
+    if R is not None:
+        run("tightness", lambda: analysis.bound_tightness(R))
     if S is not None:
-        run("summary", lambda: analysis.summary_table(S, R))
+        run("summary", lambda: analysis.summary_table(S, R, tightness=frames.get("tightness")))
         run("memory", lambda: analysis.memory_table(S)
             if any(m in S and S[m].notna().any() for m in analysis.MEMORY_MEASURES) else empty())
     if R is not None:
@@ -185,7 +187,6 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             if not (frames["fits_G"].empty and frames["fits_g"].empty) else empty())
         run("profile_g", lambda: analysis.lag_profile(R, "gradient_norm"))
         run("profile_G", lambda: analysis.lag_profile(R, "jacobian_norm"))
-        run("tightness", lambda: analysis.bound_tightness(R))
         run("tightness_points", lambda: analysis.bound_tightness_summary(frames["tightness"])
             if not frames["tightness"].empty else empty())
         run("bounds", lambda: analysis.bound_tightness_table(frames["tightness_points"])
@@ -256,6 +257,25 @@ def _merge_identical_variants(spectra: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+#: heat-map marks of the memory checks (analysis.memory_agreement)
+MEMORY_MARKS = {"measures_agree": "†", "horizon_ok": "*"}
+
+
+def _memory_grid_extras(table: pd.DataFrame, measure: str):
+    """The range over seeds of a memory grid, and its marks: † measures disagree, * horizon too short (any seed)."""
+    low = high = marks = None
+    if f"{measure}_min" in table and f"{measure}_max" in table:
+        low = analysis.memory_grid(table, f"{measure}_min")
+        high = analysis.memory_grid(table, f"{measure}_max")
+    flags = [c for c in MEMORY_MARKS if c in table and table[c].notna().any()]
+    if flags:
+        parts = [analysis.memory_grid(table, c).map(lambda v, c=c: MEMORY_MARKS[c] if v < 1 else "") for c in flags]
+        marks = parts[0]
+        for p in parts[1:]:
+            marks = marks + p
+    return low, high, marks
+
+
 def _figure_items(study: StudyData, frames) -> list[_Item]:
     items = []
     S = study.summary
@@ -281,9 +301,11 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
                                size=(11.0, 1.5 + 2.5 * -(-selected["variant"].nunique() // 3))))
     if _nonempty(frames, "memory_grid"):
         grid = frames["memory_grid"]
+        low, high, marks = _memory_grid_extras(frames["memory"], "memory_efold")
         items.append(_Item("figure", "memory_heatmap", "Memory length against gain",
-                           captions.heatmap_caption(grid, frames["memory"]),
-                           lambda c, g=grid: plot_memory_heatmap(g, ax=c.add_subplot()),
+                           captions.heatmap_caption(grid, frames["memory"], marks),
+                           lambda c, g=grid, lo=low, hi=high, m=marks: plot_memory_heatmap(
+                               g, ax=c.add_subplot(), low=lo, high=hi, marks=m),
                            size=(2.5 + 1.2 * grid.shape[1], 1.5 + 0.5 * grid.shape[0])))
     if _nonempty(frames, "capacity_profile"):
         items.append(_Item("figure", "memory_capacity", "Memory capacity per lag",
@@ -342,7 +364,10 @@ _TABLE_SPECS = [
     ("memory", "Memory lengths",
      "Per architecture × gain × sequence length: medians over seeds, with the min and max over seeds. Threshold: the "
      "largest lag with G ≥ ε (censored share: seeds where every lag passed, so the memory is at least T); e-fold: "
-     "−1/slope of log G; Lyapunov time −1/λ₁; MC: linear memory capacity.",
+     "−1/slope of log G; Lyapunov time −1/λ₁; MC: linear memory capacity. measures agree: share of seeds whose "
+     "e-folding and Lyapunov times agree within 10% of the larger rate + 2/T (+ the fit's 95% interval) and whose "
+     "threshold lies within a factor 2 of ln(1/ε) e-folding times; T ≥ 5τ: share of seeds whose horizon T spans at "
+     "least 5 memory times τ (else no fit over T lags resolves the memory).",
      None, 3, True),
     ("bounds", "Bound tightness",
      "How much each upper bound over-estimates the true gradient norm g, medians over seeds at the longest sequence "
@@ -474,11 +499,15 @@ def _footer(fig: Figure, text: str) -> None:
     fig.text(0.5, 0.02, text, ha="center", va="bottom", fontsize=7.5, color="0.4")
 
 
+#: characters per line of a value on the title and configuration pages (9 pt monospace from x = 0.36 of A4)
+_VALUE_WRAP = 62
+
+
 def _block(fig: Figure, heading: str, pairs, y: float) -> float:
     fig.text(0.085, y, heading, fontsize=12, weight="bold", va="top")
     y -= 0.026
     for k, v in pairs:
-        wrapped = textwrap.fill(str(v), width=70)
+        wrapped = textwrap.fill(str(v), width=_VALUE_WRAP)
         fig.text(0.11, y, str(k), fontsize=9, va="top", color="0.25")
         fig.text(0.36, y, wrapped, fontsize=9, va="top", family="DejaVu Sans Mono")
         y -= 0.0175 * (wrapped.count("\n") + 1) + 0.003
@@ -520,7 +549,8 @@ def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list
 
 
 def _block_height(pairs) -> float:
-    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=70).count("\n") + 1) + 0.003 for _, v in pairs) + 0.012
+    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=_VALUE_WRAP).count("\n") + 1) + 0.003
+                       for _, v in pairs) + 0.012
 
 
 def _configuration_pages(study: StudyData) -> list[Figure]:
@@ -584,18 +614,22 @@ def _compact(value) -> str:
 
 def _figure_page(item: _Item, number: int) -> Figure:
     page = Figure(figsize=A4, layout=ConstrainedLayoutEngine(rect=(0.06, 0.04, 0.88, 0.93)))
-    caption = _wrap(f"Figure {number}. {item.caption}")
-    n_lines = caption.count("\n") + 1
     width_in = A4[0] * 0.88
+    room = A4[1] * 0.93 - 0.7 - 0.05                # below the page title, above the footer
     aspect = item.size[1] / item.size[0]
     plot_h = min(max(width_in * aspect * 1.5, 4.2), 7.0)
-    caption_h = 0.2 * n_lines + 0.4
-    plot_h = max(3.0, min(plot_h, A4[1] * 0.93 - 0.7 - caption_h - 0.05))   # long captions shrink the plot
+    # a long caption shrinks the plot (to 3 in at least), then its own font (to 7.5 pt at least), so it fits
+    for fontsize in (9.5, 9.0, 8.5, 8.0, 7.5):
+        caption = _wrap(f"Figure {number}. {item.caption}", int(_WRAP * 9.5 / fontsize))
+        caption_h = (0.2 * fontsize / 9.5) * (caption.count("\n") + 1) + 0.4
+        if 3.0 + caption_h <= room:
+            break
+    plot_h = max(3.0, min(plot_h, room - caption_h))
     rest = A4[1] * 0.93 - 0.7 - plot_h - caption_h
     top, plot, cap, _ = page.subfigures(4, 1, height_ratios=[0.7, plot_h, caption_h, max(rest, 0.01)])
     top.text(0.02, 0.35, f"Figure {number}: {item.title}", fontsize=14, weight="bold", va="center")
     item.draw(plot)
-    cap.text(0.02, 0.97, caption, fontsize=9.5, va="top", ha="left", linespacing=1.4)
+    cap.text(0.02, 0.97, caption, fontsize=fontsize, va="top", ha="left", linespacing=1.4)
     return page
 
 
@@ -614,6 +648,19 @@ def _methods_pages(methods=None, references=None) -> list[Figure]:
         fig.text(0.085, y - 0.018, wrapped, fontsize=8.8, va="top", linespacing=1.35)
         y -= need
     return pages
+
+
+def _save_plot_png(page: Figure, path: Path, dpi: int) -> None:
+    """The figure of a figure page as PNG, without its title and caption, as laid out in the PDF.
+
+    The page was laid out when the PDF was drawn: its layout is frozen and the
+    plot's part of it rendered, rather than the figure being drawn and laid out
+    a second time.
+    """
+    page.set_layout_engine("none")
+    plot = page.subfigs[1]
+    box = plot.bbox.transformed(page.dpi_scale_trans.inverted())
+    page.savefig(path, dpi=dpi, bbox_inches=box)
 
 
 def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
@@ -837,6 +884,7 @@ class BuiltReport:
     figures: list
     tables: list
     skipped: list
+    figure_pages: list = field(default_factory=list)
 
 
 def build_report(results_dir, *, title: str | None = None) -> BuiltReport:
@@ -892,7 +940,8 @@ def build_report(results_dir, *, title: str | None = None) -> BuiltReport:
         page_no += len(pages)
     contents.append(("Methods", page_no))
     pages = [_title_page(study, contents, skipped, title)] + config_pages + summary_pages
-    pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
+    figure_pages = [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
+    pages += figure_pages
     for _, tp in table_page_lists:
         pages += tp
     pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES) if theory else _methods_pages()
@@ -900,7 +949,7 @@ def build_report(results_dir, *, title: str | None = None) -> BuiltReport:
         _footer(page, f"{footer} · page {n} of {len(pages)}")
     tables = ([_Item("table", "summary", "Summary", frame=summary_frame, display=summary_display)]
               if summary_pages else []) + table_items
-    return BuiltReport(pages, figure_items, tables, skipped)
+    return BuiltReport(pages, figure_items, tables, skipped, figure_pages)
 
 
 def write_report(results_dir, output=None, *, png: bool = True, tables: bool = True, dpi: int = 150,
@@ -947,10 +996,8 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         if png:
             fig_dir = pdf_path.parent / "figures"
             fig_dir.mkdir(exist_ok=True)
-            for item in built.figures:
-                fig = Figure(figsize=item.size, layout="constrained")
-                item.draw(fig)
-                fig.savefig(fig_dir / f"{item.name}.png", dpi=dpi)
+            for item, page in zip(built.figures, built.figure_pages):
+                _save_plot_png(page, fig_dir / f"{item.name}.png", dpi)
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)

@@ -79,10 +79,12 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
             ax.set_yscale("symlog", linthresh=1.0)   # very negative exponents (dying ReLU units) beside small ones
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("")
-        ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() else "")
+        ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() and len(groups) == 1 else "")
         if g is not None or title:
             ax.set_title("\n".join(x for x in ((f"gain {fmt_gain(g)}" if g is not None else ""), title) if x))
     fig.supxlabel("relative index i / (N − 1)", fontsize=10)
+    if len(groups) > 1:
+        fig.supylabel(ylabel, fontsize=10)
     handles = variant_handles(palette)
     if reference is not None:
         handles.append(Line2D([], [], color="0.3", linestyle="--", label=reference_label))

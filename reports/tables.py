@@ -34,7 +34,7 @@ COLUMN_LABELS = {
     "memory_efold": "e-fold\n(steps)", "memory_efold_min": "e-fold\nmin", "memory_efold_max": "e-fold\nmax",
     "lyapunov_time": "Lyapunov\ntime", "lyapunov_time_min": "Lyap. time\nmin", "lyapunov_time_max": "Lyap. time\nmax",
     "memory_capacity": "MC", "memory_capacity_min": "MC\nmin", "memory_capacity_max": "MC\nmax",
-    "censored_fraction": "censored\nshare",
+    "censored_fraction": "censored\nshare", "measures_agree": "measures\nagree", "horizon_ok": "T ≥ 5τ",
     "lyapunov_exponent": "λ₁\n(per step)", "sigma_max": "σ_max", "gamma": "γ", "gamma_sigma_max": "γσ_max",
     "ratio_product": "B_prod/g\nat k = T", "ratio_weight": "B_W/g\nat k = T", "ratio_jacobian": "‖∂L/∂h_T‖G/g\nat k = T",
     "ratio_product_at_max": "B_prod/g\nat k = T", "ratio_weight_at_max": "B_W/g\nat k = T",
@@ -82,7 +82,7 @@ def format_value(value, column: str = "") -> str:
         return "∞" if v > 0 else "−∞"
     if column in _INTEGER_COLUMNS and v.is_integer():
         return f"{int(v)}"
-    if column in ("agreement", "censored_fraction", "holds_all"):
+    if column in ("agreement", "censored_fraction", "holds_all", "measures_agree", "horizon_ok"):
         return f"{100 * v:.0f}%"
     if v == 0:
         return "0"
