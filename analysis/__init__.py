@@ -37,7 +37,7 @@ from rnnprobe.analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log
 from rnnprobe.analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
 from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_agreement, memory_grid, memory_table
 from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
-from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
+from rnnprobe.analysis.profiles import clv_angle_series, lag_profile, spectrum_profile
 from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
 from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
 from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
@@ -50,7 +50,7 @@ __all__ = [
     "bound_tightness", "bound_tightness_summary", "bound_tightness_table",
     "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",
     "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
-    "lag_profile", "spectrum_profile",
+    "lag_profile", "clv_angle_series", "spectrum_profile",
     "chi1_comparison", "predicted_chi1", "MEANFIELD_ARCHS",
     "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
     "is_theory", "critical_value", "SIGNIFICANCE",

@@ -26,7 +26,7 @@ from rnnprobe.reports.tables import format_value
 
 __all__ = [
     "efold_finding", "decay_caption", "bounds_caption", "heatmap_caption", "capacity_caption",
-    "weight_spectra_caption", "lyapunov_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
+    "weight_spectra_caption", "lyapunov_caption", "hyperbolicity_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
     "jacobian_spectra_caption", "THEORY_INTROS", "theory_clause", "theory_caption",
 ]
 
@@ -233,6 +233,36 @@ def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str
         bad = spectra[spectra["n_infinite"] > 0]
         parts.append(f"{int(bad['n_infinite'].sum())} exponents were −∞ (units stuck at zero: "
                      f"{_join(sorted(set(bad['variant'].astype(str))))}) and are not drawn")
+    if parts:
+        text += "Finding: " + "; ".join(parts) + "."
+    return text
+
+
+def hyperbolicity_caption(angles: pd.DataFrame, summary: pd.DataFrame | None) -> str:
+    """Caption of the hyperbolicity figure: the smallest angles at the gain closest to 1, and overall."""
+    seeds = int(angles["seed"].nunique()) if "seed" in angles else 1
+    text = ("Hyperbolicity along the trajectory: the minimum angle between the span of the leading unstable "
+            "covariant Lyapunov vectors (those with λ_i > 0; the leading vector v_1 when none is positive) and the "
+            "span of the remaining ones (Ginelli et al. 2007), in degrees on a log scale, against the time step t, "
+            f"at {_horizon(angles)}; median over {seeds} seed{'s' if seeds > 1 else ''}"
+            f"{' (shaded: range)' if seeds > 1 else ''}, at most 50 states of the window per run; one panel per gain"
+            f"{_rows_text(angles)}. 90°: the growing and shrinking directions stay orthogonal; near 0: a "
+            "near-tangency, where a perturbation can pass between them. ")
+    parts = []
+    if summary is not None and "clv_min_angle" in summary and summary["clv_min_angle"].notna().any():
+        s = summary[summary["clv_min_angle"].notna()]
+        if "length" in s:
+            s = s[s["length"] == s["length"].max()]
+        g = nearest_gain(s)
+        at = s[np.isclose(s["gain"].astype(float), g)].groupby("arch", sort=False)["clv_min_angle"].median()
+        at = at.reindex([a for a in dict.fromkeys(angles["arch"].astype(str)) if a in at.index])
+        shown = [f"{np.degrees(v):.2g}° for {a}" for a, v in at.items()]
+        if shown:
+            parts.append(f"at gain {g:g} the smallest angle over the whole window (median over seeds) is "
+                         + _join(shown))
+        low = s.loc[s["clv_min_angle"].idxmin()]
+        parts.append(f"the smallest of all is {np.degrees(low['clv_min_angle']):.2g}° ({low['arch']} at gain "
+                     f"{low['gain']:g}, seed {int(low['seed'])})")
     if parts:
         text += "Finding: " + "; ".join(parts) + "."
     return text

@@ -54,6 +54,7 @@ from rnnprobe.reports import captions
 from rnnprobe.reports._plotting import facets, is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity_panels,
                              plot_memory_heatmap, plot_pascanu)
+from rnnprobe.reports.lyapunov import plot_hyperbolicity
 from rnnprobe.reports.palette import report_style
 from rnnprobe.reports.spectra import _n_blocks, plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
@@ -195,6 +196,7 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
         run("weight_spectra", lambda: analysis.spectrum_profile(R, "weight_singular_value"))
         run("lyapunov_spectra", lambda: analysis.spectrum_profile(R, "lyapunov_exponent"))
         run("jacobian_spectra", lambda: analysis.spectrum_profile(R, "jacobian_singular_value", horizon=None))
+        run("clv_angles", lambda: analysis.clv_angle_series(R))
         run("chi1", lambda: analysis.chi1_comparison(R, sigma_b=float(_config_value(meta, "bias_std", default=0.0)),
                                                      input_variance=_input_variance(meta)))
     run("isometry", lambda: analysis.isometry_table(R, S))
@@ -328,6 +330,11 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
                            captions.lyapunov_caption(frames["lyapunov_spectra"], S),
                            lambda c, s=frames["lyapunov_spectra"]: plot_lyapunov_spectra(s, fig=c),
                            size=_panels_size(frames["lyapunov_spectra"])))
+    if _nonempty(frames, "clv_angles"):
+        angles = frames["clv_angles"]
+        items.append(_Item("figure", "hyperbolicity", "Angle between the unstable and stable directions",
+                           captions.hyperbolicity_caption(angles, S),
+                           lambda c, a=angles: plot_hyperbolicity(a, fig=c), size=_panels_size(angles)))
     if _nonempty(frames, "isometry") and "depth" in frames["isometry"] and frames["isometry"]["depth"].notna().any():
         items.append(_Item("figure", "depth_isometry", "Distance from isometry against depth",
                            captions.isometry_caption(frames["isometry"]),

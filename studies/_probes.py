@@ -25,7 +25,7 @@ from rnnprobe._validation import check_choice, check_dtype
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["sequence", "dtype_of", "to_device", "time_rows", "spectrum_rows", "lyapunov_rows",
-           "memory_summary", "bound_rtol"]
+           "memory_summary", "bound_rtol", "clv_angle_rows", "CLV_ANGLE_POINTS"]
 
 #: stream of the input sequence in numpy's SeedSequence([seed, INPUT_STREAM])
 INPUT_STREAM = 1
@@ -124,6 +124,48 @@ def lyapunov_rows(traj) -> list[tuple]:
     """The full Lyapunov spectrum along the trajectory, as lyapunov_exponent rows."""
     lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
     return per_index_rows("lyapunov_exponent", lam)
+
+
+#: at most this many states of the window get a clv_angle row (evenly spaced; the summary's minimum uses all)
+CLV_ANGLE_POINTS = 50
+
+
+def clv_angle_rows(traj, *, seed: int = 0) -> tuple[list[tuple], dict]:
+    """The angle between the leading unstable and the stable covariant Lyapunov directions along the trajectory.
+
+    :func:`rnnprobe.trajectory_covariant_lyapunov_vectors` with the default
+    burn-in and burn-out (``min(200, T/10)`` each) and the split at the number
+    of positive exponents (at least 1). When steps annihilate some directions
+    (ReLU units stuck at zero: exponents −∞), the vectors span the k directions
+    that no step annihilates (k = the finite exponents). Rows ``clv_angle``
+    (radians) at ``lag`` = T − t for at most :data:`CLV_ANGLE_POINTS` states t
+    of the window, evenly spaced; ``clv_min_angle``, the minimum over every
+    state of the window, in the summary (NaN, and no rows, when the vectors are
+    undefined: a step singular on the frame, or a window of fewer than 2 directions).
+
+    Examples
+    --------
+    >>> import rnnprobe
+    >>> traj = rnnprobe.record(rnnprobe.build("gru", 4, 1, seed=0), sequence(0, 60, 1))
+    >>> rows, summary = clv_angle_rows(traj)
+    >>> rows[0][0], 0 < len(rows) <= CLV_ANGLE_POINTS, 0 <= summary["clv_min_angle"] <= min(r[-1] for r in rows)
+    ('clv_angle', True, True)
+    """
+    from rnnprobe.errors import RnnProbeError
+
+    T = traj.length
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
+    k = int(torch.isfinite(lam).sum())
+    if k < 2 or T < 3:
+        return [], {"clv_min_angle": math.nan}
+    try:
+        clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, k if k < traj.state_size else None, seed=seed)
+    except (InvalidArgument, RnnProbeError):
+        return [], {"clv_min_angle": math.nan}
+    angles, times = clv.angles.tolist(), clv.times.tolist()
+    keep = np.unique(np.linspace(0, len(angles) - 1, min(CLV_ANGLE_POINTS, len(angles))).round().astype(int))
+    rows = [("clv_angle", int(T - times[i]), None, None, None, float(angles[i])) for i in keep]
+    return rows, {"clv_min_angle": float(min(angles))}
 
 
 def memory_summary(traj, eps: float) -> dict:
