@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnnprobe.analysis._frames import group_columns, metric_rows, point_key, select_horizon, sort_by_arch, with_variant
+from rnnprobe.analysis._frames import (grid_columns, group_columns, metric_rows, point_key, select_horizon, sort_by_arch,
+                                       with_variant)
 
 __all__ = ["lag_profile", "spectrum_profile", "clv_angle_series"]
 
@@ -138,13 +139,13 @@ def clv_angle_series(results: pd.DataFrame, *, horizon="max") -> pd.DataFrame:
     --------
     >>> r = pd.DataFrame({"arch": "gru", "gain": 1.0, "length": [50, 50, 80], "seed": 0, "metric": "clv_angle",
     ...                   "lag": [40, 10, 60], "value": [0.3, 0.2, 0.25]})
-    >>> clv_angle_series(r)[["length", "time", "angle"]].to_dict("records")
-    [{'length': 80, 'time': 20, 'angle': 0.25}]
+    >>> clv_angle_series(r)[["length", "seed", "time", "angle"]].to_dict("records")
+    [{'length': 80, 'seed': 0, 'time': 20, 'angle': 0.25}]
     """
     rows = metric_rows(results, "clv_angle")
     if rows.empty:
         return pd.DataFrame(columns=["arch", "variant", "time", "angle"])
-    keys = [c for c in group_columns(rows) if c != "study"]
+    keys = [c for c in grid_columns(rows) if c not in ("study", "point_id")]
     rows = select_horizon(rows, horizon, by=[c for c in keys if c not in ("length", "depth", "seed")])
     out = with_variant(rows[keys].copy())
     out["time"] = (pd.to_numeric(rows["length"]) - pd.to_numeric(rows["lag"])).astype(int).to_numpy()

@@ -150,9 +150,11 @@ def _data_hits(ax: Axes, box: Bbox, renderer) -> list[str]:
             if _segments_hit(pts, box, samples=0):
                 hits.append(type(coll).__name__)
             continue
+        transform = coll.get_transform()
+        filled = len(coll.get_facecolor()) > 0 and float(np.max(np.asarray(coll.get_facecolor())[:, 3])) > 0
         for path in coll.get_paths():
-            verts = coll.get_transform().transform(path.vertices)
-            if _segments_hit(verts, box):
+            shown = transform.transform_path(path)
+            if shown.intersects_bbox(box, filled=filled):
                 hits.append(type(coll).__name__)
                 break
     for patch in ax.patches:

@@ -137,7 +137,8 @@ def clv_angle_rows(traj, *, seed: int = 0) -> tuple[list[tuple], dict]:
     burn-in and burn-out (``min(200, T/10)`` each) and the split at the number
     of positive exponents (at least 1). When steps annihilate some directions
     (ReLU units stuck at zero: exponents −∞), the vectors span the k directions
-    that no step annihilates (k = the finite exponents). Rows ``clv_angle``
+    that no step annihilates (k = the finite exponents, or up to 7 fewer while a
+    step is singular on the frame). Rows ``clv_angle``
     (radians) at ``lag`` = T − t for at most :data:`CLV_ANGLE_POINTS` states t
     of the window, evenly spaced; ``clv_min_angle``, the minimum over every
     state of the window, in the summary (NaN, and no rows, when the vectors are
@@ -158,9 +159,14 @@ def clv_angle_rows(traj, *, seed: int = 0) -> tuple[list[tuple], dict]:
     k = int(torch.isfinite(lam).sum())
     if k < 2 or T < 3:
         return [], {"clv_min_angle": math.nan}
-    try:
-        clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, k if k < traj.state_size else None, seed=seed)
-    except (InvalidArgument, RnnProbeError):
+    clv = None
+    for kk in range(k, max(k - 8, 1), -1):     # a step singular on the frame: fewer directions, a few times
+        try:
+            clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, kk if kk < traj.state_size else None, seed=seed)
+            break
+        except (InvalidArgument, RnnProbeError):
+            continue
+    if clv is None:
         return [], {"clv_min_angle": math.nan}
     angles, times = clv.angles.tolist(), clv.times.tolist()
     keep = np.unique(np.linspace(0, len(angles) - 1, min(CLV_ANGLE_POINTS, len(angles))).round().astype(int))

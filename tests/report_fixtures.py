@@ -119,6 +119,13 @@ def _probe_time(point: dict, *, capacity: bool) -> tuple[list[dict], dict]:
         lyapunov_time=mem.lyapunov_time, sigma_max=spec.sigma_max, spectral_radius=largest.spectral_radius,
         gamma=spec.gamma, pascanu=spec.pascanu, bound_holds=b.holds(), eps=mem.eps,
     )
+    if point["study"] == "vanishing":
+        # the angle between the unstable and the stable covariant Lyapunov directions, over time
+        from rnnprobe.studies._probes import clv_angle_rows
+
+        angle_rows, angle_summary = clv_angle_rows(traj, seed=point["seed"])
+        rows += _rows(point, "clv_angle", [(r[1], r[-1]) for r in angle_rows], "lag")
+        summary.update(angle_summary)
     if capacity:
         mc = rnnprobe.memory_capacity(model, max_lag=3 * point["hidden"], n_samples=1500, washout=100,
                                       seed=point["seed"])
