@@ -241,9 +241,9 @@ def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str
 def hyperbolicity_caption(angles: pd.DataFrame, summary: pd.DataFrame | None) -> str:
     """Caption of the hyperbolicity figure: the smallest angles at the gain closest to 1, and overall."""
     seeds = int(angles["seed"].nunique()) if "seed" in angles else 1
-    text = ("Hyperbolicity along the trajectory: the minimum angle between the span of the leading unstable "
-            "covariant Lyapunov vectors (those with λ_i > 0; the leading vector v_1 when none is positive) and the "
-            "span of the remaining ones (Ginelli et al. 2007), in degrees on a log scale, against the time step t, "
+    text = ("Hyperbolicity along the trajectory: the minimum angle between the span of the unstable covariant "
+            "Lyapunov vectors (those with λ_i > 0; the leading vector v_1 when none is positive) and the span of the "
+            "next 8, the leading stable ones (Ginelli et al. 2007), in degrees on a log scale, against the time step t, "
             f"at {_horizon(angles)}; median over {seeds} seed{'s' if seeds > 1 else ''}"
             f"{' (shaded: range)' if seeds > 1 else ''}, at most 50 states of the window per run; one panel per gain"
             f"{_rows_text(angles)}. 90°: the growing and shrinking directions stay orthogonal; near 0: a "

@@ -119,8 +119,8 @@ METRICS = {
     "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
     "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
     "clv_angle": "minimum angle (radians) between span(v_1..v_s) and span(v_s+1..v_k) of the covariant Lyapunov "
-                 "vectors at the state t = T - lag (s: the positive exponents, at least 1; k: the directions no step "
-                 "annihilates); at most 50 states of the window, evenly spaced (vanishing study)",
+                 "vectors at the state t = T - lag (s: the positive exponents, at least 1; k = s + 8, at most the "
+                 "directions no step annihilates); at most 50 states of the window, evenly spaced (vanishing study)",
 }
 
 # --------------------------------------------------------------------------- summary.csv

@@ -25,7 +25,8 @@ from rnnprobe._validation import check_choice, check_dtype
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["sequence", "dtype_of", "to_device", "time_rows", "spectrum_rows", "lyapunov_rows",
-           "memory_summary", "bound_rtol", "clv_angle_rows", "CLV_ANGLE_POINTS"]
+           "memory_summary", "bound_rtol", "clv_angle_rows", "clv_directions", "CLV_ANGLE_POINTS",
+           "CLV_STABLE_DIRECTIONS"]
 
 #: stream of the input sequence in numpy's SeedSequence([seed, INPUT_STREAM])
 INPUT_STREAM = 1
@@ -120,29 +121,51 @@ def spectrum_rows(model, *, rows: bool = True) -> tuple[list[tuple], dict]:
     return out, summary
 
 
-def lyapunov_rows(traj) -> list[tuple]:
-    """The full Lyapunov spectrum along the trajectory, as lyapunov_exponent rows."""
-    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
+def lyapunov_rows(traj, exponents=None) -> list[tuple]:
+    """The full Lyapunov spectrum along the trajectory (or ``exponents``, when computed already), as rows."""
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj) if exponents is None else exponents
     return per_index_rows("lyapunov_exponent", lam)
 
 
 #: at most this many states of the window get a clv_angle row (evenly spaced; the summary's minimum uses all)
 CLV_ANGLE_POINTS = 50
+#: the stable side of the angle: this many leading stable directions (after the unstable ones)
+CLV_STABLE_DIRECTIONS = 8
 
 
-def clv_angle_rows(traj, *, seed: int = 0) -> tuple[list[tuple], dict]:
-    """The angle between the leading unstable and the stable covariant Lyapunov directions along the trajectory.
+def clv_directions(exponents) -> tuple[int, int]:
+    """``(k, split)`` of the angle: the unstable directions (positive exponents, at least 1) and the next
+    :data:`CLV_STABLE_DIRECTIONS`, among the directions no step annihilates (finite exponents)."""
+    lam = torch.as_tensor(exponents)
+    finite = int(torch.isfinite(lam).sum())
+    split = max(1, int((lam > 0).sum()))
+    return min(finite, split + CLV_STABLE_DIRECTIONS), split
+
+
+def clv_angle_rows(traj, *, seed: int = 0, exponents=None) -> tuple[list[tuple], dict]:
+    """The angle between the unstable and the leading stable covariant Lyapunov directions along the trajectory.
 
     :func:`rnnprobe.trajectory_covariant_lyapunov_vectors` with the default
-    burn-in and burn-out (``min(200, T/10)`` each) and the split at the number
-    of positive exponents (at least 1). When steps annihilate some directions
-    (ReLU units stuck at zero: exponents −∞), the vectors span the k directions
-    that no step annihilates (k = the finite exponents, or up to 7 fewer while a
-    step is singular on the frame). Rows ``clv_angle``
+    burn-in and burn-out (``min(200, T/10)`` each) for the leading k directions
+    (:func:`clv_directions`): the s unstable ones (positive exponents; the
+    leading one when none is positive) and the next
+    :data:`CLV_STABLE_DIRECTIONS` stable ones, never directions a step
+    annihilates (ReLU units stuck at zero: exponents −∞); the angle is the
+    minimum one between span(v_1 … v_s) and span(v_s+1 … v_k). The first k
+    covariant vectors depend only on the leading k Oseledets directions, so a
+    frame of k vectors costs O(T·S·k²) instead of O(T·S³). Rows ``clv_angle``
     (radians) at ``lag`` = T − t for at most :data:`CLV_ANGLE_POINTS` states t
     of the window, evenly spaced; ``clv_min_angle``, the minimum over every
     state of the window, in the summary (NaN, and no rows, when the vectors are
-    undefined: a step singular on the frame, or a window of fewer than 2 directions).
+    undefined: a step singular on the frame, or fewer than 2 directions).
+
+    Parameters
+    ----------
+    traj : Trajectory
+    seed : int
+        Seed of the frames.
+    exponents : tensor, optional
+        The trajectory's Lyapunov spectrum, when already computed.
 
     Examples
     --------
@@ -155,14 +178,14 @@ def clv_angle_rows(traj, *, seed: int = 0) -> tuple[list[tuple], dict]:
     from rnnprobe.errors import RnnProbeError
 
     T = traj.length
-    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
-    k = int(torch.isfinite(lam).sum())
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj) if exponents is None else exponents
+    k, split = clv_directions(lam)
     if k < 2 or T < 3:
         return [], {"clv_min_angle": math.nan}
     clv = None
-    for kk in range(k, max(k - 8, 1), -1):     # a step singular on the frame: fewer directions, a few times
+    for kk in range(k, max(k - 8, split), -1):      # a step singular on the frame: fewer directions, a few times
         try:
-            clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, kk if kk < traj.state_size else None, seed=seed)
+            clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, kk, split=split, seed=seed)
             break
         except (InvalidArgument, RnnProbeError):
             continue

@@ -11,8 +11,8 @@ from the zero state, and the study records, per lag k = 1 … T:
   vanilla RNNs, the lecture's ``bound_weight`` B_W(k);
 
 per grid point, the singular values of every recurrent weight block, the full
-Lyapunov spectrum along the trajectory, the minimum angle between the leading
-unstable and the stable covariant Lyapunov directions at (at most 50) states of
+Lyapunov spectrum along the trajectory, the minimum angle between the unstable
+and the leading 8 stable covariant Lyapunov directions at (at most 50) states of
 the trajectory (``clv_angle``, radians; how hyperbolic the dynamics is), and in
 summary.csv the memory-length measures (threshold at eps = 0.01, e-folding time,
 Lyapunov time), the Pascanu verdict, whether the chain of bounds held and the
@@ -116,10 +116,11 @@ def probe(point, *, dtype="float64", device="cpu"):
     traj = rnnprobe.record(model, x)
     rows, summary = time_rows(traj, seed=point["seed"], bounds=True)
     spec_rows, spec_summary = spectrum_rows(model)
-    rows += spec_rows + lyapunov_rows(traj)
+    exponents = rnnprobe.trajectory_lyapunov_spectrum(traj)
+    rows += spec_rows + lyapunov_rows(traj, exponents)
     summary.update(spec_summary)
     summary.update(memory_summary(traj, EPS))
-    angle_rows, angle_summary = clv_angle_rows(traj, seed=point["seed"])
+    angle_rows, angle_summary = clv_angle_rows(traj, seed=point["seed"], exponents=exponents)
     rows += angle_rows
     summary.update(angle_summary)
     return rows, summary

@@ -10,7 +10,7 @@ import pytest
 
 import rnnprobe
 from rnnprobe import analysis, studies
-from rnnprobe.studies._probes import CLV_ANGLE_POINTS, clv_angle_rows, sequence
+from rnnprobe.studies._probes import CLV_ANGLE_POINTS, clv_angle_rows, clv_directions, sequence
 
 STUDY = studies.load("vanishing")
 
@@ -28,7 +28,9 @@ def test_rows_are_the_covariant_vectors_angles_at_their_states(arch):
     # the same trajectory, its covariant vectors computed here: the row at lag T - t holds the angle at state t
     model = STUDY.module.build_model(point)
     traj = rnnprobe.record(model, sequence(0, point["length"], 1))
-    clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, seed=0)
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
+    split = max(1, int((lam > 0).sum()))                   # the unstable directions, and the next 8 (all when fewer)
+    clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, min(traj.state_size, split + 8), split=split, seed=0)
     by_time = dict(zip(clv.times.tolist(), clv.angles.tolist()))
     for _, lag, layer, index, block, value in angles:
         assert layer is index is block is None
@@ -41,7 +43,7 @@ def test_rows_are_the_covariant_vectors_angles_at_their_states(arch):
 
 
 def test_dead_relu_units_leave_the_annihilated_directions_out():
-    traj = rnnprobe.record(rnnprobe.build("vanilla-relu", 32, 1, gain=0.5, init="orthogonal", seed=0),
+    traj = rnnprobe.record(rnnprobe.build("vanilla-relu", 12, 1, gain=0.5, init="orthogonal", seed=0),
                            sequence(0, 200, 1))
     lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
     assert not bool(np.isfinite(lam.numpy()).all())                 # some units are stuck at zero here
@@ -49,6 +51,7 @@ def test_dead_relu_units_leave_the_annihilated_directions_out():
         rnnprobe.trajectory_covariant_lyapunov_vectors(traj)
     rows, summary = clv_angle_rows(traj)
     assert rows and np.isfinite(summary["clv_min_angle"])
+    assert clv_directions(lam)[0] <= int(np.isfinite(lam.numpy()).sum())
 
 
 def test_too_short_a_trajectory_gives_no_rows_and_nan():
