@@ -198,6 +198,9 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
     state = _initial_state(model, h0, B, batched)
     states = [state]
     with torch.no_grad():
+        scanned = model.scan(seq, state)        # the whole pass at once, where a model can (diagonal recurrences)
+        if scanned is not None:
+            return Trajectory(model, seq, _check_states_finite(model, torch.cat([state[None], scanned])), batched)
         if isinstance(model, CellAdapter):      # a user's cell: say what it was called with if it fails
             state = _first_cell_step(model, seq[0], state)
             states.append(state)
