@@ -8,7 +8,8 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`memory_capacity`, :func:`path_lengths`;
+  :func:`memory_capacity`, :func:`path_lengths`, :func:`block_singular_values` (per unit, for
+  diagonal recurrences), :func:`parameter_sensitivity`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
@@ -64,6 +65,8 @@ _EXPORTS = {
     "MemoryCapacity": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
+    "parameter_sensitivity": "rnnprobe.sensitivity",
+    "block_singular_values": "rnnprobe.blocks",
 }
 
 __all__ = [
@@ -82,6 +85,7 @@ __all__ = [
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
     "memory_capacity", "MemoryCapacity",
     "path_lengths", "PathLengths",
+    "parameter_sensitivity", "block_singular_values",
 ]
 
 
@@ -113,7 +117,9 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.memory import MemoryLength, memory_length
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
     from rnnprobe.nonlinearities import NONLINEARITIES
+    from rnnprobe.blocks import block_singular_values
     from rnnprobe.paths import PathLengths, path_lengths
+    from rnnprobe.sensitivity import parameter_sensitivity
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values
     from rnnprobe.spectrum import BlockSpectrum, WeightSpectrum, weight_spectrum
     from rnnprobe.trajectory import Trajectory, record

@@ -19,11 +19,11 @@ exactly ``diag(1 − z_t)`` (``diag(f'_t)``), times ``gain`` (see
 
 Examples
 --------
->>> import torch, rnnprobe
+>>> import math, torch, rnnprobe
 >>> m = rnnprobe.build("mingru", hidden_size=3, input_size=2, update_bias=-2.0, seed=0)
 >>> x = torch.zeros(1, 2, dtype=torch.float64)
->>> torch.allclose(torch.diagonal(m.step_jacobian(x, torch.zeros(1, 3, dtype=torch.float64))[0]),
-...                torch.full((3,), 1 - torch.sigmoid(torch.tensor(-2.0, dtype=torch.float64)).item()))
+>>> J = m.step_jacobian(x, torch.zeros(1, 3, dtype=torch.float64))[0]      # diag(1 − z), z = σ(−2) at x = 0
+>>> torch.allclose(torch.diagonal(J), torch.full((3,), 1 / (1 + math.exp(-2.0)), dtype=torch.float64))
 True
 """
 
