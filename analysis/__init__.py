@@ -1,7 +1,9 @@
 """Tidy pandas tables from the studies' raw results: fits, memory tables, theory comparisons.
 
 Every function is pure: DataFrames in (``results.csv`` / ``summary.csv`` as
-pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
+pandas reads them, or a :class:`rnnprobe.studies.StudyResult`'s frames; the
+columns are :mod:`rnnprobe.schema`'s, documented in ``docs/results.md``), a
+DataFrame out; no plotting, no I/O.
 
 * decay rates: :func:`fit_log_linear`, :func:`decay_fits`, :func:`decay_table`;
 * memory: :func:`memory_table`, :func:`memory_grid`;
@@ -9,15 +11,18 @@ pandas reads them, see SCHEMA.md), a DataFrame out; no plotting, no I/O.
 * Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
 * depth: :func:`isometry_points`, :func:`isometry_table`;
 * curves over seeds: :func:`lag_profile`, :func:`spectrum_profile`;
-* theory: :func:`chi1_comparison`, :func:`predicted_chi1`;
-* the theory study's checks: :func:`check_points`, :func:`pool_checks`, :func:`check_summary`,
-  :func:`check_settings`, :func:`check_tolerances`;
+* the χ₁ comparison with mean-field theory, for the other studies (``chi1``): :func:`chi1_comparison`,
+  :func:`predicted_chi1`;
+* the theory study's checks, their tolerances and verdicts (``prediction_checks``): :func:`check_points`,
+  :func:`pool_checks`, :func:`check_summary`, :func:`check_settings`, :func:`check_tolerances`,
+  :func:`critical_value`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
 Examples
 --------
->>> import numpy as np, pandas as pd, analysis
+>>> import numpy as np, pandas as pd
+>>> from rnnprobe import analysis
 >>> k = np.arange(1, 41)
 >>> results = pd.DataFrame({"arch": "vanilla-tanh", "gain": 0.9, "seed": 0,
 ...     "metric": "jacobian_norm", "lag": k, "value": np.exp(-k / 6.3)})
@@ -34,9 +39,9 @@ from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_grid, memory_table
 from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
 from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
 from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
-from rnnprobe.analysis.theory import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
-from rnnprobe.analysis.theory_checks import (CHECK_KEYS, THEORY_METRICS, check_points, check_settings, check_summary,
-                                    check_tolerances, critical_value, is_theory, pool_checks, setting_label)
+from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
+from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
+                                             critical_value, is_theory, pool_checks, setting_label)
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -48,7 +53,6 @@ __all__ = [
     "lag_profile", "spectrum_profile",
     "chi1_comparison", "predicted_chi1", "MEANFIELD_ARCHS",
     "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
-    "is_theory", "critical_value",
-    "THEORY_METRICS", "CHECK_KEYS",
+    "is_theory", "critical_value", "SIGNIFICANCE",
     "summary_table", "SUMMARY_MEASURES",
 ]

@@ -1,9 +1,10 @@
 """Schema knowledge shared by the analysis functions: grid columns, steps, aggregation.
 
-The studies write tidy frames (see ``SCHEMA.md``): ``results`` has one row per
-grid point × (lag | layer | index) × metric, ``summary`` one row per grid point.
-A grid point is identified by its grid columns (``study, arch, hidden, length,
-depth, gain, seed`` and any extra ones a study adds, e.g. ``forget_bias``).
+The studies write tidy frames (:mod:`rnnprobe.schema`, documented in
+``docs/results.md``): ``results`` has one row per grid point × (lag | layer |
+index) × metric, ``summary`` one row per grid point. A grid point is identified
+by its grid columns (``study, arch, hidden, length, depth, gain, seed`` and any
+extra ones a study adds, e.g. ``forget_bias``).
 
 Examples
 --------
@@ -23,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rnnprobe import schema
 from rnnprobe.errors import InvalidArgument
 
 __all__ = [
@@ -33,19 +35,13 @@ __all__ = [
 ]
 
 #: Columns that locate a row inside a grid point (results.csv).
-LOCATOR_COLUMNS = ("metric", "lag", "layer", "index", "block", "value")
+LOCATOR_COLUMNS = tuple(schema.ROW_COLUMNS)
 #: Grid columns every study writes, in order.
-BASE_GRID_COLUMNS = ("study", "arch", "hidden", "length", "depth", "gain", "seed")
+BASE_GRID_COLUMNS = tuple(schema.GRID_COLUMNS)
 #: Extra grid columns studies are known to add (recognised even in derived frames without ``point_id``).
-EXTRA_GRID_COLUMNS = ("init", "forget_bias", "update_bias", "chrono", "alpha", "window", "growth",
-                      "nonlinearity", "bias_std", "input_gain")
+EXTRA_GRID_COLUMNS = tuple(schema.EXTRA_GRID_COLUMNS)
 #: Scalar columns of summary.csv (anything else before them is a grid column).
-SUMMARY_SCALARS = (
-    "memory_threshold", "memory_threshold_censored", "memory_efold", "efold_slope", "efold_slope_low",
-    "efold_slope_high", "lyapunov_exponent", "lyapunov_time", "sigma_max", "spectral_radius", "gamma",
-    "pascanu", "bound_holds", "eps", "memory_capacity", "log_sv_mean", "log_sv_std",
-    "max_singular_value", "min_singular_value", "elapsed_s",
-)
+SUMMARY_SCALARS = (*schema.SUMMARY_FIELDS, *schema.CHECK_SUMMARY_FIELDS, *schema.ELAPSED)
 _NOT_GRID = set(LOCATOR_COLUMNS) | set(SUMMARY_SCALARS) | {"point_id", "steps"}
 
 
@@ -73,8 +69,8 @@ def grid_columns(frame: pd.DataFrame) -> list[str]:
     Results frames: every column but the locators (``metric, lag, layer, index,
     block, value``) and ``point_id``. Summary (and derived) frames: the base grid
     columns and the known extras (:data:`EXTRA_GRID_COLUMNS`), plus any column
-    written before ``point_id`` (SCHEMA.md: grid columns come first), never a
-    documented scalar.
+    written before ``point_id`` (grid columns come first), never a documented
+    scalar.
     """
     cols = list(frame.columns)
     if "metric" in cols and "value" in cols:

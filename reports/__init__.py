@@ -7,8 +7,8 @@
 * :data:`ARCH_PALETTE`, the one colour per architecture every figure uses, and
   :func:`report_style`;
 * :func:`format_table`, :func:`to_markdown`, :func:`table_pages` for tables;
-* the theory study's pages: :func:`plot_theory_prediction` (and its panels
-  :func:`plot_theory_profile`, :func:`plot_theory_scatter`, :func:`plot_theory_scores`).
+* the theory study's report pages (``prediction_pages``): :func:`plot_theory_prediction`
+  (and its panels :func:`plot_theory_profile`, :func:`plot_theory_scatter`, :func:`plot_theory_scores`).
 
 Nothing here calls ``plt.show()``; figures are pyplot-free and render with Agg.
 
@@ -25,7 +25,7 @@ from rnnprobe.reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report
 from rnnprobe.reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
 from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import COLUMN_LABELS, format_table, format_value, table_pages, to_markdown
-from rnnprobe.reports.theory import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
+from rnnprobe.reports.prediction_pages import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
                             theory_palette)
 
 __all__ = [

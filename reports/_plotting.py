@@ -15,7 +15,7 @@ from rnnprobe.reports.palette import linestyle_for, variant_palette
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["new_axes", "new_figure", "check_frame", "palette_of", "variant_order", "gain_styles",
-           "variant_handles", "style_handles", "horizon_label", "fmt_gain", "steps_label", "panel_grid",
+           "variant_handles", "style_handles", "fmt_gain", "steps_label", "panel_grid",
            "is_depth", "plain_log_ticks", "tidy_log_axis"]
 
 
@@ -94,15 +94,6 @@ def variant_handles(palette: dict, *, marker=None) -> list:
 def style_handles(styles: dict, *, prefix: str = "", color="0.25") -> list:
     """Legend handles: one grey line per line style."""
     return [Line2D([], [], color=color, linestyle=s, label=f"{prefix}{k}") for k, s in styles.items()]
-
-
-def horizon_label(data: pd.DataFrame) -> str:
-    """'T = 50' or 'L = 32' (or a list) for the horizons present."""
-    for col, sym in (("depth", "L"), ("length", "T")):
-        if col in data and data[col].notna().any():
-            vals = sorted(pd.to_numeric(data[col], errors="coerce").dropna().unique())
-            return f"{sym} = " + ", ".join(f"{v:g}" for v in vals)
-    return ""
 
 
 def steps_label(data: pd.DataFrame) -> str:

@@ -8,7 +8,8 @@ pyplot-free Figure (rendered with Agg when saved). Colours come from
 
 Examples
 --------
->>> import numpy as np, pandas as pd, analysis
+>>> import numpy as np, pandas as pd
+>>> from rnnprobe import analysis
 >>> from rnnprobe.reports.figures import plot_gradient_decay
 >>> k = np.arange(1, 31)
 >>> results = pd.DataFrame({"arch": np.repeat(["vanilla-tanh", "lstm"], 30), "gain": 1.0, "length": 30,

@@ -1,7 +1,8 @@
 """Assemble a study's PDF report, with its figures as PNG and its tables as CSV and Markdown.
 
 :func:`write_report` reads ``results.csv``, ``summary.csv`` and ``meta.json``
-from a study directory (SCHEMA.md), runs the analysis, and writes
+from a study directory (:mod:`rnnprobe.schema`; ``docs/results.md``), or takes
+them from a run held in memory, runs the analysis, and writes
 
 * ``report.pdf``: a title page (study, dates, configuration, versions, contents),
   the summary table, one page per figure with a caption that states what it
@@ -48,7 +49,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from rnnprobe import analysis
+from rnnprobe import analysis, schema
 from rnnprobe.reports import captions
 from rnnprobe.reports._plotting import is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
@@ -56,7 +57,7 @@ from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_deca
 from rnnprobe.reports.palette import report_style
 from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
-from rnnprobe.reports.theory import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
+from rnnprobe.reports.prediction_pages import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]
@@ -104,15 +105,16 @@ def load_study(results_dir) -> StudyData:
     if not directory.is_dir():
         raise InvalidArgument(f"results_dir must be a study output directory; got {str(results_dir)!r}, "
                               "which is not a directory (run `rnnprobe study NAME --out DIR` first)")
-    results = pd.read_csv(directory / "results.csv", low_memory=False) if (directory / "results.csv").exists() else None
-    summary = pd.read_csv(directory / "summary.csv", low_memory=False) if (directory / "summary.csv").exists() else None
+    results_file, summary_file = directory / schema.RESULTS_FILE, directory / schema.SUMMARY_FILE
+    results = pd.read_csv(results_file, low_memory=False) if results_file.exists() else None
+    summary = pd.read_csv(summary_file, low_memory=False) if summary_file.exists() else None
     if results is None and summary is None:
         raise InvalidArgument(f"results_dir must contain results.csv or summary.csv; got {str(results_dir)!r} "
                               f"with {sorted(p.name for p in directory.iterdir())[:10]}")
     meta = {}
-    if (directory / "meta.json").exists():
+    if (directory / schema.META_FILE).exists():
         try:
-            meta = json.loads((directory / "meta.json").read_text())
+            meta = json.loads((directory / schema.META_FILE).read_text())
         except json.JSONDecodeError as exc:
             warnings.warn(f"meta.json in {directory} is not valid JSON ({exc}); the title page will lack it",
                           stacklevel=2)
@@ -793,8 +795,10 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
 
     Parameters
     ----------
-    results_dir : str or Path
-        A study output directory (``results.csv``, ``summary.csv``, ``meta.json``).
+    results_dir : str, Path or StudyData
+        A study output directory (``results.csv``, ``summary.csv``, ``meta.json``),
+        or the tables themselves (``StudyData``, e.g. from a
+        :class:`rnnprobe.studies.StudyResult` held in memory).
     output : str or Path, optional
         The PDF to write (default ``results_dir/report.pdf``); a directory (an
         existing one, or any path not ending in ``.pdf``) means ``output/report.pdf``. Figures go to ``figures/`` and tables to
@@ -818,7 +822,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     InvalidArgument
         When ``results_dir`` is not a study directory.
     """
-    study = load_study(results_dir)
+    study = results_dir if isinstance(results_dir, StudyData) else load_study(results_dir)
     pdf_path = Path(output) if output is not None else study.directory / "report.pdf"
     if pdf_path.is_dir() or pdf_path.suffix.lower() != ".pdf":
         pdf_path = pdf_path / "report.pdf"

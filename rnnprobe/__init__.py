@@ -11,6 +11,12 @@ The public API (see the README for a tour):
   :func:`memory_capacity`, :func:`path_lengths`, :func:`block_singular_values` (per unit, for
   diagonal recurrences), :func:`parameter_sensitivity`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
+* beyond chains: :func:`input_gradient_norms`, :func:`input_jacobian_norms` for any sequence
+  model; the encoder–decoder with attention, causal self-attention, copy/reverse tasks and the
+  attention/recurrence path split in the subpackage :mod:`rnnprobe.attention`;
+* studies (sweeps over a grid) from Python: :func:`rnnprobe.studies.run`, whose
+  tables follow :mod:`rnnprobe.schema` (analysis: :mod:`rnnprobe.analysis`,
+  reports: :mod:`rnnprobe.reports`; these load pandas and matplotlib when used);
 * for your own tests: :mod:`rnnprobe.strategies` (hypothesis) and :mod:`rnnprobe.testing`.
 
 Importing rnnprobe is light: torch, numpy and scipy, never pandas or matplotlib.
@@ -67,6 +73,19 @@ _EXPORTS = {
     "PathLengths": "rnnprobe.paths",
     "parameter_sensitivity": "rnnprobe.sensitivity",
     "block_singular_values": "rnnprobe.blocks",
+    # beyond chains: input gradients of any sequence model; attention (rnnprobe.attention)
+    "input_gradient_norms": "rnnprobe.input_gradients",
+    "input_jacobian_norms": "rnnprobe.input_gradients",
+    "EncoderDecoder": "rnnprobe.attention",
+    "CausalSelfAttention": "rnnprobe.attention",
+    "CausalTransformer": "rnnprobe.attention",
+    "SequenceTask": "rnnprobe.attention",
+    "dot_attention": "rnnprobe.attention",
+    "attention_path_split": "rnnprobe.attention",
+    "PathSplit": "rnnprobe.attention",
+    "train_seq2seq": "rnnprobe.attention",
+    "evaluate_seq2seq": "rnnprobe.attention",
+    "alignment_accuracy": "rnnprobe.attention",
 }
 
 __all__ = [
@@ -86,6 +105,10 @@ __all__ = [
     "memory_capacity", "MemoryCapacity",
     "path_lengths", "PathLengths",
     "parameter_sensitivity", "block_singular_values",
+    # beyond chains
+    "input_gradient_norms", "input_jacobian_norms",
+    "EncoderDecoder", "CausalSelfAttention", "CausalTransformer", "SequenceTask", "dot_attention",
+    "attention_path_split", "PathSplit", "train_seq2seq", "evaluate_seq2seq", "alignment_accuracy",
 ]
 
 
@@ -109,10 +132,14 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover - for static analysers only
+    from rnnprobe.attention import (CausalSelfAttention, CausalTransformer, EncoderDecoder, PathSplit,
+                                    SequenceTask, alignment_accuracy, attention_path_split, dot_attention,
+                                    evaluate_seq2seq, train_seq2seq)
     from rnnprobe.capacity import MemoryCapacity, memory_capacity
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
+    from rnnprobe.input_gradients import input_gradient_norms, input_jacobian_norms
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__

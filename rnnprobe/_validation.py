@@ -2,6 +2,15 @@
 
 Each check raises :class:`~rnnprobe.errors.InvalidArgument` with a message
 that names the parameter, the allowed set or range and the value received.
+This module does not import torch (the tensor checks import it when called),
+so that the studies layer and the command line can validate without it.
+
+Examples
+--------
+>>> check_int("jobs", 0, min_value=1)
+Traceback (most recent call last):
+...
+rnnprobe.errors.InvalidArgument: jobs must be >= 1; got 0
 """
 
 from __future__ import annotations
@@ -11,8 +20,6 @@ import math
 import numbers
 from collections.abc import Iterable
 
-import torch
-
 from rnnprobe.errors import InvalidArgument
 
 __all__ = [
@@ -21,8 +28,14 @@ __all__ = [
     "check_real",
     "check_finite_tensor",
     "check_dtype",
+    "check_bool",
+    "check_seed",
     "nearest",
+    "DTYPE_NAMES",
 ]
+
+#: the largest seed torch's generators take (an unsigned 64-bit integer)
+MAX_SEED = 2**64 - 1
 
 
 def nearest(value: str, choices: Iterable[str]) -> str | None:
@@ -55,6 +68,23 @@ def check_int(name: str, value, *, min_value: int | None = None, max_value: int 
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Check that ``value`` is a bool (``True``/``False``; numpy bools too): ``log='no'`` is not True."""
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return bool(value)
+    raise InvalidArgument(f"{name} must be True or False; got {value!r}")
+
+
+def check_seed(name: str, value) -> int:
+    """Check that ``value`` is a seed torch accepts: an integer in ``[0, 2**64 - 1]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgument(f"{name} must be an integer in [0, 2**64 - 1]; got {value!r}")
+    value = int(value)
+    if not 0 <= value <= MAX_SEED:
+        raise InvalidArgument(f"{name} must be an integer in [0, 2**64 - 1]; got {value!r}")
+    return value
+
+
 def check_real(
     name: str,
     value,
@@ -83,8 +113,10 @@ def check_real(
     return value
 
 
-def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
+def check_finite_tensor(name: str, tensor):
     """Check that a tensor has no NaN or infinite entries."""
+    import torch
+
     if not isinstance(tensor, torch.Tensor):
         raise InvalidArgument(f"{name} must be a torch.Tensor; got {type(tensor).__name__}")
     if tensor.is_floating_point() or tensor.is_complex():
@@ -99,14 +131,17 @@ def check_finite_tensor(name: str, tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+#: the dtypes rnnprobe computes in, by name
+DTYPE_NAMES = ("float32", "float64")
 
 
-def check_dtype(name: str, dtype) -> torch.dtype:
-    """Accept ``torch.float32``/``torch.float64`` or their names."""
+def check_dtype(name: str, dtype):
+    """Accept ``torch.float32``/``torch.float64`` or their names; return the torch dtype."""
+    import torch
+
     if isinstance(dtype, str):
-        check_choice(name, dtype, _DTYPES)
-        return _DTYPES[dtype]
+        check_choice(name, dtype, DTYPE_NAMES)
+        return getattr(torch, dtype)
     if dtype not in (torch.float32, torch.float64):
         raise InvalidArgument(f"{name} must be torch.float32 or torch.float64; got {dtype!r}")
     return dtype

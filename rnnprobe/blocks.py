@@ -39,7 +39,7 @@ import torch
 
 from rnnprobe._validation import check_int
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.trajectory import Trajectory
+from rnnprobe.trajectory import Trajectory, check_jacobians_finite
 
 __all__ = ["has_block_jacobians", "block_singular_values", "block_log_singular_values",
            "iter_block_log_singular_values"]
@@ -61,7 +61,10 @@ def _chunk_size(traj: Trajectory, chunk_size: int | None) -> int:
 
 def _blocks(traj: Trajectory, start: int, stop: int) -> torch.Tensor:
     with torch.no_grad():
-        return traj.model.jacobian_blocks(traj.inputs[start:stop], traj.states[start:stop], start).to(traj.dtype)
+        J = traj.model.jacobian_blocks(traj.inputs[start:stop], traj.states[start:stop], start).to(traj.dtype)
+    # the dense check's rule, on the blocks: (C, B, m, k, k) -> (C, B, m·k, k) keeps (step, sequence) first
+    check_jacobians_finite(traj.model, J.flatten(2, 3), start)
+    return J
 
 
 def _chunks(traj: Trajectory, chunk_size: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -128,6 +131,7 @@ def _top_singular_value(P: torch.Tensor) -> torch.Tensor:
 def _check(traj) -> None:
     if not isinstance(traj, Trajectory):
         raise InvalidArgument(f"traj must be a Trajectory from rnnprobe.record(model, inputs); got {type(traj).__name__}")
+    traj.check_consistent()
     model = traj.model
     if not has_block_jacobians(model):
         raise InvalidArgument(f"the O(T·n) path needs a model with diagonal or 2×2-block step Jacobians "
@@ -212,8 +216,10 @@ def block_singular_values(traj: Trajectory, *, log: bool = False, chunk_size: in
 
     See :func:`block_log_singular_values`; ``log=True`` returns natural logs.
     """
+    from rnnprobe.products import exp_checked
+
     out = block_log_singular_values(traj, chunk_size=chunk_size).permute(1, 0, 2, 3)
-    return traj.unbatch(out if log else torch.exp(out))
+    return traj.unbatch(exp_checked(out, log, "a singular value of a block of ∂s_T/∂s_t"))
 
 
 def log_jacobian_norms(traj: Trajectory, chunk_size: int | None = None) -> torch.Tensor:

@@ -6,10 +6,13 @@
     rnnprobe study NAME [OPTIONS]         run a study into a directory of tidy tables
     rnnprobe probe ARCH | --model FILE    probe one model and print a short table
 
-Heavy imports (torch, the studies, pandas, the report generator) happen inside the
-commands that need them, so that ``rnnprobe --help`` answers at once. Every bad
-argument is a usage error (exit code 2) that names the option and the value, and
-is caught before anything is written.
+Each command parses its options and calls one Python function a notebook can
+call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
+``rnnprobe report`` is :func:`rnnprobe.reports.write_report`, ``rnnprobe probe``
+runs the probes. Heavy imports (torch, the studies, pandas, the report
+generator) happen inside the commands that need them, so that ``rnnprobe
+--help`` answers at once. Every bad argument is a usage error (exit code 2)
+that names the option and the value, and is caught before anything is written.
 
 Examples
 --------
@@ -26,15 +29,11 @@ vanishing  How do gradients vanish or explode through time, ...
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import math
 import os
-import platform
-import socket
 import sys
-import time
 from pathlib import Path
 
 import click
@@ -46,11 +45,9 @@ log = logging.getLogger("rnnprobe.cli")
 #: CLI option of each core grid axis (other axes go through --set)
 AXIS_OPTIONS = {"arch": "--arch", "length": "--lengths", "depth": "--depths", "gain": "--gains",
                 "hidden": "--hidden", "seed": "--seeds"}
-#: files a run writes into its directory (besides points/)
-TABLE_FILES = ("results.csv", "summary.csv", "meta.json")
-POINTS_DIR = "points"
-#: how long to try connecting to a Dask scheduler
-SCHEDULER_TIMEOUT = "10s"
+#: CLI option of the other keywords of rnnprobe.studies.run
+RUN_OPTIONS = {"name": "NAME", "out": "--out", "jobs": "--jobs", "scheduler": "--scheduler", "force": "--force",
+               "quick": "--quick", "dtype": "--dtype", "device": "--device"}
 
 
 class CommaList(click.ParamType):
@@ -146,77 +143,40 @@ def _load_study(name):
 
 
 def _grid_overrides(study, *, arch, lengths, depths, gains, hidden, seeds, settings) -> dict:
+    """The grid options as ``rnnprobe.studies.run`` keywords (axis -> values); --set values parsed by axis type."""
     given = {"arch": arch, "length": lengths, "depth": depths, "gain": gains,
              "hidden": None if hidden is None else [hidden],
              "seed": None if seeds is None else list(range(seeds))}
-    overrides = {}
-    for axis, values in given.items():
-        if values is None:
-            continue
-        if axis not in study.axes:
-            _fail(f"does not apply to study {study.name!r} (its grid axes: {', '.join(study.axes)})",
-                  AXIS_OPTIONS[axis])
-        overrides[axis] = values
+    overrides = {axis: values for axis, values in given.items() if values is not None}
     for setting in settings:
         axis, sep, raw = setting.partition("=")
         axis = axis.strip()
         if not sep:
             _fail(f"expected AXIS=V1,V2,...; got {setting!r}", "--set")
+        if axis in AXIS_OPTIONS:
+            _fail(f"use {AXIS_OPTIONS[axis]} for axis {axis!r}; got {setting!r}", "--set")
         if axis not in study.axes:
             _fail(f"axis {axis!r} does not apply to study {study.name!r} (its grid axes: {', '.join(study.axes)})",
                   "--set")
-        if axis in AXIS_OPTIONS:
-            _fail(f"use {AXIS_OPTIONS[axis]} for axis {axis!r}; got {setting!r}", "--set")
         if axis in overrides:
             _fail(f"axis {axis!r} is set twice", "--set")
-        kind = study.axes[axis].type
         try:
-            overrides[axis] = CommaList(kind).convert(raw, None, None)
+            overrides[axis] = CommaList(study.axes[axis].type).convert(raw, None, None)
         except click.BadParameter as exc:
             _fail(f"{axis}: {exc.message}", "--set")
     return overrides
 
 
-def _check_out_dir(out: Path) -> None:
-    """Fail (usage error) unless ``out`` is, or can be created as, a writable directory."""
-    path = out.absolute()
-    if path.exists():
-        if not path.is_dir():
-            _fail(f"{str(out)!r} exists and is not a directory", "--out")
-        target = path
-    else:
-        ancestor = path.parent
-        while not ancestor.exists():
-            ancestor = ancestor.parent
-        if not ancestor.is_dir():
-            _fail(f"cannot create {str(out)!r}: {str(ancestor)!r} is not a directory", "--out")
-        target = ancestor
-    for d in (target, path / POINTS_DIR):
-        if d.exists() and (not d.is_dir() or not os.access(d, os.W_OK | os.X_OK)):
-            _fail(f"{str(d)!r} is not a writable directory; got --out {str(out)!r}", "--out")
+def _option_of(parameter: str | None) -> str | None:
+    """The command-line option of a keyword of ``rnnprobe.studies.run`` (None: a usage error of the whole call)."""
+    if parameter is None:
+        return None
+    return AXIS_OPTIONS.get(parameter) or RUN_OPTIONS.get(parameter) or "--set"
 
 
-def _connect(address: str):
-    try:
-        from distributed import Client
-    except ImportError:
-        _fail("needs Dask: pip install 'rnnprobe[dask]'", "--scheduler")
-    try:
-        return Client(address, timeout=SCHEDULER_TIMEOUT, set_as_default=False)
-    except Exception as exc:  # noqa: BLE001 - any connection failure is a bad address
-        _fail(f"cannot connect to the Dask scheduler at {address!r}: {type(exc).__name__}: {exc}", "--scheduler")
-
-
-def _versions() -> dict:
-    from importlib import metadata
-
-    out = {"python": platform.python_version(), "rnnprobe": __version__}
-    for dist in ("torch", "numpy", "scipy", "pandas", "click", "dask", "distributed"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            out[dist] = None
-    return out
+def _usage_error(exc) -> None:
+    """A ``StudyArgumentError`` of ``rnnprobe.studies.run`` as a usage error naming the option (exit 2)."""
+    _fail(str(exc).replace("pass force=True", "pass --force"), _option_of(getattr(exc, "parameter", None)))
 
 
 def _progress_enabled() -> bool:
@@ -224,14 +184,29 @@ def _progress_enabled() -> bool:
     return sys.stderr.isatty()
 
 
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def _write_report(out: Path) -> Path:
     from rnnprobe import reports
 
     return reports.write_report(out)
+
+
+class _Bar:
+    """A click progress bar fed by ``rnnprobe.studies.run``'s ``progress(done, total)`` calls."""
+
+    def __init__(self, label: str):
+        self.label, self.bar = label, None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, show_eta=True, show_pos=True,
+                                         file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @main.command("study")
@@ -254,15 +229,15 @@ def _write_report(out: Path) -> Path:
 @click.option("--scheduler", metavar="ADDRESS", help="Run the grid on this Dask scheduler (rnnprobe[dask]).")
 @click.option("--no-report", is_flag=True, help="Write the tables only, no report.")
 @click.option("--force", is_flag=True, help="Discard a run in --out made with different settings.")
-@click.pass_context
-def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidden, seeds, settings, jobs, quick,
+def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, seeds, settings, jobs, quick,
                   device, dtype, scheduler, no_report, force):
     """Run study NAME over its grid and write results.csv, summary.csv and meta.json.
 
     The grid options replace the study's default (or --quick) grid. Each finished grid
     point is saved at once under OUT/points/: a run that is stopped resumes where it
     stopped when started again with the same arguments; the tables are identical to
-    an uninterrupted run's. The columns are documented in docs/results.md.
+    an uninterrupted run's. The columns are documented in docs/results.md. The same
+    run from Python: rnnprobe.studies.run(NAME, out=..., **grid).
     """
     if list_only:
         _list_studies()
@@ -272,124 +247,28 @@ def study_command(ctx, name, list_only, out, arch, lengths, depths, gains, hidde
                                 seeds=seeds, settings=settings)
     from rnnprobe import studies
 
-    try:
-        grid = study.resolve(overrides, quick=quick)
-    except studies.GridError as exc:
-        option = AXIS_OPTIONS.get(exc.axis, "--set")
-        _fail(str(exc), option)
-    points = study.points(grid)
-    if not points:
-        _fail(f"the grid of study {study.name!r} is empty: {json.dumps(grid)}")
-
-    if device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            _fail("'cuda' was requested but torch.cuda.is_available() is False (no CUDA device or a CPU build "
-                  "of torch); use --device cpu", "--device")
-
     out = Path("rnnprobe-results") / study.name if out is None else out
-    _check_out_dir(out)
-    from rnnprobe import runner
-
-    identity = {"study": study.name, "grid": grid, "dtype": dtype, "device": device, "rnnprobe": __version__}
-    points_dir = out / POINTS_DIR
-    store = runner.PointStore(points_dir)
+    bar = _Bar(study.name) if _progress_enabled() else None
     try:
-        previous = runner.read_identity(points_dir) if points_dir.is_dir() else None
-        done_before = set(store.load())
-    except (ValueError, OSError, runner.RnnProbeError) as exc:
-        _fail(f"{str(points_dir)!r} is not a readable rnnprobe run ({exc}); choose another --out", "--out")
-    if previous is not None and not isinstance(previous, dict):
-        _fail(f"{str(points_dir)!r} holds an unreadable run identity; choose another --out", "--out")
-    if previous is not None and previous.get("identity") != identity and not force:
-        diff = runner.identity_differences(previous.get("identity") or {}, identity)
-        _fail(f"{str(out)!r} holds a run made with different settings (differs in: {', '.join(diff)}); "
-              "rerun with the same arguments to resume it, choose another --out, or pass --force to discard it",
-              "--out")
-    client = _connect(scheduler) if scheduler else None
-
-    # ---- arguments are valid: from here on we write
-    n_jobs = jobs or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-    started = time.perf_counter()
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        if previous is not None and previous.get("identity") != identity:
-            log.warning("--force: discarding the run in %s", out)
-            store.clear()
-            for f in TABLE_FILES:
-                (out / f).unlink(missing_ok=True)
-            previous, done_before = None, set()
-        created = previous.get("created") if previous else _now()
-        runner.write_identity(points_dir, {"identity": identity, "created": created})
-    except OSError as exc:
-        _fail(f"cannot write to {str(out)!r}: {exc.strerror or exc}", "--out")
-    runner.remove_temporary(out)
-
-    by_id = {study.point_id(p): p for p in points}
-    done_before &= set(by_id)
-    order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
-    import functools
-
-    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device)
-    tasks = [(pid, by_id[pid]) for pid in order]
-    log.info("%s: %d points (%d already done), %s", study.name, len(points), len(done_before),
-             f"Dask scheduler {scheduler}" if client else f"{n_jobs} job(s)")
-
-    bar = None
-    if _progress_enabled():
-        bar = click.progressbar(length=len(points), label=f"{study.name}", show_eta=True, show_pos=True,
-                                file=sys.stderr)
-        bar.__enter__()
-        bar.update(len(done_before))
-    try:
-        report = runner.run_points(func, tasks, store, jobs=n_jobs, client=client,
-                                   on_done=(lambda key, rec: bar.update(1)) if bar else None)
-    except KeyboardInterrupt:
+        result = studies.run(study.name, out=out, jobs=jobs, scheduler=scheduler, force=force, quick=quick,
+                             dtype=dtype, device=device, progress=bar, **overrides)
+    except studies.StudyArgumentError as exc:
+        _usage_error(exc)
+    except studies.RunInterrupted as exc:
         if bar:
-            bar.__exit__(None, None, None)
-        n = len(set(store.load()) & set(by_id))
-        click.echo(f"\ninterrupted: {n} of {len(points)} points are saved in {out}; "
-                   "run the same command again to resume", err=True)
+            bar.close()
+        click.echo(f"\n{exc}; run the same command again to resume", err=True)
         sys.exit(130)
-    except runner.PointFailed as exc:
-        n = len(set(store.load()) & set(by_id))
-        raise click.ClickException(f"{exc} ({n} of {len(points)} points are saved in {out}; "
+    except studies.PointFailed as exc:
+        raise click.ClickException(f"{exc} ({exc.saved} of {exc.total} points are saved in {out}; "
                                    "a rerun resumes from there)") from exc
     finally:
         if bar:
-            bar.__exit__(None, None, None)
-        if client is not None:
-            client.close()
-
-    records = store.load()
-    n_rows = runner.write_csv(out / "results.csv", study.result_columns(), study.result_rows(points, records))
-    runner.write_csv(out / "summary.csv", study.summary_columns(), study.summary_rows(points, records))
-    meta = {
-        "study": study.name,
-        "question": study.question,
-        "created": created,
-        "finished": _now(),
-        "grid": grid,
-        "config": {"name": study.name, "out": str(out), "arch": arch, "lengths": lengths, "depths": depths,
-                   "gains": gains, "hidden": hidden, "seeds": seeds, "set": list(settings), "jobs": n_jobs,
-                   "quick": quick, "device": device, "dtype": dtype, "scheduler": scheduler,
-                   "no_report": no_report, "force": force,
-                   "input_variance": getattr(study.module, "INPUT_VARIANCE", None)},
-        "seeds": grid.get("seed", []),
-        "versions": _versions(),
-        "host": {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu_count": os.cpu_count()},
-        "timings": {"total_s": time.perf_counter() - started,
-                    "points": {pid: records[pid]["summary"]["elapsed_s"] for pid in by_id},
-                    "computed": len(report.computed), "resumed": len(report.resumed)},
-        "n_points": len(points),
-        "n_rows": n_rows,
-        "columns": study.column_docs(),
-        "schema": "docs/results.md",
-    }
-    runner.atomic_write(out / "meta.json", json.dumps(meta, indent=1, allow_nan=True))
-    click.echo(f"{study.name}: {len(points)} points ({len(report.computed)} computed, {len(report.resumed)} resumed) "
-               f"in {meta['timings']['total_s']:.1f} s -> {out}/results.csv ({n_rows} rows), summary.csv, meta.json")
+            bar.close()
+    meta = result.meta
+    timings = meta["timings"]
+    click.echo(f"{study.name}: {meta['n_points']} points ({timings['computed']} computed, {timings['resumed']} resumed) "
+               f"in {timings['total_s']:.1f} s -> {out}/results.csv ({meta['n_rows']} rows), summary.csv, meta.json")
     if not no_report:
         try:
             written = _write_report(out)
@@ -498,7 +377,9 @@ def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, tr
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        pickled_objects = "Unsupported global" in str(exc)
+        # torch refuses non-tensor globals ("Unsupported global: GLOBAL …") and blocked modules such as
+        # os or sys ("Trying to load unsupported GLOBAL os.system …"): both are refusals for safety
+        pickled_objects = "unsupported global" in str(exc).lower()
         if not trust_pickle:
             if pickled_objects:
                 _fail(f"{str(path)!r} holds pickled Python objects, not only tensors (torch.load(weights_only=True) "
@@ -538,6 +419,30 @@ def _load_user_model(path: Path, spec_path: Path | None, *, layer, direction, tr
                             option="--model")
 
 
+def _finite(ctx, param, value):
+    """click callback: FloatRange lets NaN through (every comparison with NaN is false)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number; got {value!r}")
+    return value
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure (numpy's MemoryError, torch's "can't allocate memory")."""
+    text = str(exc).lower()
+    return isinstance(exc, MemoryError) or "can't allocate memory" in text or "out of memory" in text
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory (inf where the platform does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+_MEMORY_HINT = "(use a smaller --hidden or --length)"
+
+
 def _json_safe(value):
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
@@ -556,15 +461,16 @@ def _json_safe(value):
               help="1: the backward direction of a bidirectional module.")
 @click.option("--trust-pickle", is_flag=True, help="Allow unpickling arbitrary objects (only for trusted files).")
 @click.option("--hidden", type=click.IntRange(min=1), default=32, show_default=True, help="Hidden size (ARCH).")
-@click.option("--gain", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Gain (ARCH).")
+@click.option("--gain", type=click.FloatRange(min=0), default=1.0, show_default=True, callback=_finite,
+              help="Gain (ARCH).")
 @click.option("--init", type=click.Choice(["gaussian", "orthogonal", "spectral"]), default="orthogonal",
               show_default=True, help="Initialisation (ARCH).")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
               help="Seed of the weights (ARCH) and of the inputs.")
 @click.option("--length", type=click.IntRange(min=2), default=200, show_default=True,
               help="Length T of the random N(0, 1) input sequence.")
 @click.option("--eps", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
-              help="Threshold of the memory length on G(k).")
+              callback=_finite, help="Threshold of the memory length on G(k).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -603,7 +509,16 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         if rnnprobe.architectures[arch].kind != "recurrent":
             _fail(f"{arch!r} is a feed-forward stack; probe takes recurrent architectures "
                   f"({', '.join(rnnprobe.architectures.recurrent())}); try 'rnnprobe study depth'", "ARCH")
-        model = rnnprobe.build(arch, hidden, 1, gain=gain, init=init, seed=seed, dtype=torch_dtype)
+        weights = hidden * hidden * torch_dtype.itemsize            # W_h alone, a lower bound
+        if weights > _physical_memory():
+            _fail(f"{hidden} needs more memory than this machine has for its weights (W_h alone: {weights:.3g} "
+                  f"bytes, of {_physical_memory():.3g})", "--hidden")
+        try:
+            model = rnnprobe.build(arch, hidden, 1, gain=gain, init=init, seed=seed, dtype=torch_dtype)
+        except (MemoryError, RuntimeError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            _fail(f"{hidden} needs more memory than this machine has for its weights ({type(exc).__name__})", "--hidden")
         source = f"{arch} (hidden {hidden}, gain {gain:g}, init {init}, seed {seed})"
     else:
         model = _load_user_model(model_path, spec_path, layer=layer, direction=direction,
@@ -621,7 +536,13 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         spec = rnnprobe.weight_spectrum(model)
     except rnnprobe.InvalidArgument as exc:
         raise click.UsageError(str(exc)) from exc
-    except RuntimeError as exc:  # a user's module that does not run
+    except (MemoryError, RuntimeError) as exc:
+        if _out_of_memory(exc):
+            raise click.UsageError(f"probing this model on T = {length} steps needs more memory than this machine "
+                                   f"has {_MEMORY_HINT}; {type(exc).__name__}") from exc
+        if isinstance(exc, MemoryError):
+            raise
+        # a user's module that does not run
         raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
     largest = spec.largest_block
     result = {

@@ -26,15 +26,17 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from rnnprobe._validation import check_bool, check_seed
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import start_vectors
-from rnnprobe.products import _check_trajectory, default_chunk_size, jacobian_norms
-from rnnprobe.trajectory import Trajectory
+from rnnprobe.linalg import log_norm, pow2_normalize, start_vectors
+from rnnprobe.products import _check_trajectory, chunk_size_of, exp_checked, jacobian_norms, safe_norm_range
+from rnnprobe.trajectory import Trajectory, check_jacobians_finite
 
 __all__ = ["gradient_norms", "gradient_bounds", "GradientBounds", "final_gradient", "step_norms"]
 
@@ -47,6 +49,7 @@ def final_gradient(traj: Trajectory, loss: Callable[[torch.Tensor], torch.Tensor
     from ``seed``), whose gradient has norm 1.
     """
     traj = _check_trajectory(traj)
+    seed = check_seed("seed", seed)
     model = traj.model
     final = traj.states[-1].detach()
     if loss is None:
@@ -91,9 +94,10 @@ def gradient_norms(traj: Trajectory, loss=None, *, log: bool = False, seed: int 
         ``h_T (n,) -> scalar`` for one sequence; default a fixed random unit
         readout (seeded by ``seed``).
     log : bool
-        Return natural logs (for long horizons).
+        Return natural logs (for long horizons and large weights: with
+        ``log=False`` a value above the largest float raises InvalidArgument).
     seed : int
-        Seed of the default readout.
+        Seed of the default readout, in [0, 2**64 − 1].
     chunk_size : int, optional
         Steps of Jacobians held at once.
 
@@ -103,42 +107,85 @@ def gradient_norms(traj: Trajectory, loss=None, *, log: bool = False, seed: int 
         ``(T,)`` or ``(B, T)``; entry t is for start step t (lag T − t).
     """
     traj = _check_trajectory(traj)
+    check_bool("log", log)
+    chunk_size = chunk_size_of(traj, chunk_size)
     v = final_gradient(traj, loss, seed=seed)
     out = _vjp_sweep(traj, v, chunk_size)
     out = out.T
-    return traj.unbatch(out if log else torch.exp(out))
+    return traj.unbatch(exp_checked(out, log, "g(t) = ‖∂L/∂s_t‖"))
 
 
-def _vjp_sweep(traj: Trajectory, v: torch.Tensor, chunk_size: int | None) -> torch.Tensor:
-    """log ‖v J[T−1] ⋯ J[t]‖ for every t, ``(T, B)``, renormalising the vector each step."""
-    B, T, S = traj.batch_size, traj.length, traj.state_size
-    chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
-    tiny = torch.finfo(traj.dtype).tiny
-    norm = torch.linalg.vector_norm(v, dim=-1)
-    log_scale = torch.log(norm)
-    v = (v / norm.clamp_min(tiny)[:, None]).unsqueeze(1)        # (B, 1, S)
+def _vjp_sweep(traj: Trajectory, v: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    """log ‖v J[T−1] ⋯ J[t]‖ for every t, ``(T, B)``, renormalising the vector each step.
+
+    Every J is split exactly as ``2^e Ĵ`` (:func:`rnnprobe.linalg.pow2_normalize`), so that
+    neither the vector nor its norm over- or underflows for any finite Jacobians.
+    """
+    T, B = traj.length, traj.batch_size
+    log_scale = log_norm(v, dim=-1)
+    v = pow2_normalize(v, (-1,))[0]
+    v = (v / _nonzero(torch.linalg.vector_norm(v, dim=-1))[:, None]).unsqueeze(1)        # (B, 1, S)
     out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
-    for start, J in traj.iter_jacobians(chunk_size, reverse=True):
-        for i in range(J.shape[0] - 1, -1, -1):
-            v = torch.bmm(v, J[i])
-            n = torch.linalg.vector_norm(v, dim=(-2, -1))
-            log_scale = log_scale + torch.log(n)
-            v = v / n.clamp_min(tiny)[:, None, None]
-            out[start + i] = log_scale
+    lo, hi = safe_norm_range(traj.dtype)
+    for start, J in traj.iter_jacobians(chunk_size, reverse=True, check=False):
+        v_in = v
+        v, step_logs = _vjp_chunk(v_in, J)
+        norms = torch.exp(step_logs)
+        if not bool(((norms >= lo) & (norms <= hi)).all()):
+            # out of the range where the norm is formed safely (huge or tiny weights), or a Jacobian
+            # that is not finite: redo the chunk with every factor and vector split exactly as 2^e × …
+            check_jacobians_finite(traj.model, J, start)
+            v, step_logs = _vjp_chunk(v_in, J, scaled=True)
+        logs = step_logs.flip(0).cumsum(0).flip(0) + log_scale
+        out[start : start + J.shape[0]] = logs
+        log_scale = logs[0]
     return out
 
 
+def _vjp_chunk(v: torch.Tensor, J: torch.Tensor, *, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Carry the unit row vectors ``v`` ``(B, 1, S)`` back through one chunk: (final v, log norms ``(C, B)``).
+
+    ``scaled``: each ``J[i]`` and each product vector is split exactly as ``2^e × (entries < 1)``
+    before its norm is taken (no over- or underflow for any finite J).
+    """
+    norms = torch.empty(J.shape[:2], dtype=J.dtype, device=J.device)
+    if scaled:
+        J, e = pow2_normalize(J)
+        e = e.clone()
+    for i in range(J.shape[0] - 1, -1, -1):
+        v = torch.bmm(v, J[i])
+        if scaled:
+            v, e_v = pow2_normalize(v)
+            e[i] += e_v
+        n = torch.linalg.vector_norm(v, dim=(-2, -1))
+        norms[i] = n
+        v = v / _nonzero(n)[:, None, None]
+    logs = torch.log(norms)
+    return v, (logs + e.to(J.dtype) * math.log(2.0) if scaled else logs)
+
+
+def _nonzero(x: torch.Tensor) -> torch.Tensor:
+    """``x`` with zeros replaced by ones (a divisor that leaves zero vectors zero)."""
+    return torch.where(x > 0, x, torch.ones_like(x))
+
+
 def step_norms(traj: Trajectory, *, log: bool = False, chunk_size: int | None = None) -> torch.Tensor:
-    """Spectral norms ``‖J_t‖₂`` of every step Jacobian, ``(T,)`` or ``(B, T)``."""
+    """Spectral norms ``‖J_t‖₂`` of every step Jacobian, ``(T,)`` or ``(B, T)``.
+
+    ``log=True`` returns their natural logs (``-inf`` for a zero Jacobian);
+    with ``log=False`` a norm beyond the largest float raises InvalidArgument.
+    """
     traj = _check_trajectory(traj)
-    B, S = traj.batch_size, traj.state_size
-    chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
+    check_bool("log", log)
+    chunk_size = chunk_size_of(traj, chunk_size)
     parts = []
     for _, J in traj.iter_jacobians(chunk_size):
-        # a batched SVD: exact, and (with no neighbour to warm-start from) faster than iterating
-        parts.append(torch.linalg.matrix_norm(J, ord=2))
+        # a batched SVD: exact, and (with no neighbour to warm-start from) faster than iterating;
+        # of 2^-e J, so that no intermediate over- or underflows
+        J, e = pow2_normalize(J)
+        parts.append(torch.log(torch.linalg.matrix_norm(J, ord=2)) + e.to(J.dtype) * math.log(2.0))
     out = torch.cat(parts).T
-    return traj.unbatch(torch.log(out) if log else out)
+    return traj.unbatch(exp_checked(out, log, "‖J_t‖₂"))
 
 
 @dataclass(frozen=True)
@@ -196,8 +243,10 @@ def gradient_bounds(traj: Trajectory, loss=None, *, log: bool = False, seed: int
     GradientBounds
     """
     traj = _check_trajectory(traj)
+    check_bool("log", log)
+    chunk_size = chunk_size_of(traj, chunk_size)
     v = final_gradient(traj, loss, seed=seed)
-    log_final = torch.log(torch.linalg.vector_norm(v, dim=-1))          # (B,)
+    log_final = log_norm(v, dim=-1)                                     # (B,)
     log_g = _vjp_sweep(traj, v, chunk_size).T                           # (B, T)
     log_G = jacobian_norms(traj, log=True, chunk_size=chunk_size)
     log_G = log_G if traj.batched else log_G.unsqueeze(0)
@@ -208,8 +257,9 @@ def gradient_bounds(traj: Trajectory, loss=None, *, log: bool = False, seed: int
     if log_weight is not None:
         log_weight = log_final[:, None] + log_weight
     fields = dict(gradient=log_g, jacobian=log_final[:, None] + log_G, product=log_prod, weight=log_weight)
-    out = {k: (None if x is None else traj.unbatch(x if log else torch.exp(x))) for k, x in fields.items()}
-    final = traj.unbatch(log_final if log else torch.exp(log_final))
+    names = dict(gradient="g(t)", jacobian="‖∂L/∂s_T‖·G(t)", product="B_prod(t)", weight="B_W(t)")
+    out = {k: (None if x is None else traj.unbatch(exp_checked(x, log, names[k]))) for k, x in fields.items()}
+    final = traj.unbatch(exp_checked(log_final, log, "‖∂L/∂s_T‖"))
     return GradientBounds(final_gradient_norm=final, log=log, **out)
 
 
@@ -220,7 +270,6 @@ def _lecture_bound(traj: Trajectory, chunk_size: int | None) -> torch.Tensor | N
     if D is None:
         return None
     B, T = traj.batch_size, traj.length
-    chunk_size = default_chunk_size(traj.state_size, B) if chunk_size is None else chunk_size
     log_D = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
     for start in range(0, T, chunk_size):
         stop = min(start + chunk_size, T)
@@ -229,8 +278,14 @@ def _lecture_bound(traj: Trajectory, chunk_size: int | None) -> torch.Tensor | N
         log_D[start:stop] = torch.log(d.abs().amax(-1))
     weights = model.recurrent_weights()
     if model.kind == "feedforward":
-        log_W = torch.stack([torch.log(torch.linalg.matrix_norm(weights[f"W_{l}"], ord=2)) for l in range(T)])
+        log_W = torch.stack([_log_spectral_norm(weights[f"W_{l}"]) for l in range(T)])
         per_step = log_D + log_W.to(log_D)[:, None]
     else:
-        per_step = log_D + torch.log(torch.linalg.matrix_norm(weights["W_h"], ord=2))
+        per_step = log_D + _log_spectral_norm(weights["W_h"])
     return per_step.flip(0).cumsum(0).flip(0).T
+
+
+def _log_spectral_norm(W: torch.Tensor) -> torch.Tensor:
+    """log ‖W‖₂, from the exactly rescaled ``2^-e W`` (no over- or underflow)."""
+    W_hat, e = pow2_normalize(W.detach())
+    return torch.log(torch.linalg.matrix_norm(W_hat, ord=2)) + e.to(W.dtype) * math.log(2.0)

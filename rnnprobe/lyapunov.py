@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from rnnprobe._validation import check_int
+from rnnprobe._validation import check_int, check_seed
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import start_vectors
 from rnnprobe.products import _check_trajectory, default_chunk_size
@@ -40,6 +40,7 @@ def trajectory_lyapunov_spectrum(traj: Trajectory, k: int | None = None, *, burn
                                  seed: int = 0) -> torch.Tensor:
     """Lyapunov exponents along a recorded trajectory (see :func:`lyapunov_spectrum`)."""
     traj = _check_trajectory(traj)
+    seed = check_seed("seed", seed)
     B, T, S = traj.batch_size, traj.length, traj.state_size
     k = S if k is None else check_int("k", k, min_value=1, max_value=S)
     burn_in = default_burn_in(T) if burn_in is None else check_int("burn_in", burn_in, min_value=0)

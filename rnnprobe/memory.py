@@ -58,7 +58,9 @@ class MemoryLength:
     slope, intercept : float
         The fit's slope (per step, natural log) and intercept.
     slope_low, slope_high : float
-        95% confidence interval of the slope.
+        95% confidence interval of the slope; never NaN: ``(-inf, inf)`` when
+        there is a single lag (T = 1), ``(-inf, -inf)`` when G is exactly 0
+        at all but at most one lag (see :func:`efold_fit`).
     lyapunov_exponent : float
         λ₁ along the trajectory.
     lyapunov_time : float
@@ -101,11 +103,21 @@ def thin_evenly(x: np.ndarray, y: np.ndarray, max_points: int = MAX_FIT_POINTS) 
 
 
 def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float, float]:
-    """Theil–Sen fit of ``log_g`` on ``lags`` (monotone): (slope, intercept, low, high); -inf entries dropped."""
+    """Theil–Sen fit of ``log_g`` on ``lags``: (slope, intercept, low, high); -inf entries dropped.
+
+    With fewer than two finite points there is nothing to fit, and the result
+    says so without NaN: where G fell to exactly 0 (``-inf`` logs) the slope
+    and both ends of its interval are ``-inf`` (faster decay than float
+    resolves); a single finite point and nothing else (T = 1) gives slope 0
+    (no decay measured) with the uninformative interval ``(-inf, inf)``.
+    """
     keep = np.isfinite(log_g)
     x, y = np.asarray(lags, float)[keep], np.asarray(log_g, float)[keep]
     if x.size < 2:
-        return (float("-inf") if keep.size > x.size else 0.0), (float(y[0]) if y.size else 0.0), float("nan"), float("nan")
+        intercept = float(y[0]) if y.size else -math.inf
+        if keep.size > x.size:
+            return -math.inf, intercept, -math.inf, -math.inf
+        return 0.0, intercept, -math.inf, math.inf
     x, y = thin_evenly(x, y)
     from scipy import stats  # imported here: scipy.stats is slow to import
 

@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -39,6 +40,7 @@ import torch
 from rnnprobe._validation import check_int
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient
+from rnnprobe.linalg import log_norm, mul_pow2, pow2_normalize
 from rnnprobe.models.feedforward import ResMLP
 from rnnprobe.models.vanilla import ResidualRNN
 from rnnprobe.products import _check_trajectory
@@ -135,25 +137,62 @@ def path_lengths(traj, loss=None, *, seed: int = 0, start: int = 0, stop: int | 
     start = check_int("start", start, min_value=0, max_value=stop)
     Bj = branch_jacobians(traj, start, stop)                     # (L, B, S, S)
     L, Bsz, S = stop - start, traj.batch_size, traj.state_size
+    if not bool(torch.isfinite(Bj).all()):
+        raise InvalidArgument(f"traj's branch Jacobians must be finite; got NaN/Inf entries for {traj.model.name!r}")
+    # Every P[m] is carried as 2^E[m] P̂[m] with max|P̂[m]| in [1/2, 1) (exact power-of-two scaling), so
+    # that branches with huge or tiny weights neither overflow nor underflow the sums of paths.
+    Bj, e_b = pow2_normalize(Bj)                                  # (L, B, S, S), (L, B)
     P = torch.zeros(L + 1, Bsz, S, S, dtype=traj.dtype, device=traj.device)
     P[0] = torch.eye(S, dtype=traj.dtype, device=traj.device)
+    E = torch.zeros(L + 1, Bsz, dtype=torch.int64, device=traj.device)
     for l in range(L):
-        # lengths l+1 … 1, in place from the top so every P[m−1] is still the old one
-        P[1 : l + 2] = P[1 : l + 2] + Bj[l] @ P[0 : l + 1]
+        # lengths l+1 … 1 at once from the old P[0 … l]: P[m] + B_l P[m−1], on the larger exponent
+        old, new = P[1 : l + 2], Bj[l] @ P[0 : l + 1]
+        e_old, e_new = E[1 : l + 2], E[0 : l + 1] + e_b[l]
+        # an all-zero term (e.g. P[l+1] before any path reaches it) must not set the exponent
+        e_old = torch.where(old.flatten(2).abs().amax(-1) > 0, e_old, torch.full_like(e_old, _NO_EXP))
+        e_new = torch.where(new.flatten(2).abs().amax(-1) > 0, e_new, torch.full_like(e_new, _NO_EXP))
+        top = torch.maximum(e_old, e_new)
+        total = (mul_pow2(old, (e_old - top).clamp_min(_NO_EXP)[..., None, None])
+                 + mul_pow2(new, (e_new - top).clamp_min(_NO_EXP)[..., None, None]))
+        total, e_t = pow2_normalize(total)
+        P[1 : l + 2] = total
+        E[1 : l + 2] = torch.where(top > _NO_EXP, top + e_t, torch.zeros_like(top))
     g = final_gradient(traj, loss, seed=seed)                     # (B, S) at s_T
+    g, E_g = pow2_normalize(g, (-1,))
     if stop < T:
         with torch.no_grad():
-            J = traj.step_jacobians(stop, T)
+            J, e_j = pow2_normalize(traj.step_jacobians(stop, T, check=True))
             for i in range(J.shape[0] - 1, -1, -1):
-                g = (g.unsqueeze(1) @ J[i]).squeeze(1)
-    grads = torch.einsum("bi,mbij->mbj", g, P)                    # (L+1, B, S)
-    norms = torch.linalg.vector_norm(grads, dim=-1)               # (L+1, B)
-    total = norms.sum(0, keepdim=True)
-    dist = torch.where(total > 0, norms / total.clamp_min(torch.finfo(traj.dtype).tiny), torch.zeros_like(norms))
-    sq = norms**2
-    sq_total = sq.sum(0, keepdim=True)
-    sq_dist = torch.where(sq_total > 0, sq / sq_total.clamp_min(torch.finfo(traj.dtype).tiny), torch.zeros_like(sq))
+                g, e_i = pow2_normalize((g.unsqueeze(1) @ J[i]).squeeze(1), (-1,))
+                E_g = E_g + e_j[i] + e_i
+    grads_hat = torch.einsum("bi,mbij->mbj", g, P)                # (L+1, B, S), times 2^(E + E_g)
+    E_grad = E + E_g
+    log_norms = log_norm(grads_hat, dim=-1) + E_grad.to(traj.dtype) * math.log(2.0)      # (L+1, B)
+    dist = _normalised(log_norms)
+    sq_dist = _normalised(2 * log_norms)
+    jacobians = mul_pow2(P, E[..., None, None])
+    grads = mul_pow2(grads_hat, E_grad[..., None])
+    norms = torch.exp(log_norms)
+    for name, value in (("P[m]", jacobians), ("gᵀP[m]", grads), ("‖gᵀP[m]‖", norms)):
+        if not bool(torch.isfinite(value).all()):
+            raise InvalidArgument(
+                f"traj must have path sums path_lengths can represent: {name} exceeds the largest "
+                f"{str(traj.dtype).removeprefix('torch.')} for {traj.model.name!r} (largest log ‖gᵀP[m]‖ = "
+                f"{float(log_norms.max()):.6g}); lower the gain or alpha, or span fewer steps with start/stop")
     lengths = torch.arange(L + 1)
     if traj.batched:
-        return PathLengths(lengths, P.transpose(0, 1), grads.transpose(0, 1), norms.T, dist.T, sq_dist.T)
-    return PathLengths(lengths, P[:, 0], grads[:, 0], norms[:, 0], dist[:, 0], sq_dist[:, 0])
+        return PathLengths(lengths, jacobians.transpose(0, 1), grads.transpose(0, 1), norms.T, dist.T, sq_dist.T)
+    return PathLengths(lengths, jacobians[:, 0], grads[:, 0], norms[:, 0], dist[:, 0], sq_dist[:, 0])
+
+
+# the exponent of an all-zero term: below any real one, and far enough that 2^(it − real) is 0
+_NO_EXP = -(1 << 20)
+
+
+def _normalised(log_w: torch.Tensor) -> torch.Tensor:
+    """``w / Σ_m w`` over dim 0 from ``log w`` (``-inf`` for 0), computed in log space; all zeros stay zeros."""
+    top = log_w.amax(0, keepdim=True)
+    w = torch.where(torch.isfinite(top), torch.exp(log_w - top), torch.zeros_like(log_w))
+    total = w.sum(0, keepdim=True)
+    return torch.where(total > 0, w / torch.where(total > 0, total, torch.ones_like(total)), torch.zeros_like(w))

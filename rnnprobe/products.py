@@ -25,10 +25,10 @@ from collections.abc import Iterator
 import torch
 
 from rnnprobe import blocks
-from rnnprobe._validation import check_choice, check_int, check_real
+from rnnprobe._validation import check_bool, check_choice, check_int, check_real
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import exact_spectral_norms, spectral_norms, start_vectors
-from rnnprobe.trajectory import Trajectory
+from rnnprobe.linalg import exact_spectral_norms, mul_pow2, pow2_normalize, spectral_norms, start_vectors
+from rnnprobe.trajectory import Trajectory, check_jacobians_finite
 
 __all__ = [
     "jacobian_norms",
@@ -39,6 +39,8 @@ __all__ = [
 ]
 
 NORM_METHODS = ("auto", "power", "svd")
+
+_LN2 = math.log(2.0)
 
 # 'auto': up to this state size a batched SVD of every product is faster than the
 # subspace iteration (whose per-iteration overhead dominates for small matrices)
@@ -61,6 +63,7 @@ def _check_trajectory(traj) -> Trajectory:
         raise InvalidArgument(
             f"traj must be a Trajectory from rnnprobe.record(model, inputs); got {type(traj).__name__}"
         )
+    traj.check_consistent()
     return traj
 
 
@@ -81,6 +84,37 @@ def default_chunk_size(state_size: int, batch: int) -> int:
     return max(1, min(256, (1 << 19) // max(1, state_size * state_size * batch)))
 
 
+def chunk_size_of(traj: Trajectory, chunk_size) -> int:
+    """The ``chunk_size`` argument of a probe, checked (an integer >= 1), or the default."""
+    if chunk_size is None:
+        return default_chunk_size(traj.state_size, traj.batch_size)
+    return check_int("chunk_size", chunk_size, min_value=1)
+
+
+def exp_checked(log_values: torch.Tensor, log, quantity: str) -> torch.Tensor:
+    """Return ``log_values`` when ``log``, else their exponentials, refusing to overflow.
+
+    The rule every probe with a ``log`` option follows: a value whose log is
+    finite but whose exponential exceeds the dtype's largest float is never
+    returned as ``inf``; the call raises :class:`InvalidArgument` naming
+    ``log``. Values below the smallest float underflow to 0 (their logs stay
+    exact with ``log=True``).
+    """
+    if check_bool("log", log):
+        return log_values
+    values = torch.exp(log_values)
+    over = torch.isinf(values) & torch.isfinite(log_values)
+    if bool(over.any()):
+        worst = float(log_values[over].max())
+        dtype = str(log_values.dtype).removeprefix("torch.")
+        raise InvalidArgument(
+            f"log must be True here: {quantity} exceeds the largest {dtype} ({torch.finfo(log_values.dtype).max:.4g}) "
+            f"at {int(over.sum())} entr{'y' if int(over.sum()) == 1 else 'ies'} (largest natural log {worst:.6g}), "
+            "which log=True returns exactly; got log=False"
+        )
+    return values
+
+
 def normalized_products(traj: Trajectory, chunk_size: int | None = None, *, perturbation: float = 0.0,
                         seed: int = 0) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Backward sweep: yield ``(start, P̂, c)`` chunks, latest steps first.
@@ -93,34 +127,70 @@ def normalized_products(traj: Trajectory, chunk_size: int | None = None, *, pert
     """
     traj = _check_trajectory(traj)
     B, S = traj.batch_size, traj.state_size
-    chunk_size = default_chunk_size(S, B) if chunk_size is None else check_int("chunk_size", chunk_size, min_value=1)
-    tiny = torch.finfo(traj.dtype).tiny
+    chunk_size = chunk_size_of(traj, chunk_size)
     P = torch.eye(S, dtype=traj.dtype, device=traj.device).expand(B, S, S)
     log_scale = torch.zeros(B, dtype=traj.dtype, device=traj.device)
     generator = torch.Generator().manual_seed(seed) if perturbation else None
-    for start, J in traj.iter_jacobians(chunk_size, reverse=True):
-        C = J.shape[0]
+    lo, hi = safe_norm_range(traj.dtype)
+    for start, J in traj.iter_jacobians(chunk_size, reverse=True, check=False):
         if perturbation:
             xi = torch.randn(J.shape, generator=generator, dtype=torch.float64).to(J)
             J = J * (1 + perturbation * xi)
-        buf = torch.empty(C, B, S, S, dtype=traj.dtype, device=traj.device)
-        norms = torch.empty(C, B, dtype=traj.dtype, device=traj.device)
-        for i in range(C - 1, -1, -1):
-            torch.matmul(P, J[i], out=buf[i])
-            P = buf[i]
-            torch.linalg.vector_norm(P, dim=(-2, -1), out=norms[i])
-            P.div_(norms[i].clamp_min(tiny)[:, None, None])
-        # c[i] = log_scale + Σ_{j >= i} log norms[j]   (reverse cumulative sum)
-        logs = torch.log(norms).flip(0).cumsum(0).flip(0) + log_scale
+        buf, step_logs = _sweep_chunk(P, J)
+        norms = torch.exp(step_logs)
+        if not bool(((norms >= lo) & (norms <= hi)).all()):
+            # a step's product left the range where its Frobenius norm is formed safely (huge or
+            # tiny weights), or a Jacobian is not finite: redo the chunk with every factor and
+            # every product split exactly as 2^e × (entries of magnitude < 1), which cannot over-
+            # or underflow for any finite Jacobians
+            check_jacobians_finite(traj.model, J, start)
+            buf, step_logs = _sweep_chunk(P, J, scaled=True)
+        P = buf[0]
+        # c[i] = log_scale + Σ_{j >= i} (log norms[j] + e[j] log 2)   (reverse cumulative sum)
+        logs = step_logs.flip(0).cumsum(0).flip(0) + log_scale
         log_scale = logs[0]
         yield start, buf, logs
+
+
+def safe_norm_range(dtype: torch.dtype) -> tuple[float, float]:
+    """``(lo, hi)``: a norm in this range was formed without over- or underflow of its squares."""
+    half = int(math.log2(torch.finfo(dtype).max)) // 2 - 12      # 499 (float64), 51 (float32)
+    return 2.0**-half, 2.0**half
+
+
+def _sweep_chunk(P: torch.Tensor, J: torch.Tensor, *, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``P̂[i] = P̂[i+1] J[i] / ‖·‖_F`` for one chunk, from ``P`` (the product after it): (P̂, log norms).
+
+    ``scaled``: every ``J[i]`` and every product is split exactly as ``2^e M̂`` (max|M̂| in
+    [1/2, 1)) before its norm is taken, so that nothing over- or underflows; otherwise
+    (faster) the norms are formed directly, valid while they stay in :func:`safe_norm_range`.
+    """
+    C, B, S, _ = J.shape
+    buf = torch.empty(C, B, S, S, dtype=J.dtype, device=J.device)
+    norms = torch.empty(C, B, dtype=J.dtype, device=J.device)
+    if scaled:
+        J, e = pow2_normalize(J)
+        e = e.clone()
+    for i in range(C - 1, -1, -1):
+        torch.matmul(P, J[i], out=buf[i])
+        P = buf[i]
+        if scaled:
+            M, e_m = pow2_normalize(P)
+            P.copy_(M)
+            e[i] += e_m
+        torch.linalg.vector_norm(P, dim=(-2, -1), out=norms[i])
+        P.div_(torch.where(norms[i] > 0, norms[i], torch.ones_like(norms[i]))[:, None, None])
+    logs = torch.log(norms)
+    return buf, (logs + e.to(J.dtype) * _LN2 if scaled else logs)
 
 
 def jacobian_product(traj: Trajectory, start: int = 0, stop: int | None = None) -> torch.Tensor:
     """The full product ``∂s_stop/∂s_start = J[stop−1] ⋯ J[start]``.
 
-    A direct, un-normalised product, for short horizons and for checking: it
-    under- or overflows where the log-space probes do not.
+    For short horizons and for checking. Formed with exact power-of-two
+    rescaling, so an intermediate product never overflows when the result is
+    representable; entries below the smallest float underflow to 0, and a
+    product beyond the largest raises InvalidArgument (use the probes' logs).
 
     Parameters
     ----------
@@ -139,11 +209,23 @@ def jacobian_product(traj: Trajectory, start: int = 0, stop: int | None = None) 
     start = check_int("start", start, min_value=0, max_value=stop)
     S = traj.state_size
     P = torch.eye(S, dtype=traj.dtype, device=traj.device).expand(traj.batch_size, S, S).clone()
+    # P = 2^E P̂, renormalised by powers of two at every step (exact), so that an intermediate
+    # product cannot overflow when the final one is representable
+    E = torch.zeros(traj.batch_size, dtype=torch.int64, device=traj.device)
     if stop > start:
-        J = traj.step_jacobians(start, stop)
+        J, e = pow2_normalize(traj.step_jacobians(start, stop, check=True))
         for i in range(J.shape[0] - 1, -1, -1):
-            P = P @ J[i]
-    return traj.unbatch(P)
+            P, e_p = pow2_normalize(P @ J[i])
+            E = E + e[i] + e_p
+    out = mul_pow2(P, E[:, None, None])
+    if not bool(torch.isfinite(out).all()):
+        raise InvalidArgument(
+            f"start and stop must span a product jacobian_product can represent: ∂s_{stop}/∂s_{start} exceeds the "
+            f"largest {str(traj.dtype).removeprefix('torch.')} (its largest entry is about "
+            f"2^{int((E + torch.frexp(P.abs().amax((-2, -1)))[1]).max())}); use jacobian_norms(traj, log=True) or "
+            f"jacobian_singular_values(traj, log=True), or a shorter span; got start={start!r}, stop={stop!r}"
+        )
+    return traj.unbatch(out)
 
 
 def jacobian_norms(
@@ -163,7 +245,9 @@ def jacobian_norms(
         From :func:`rnnprobe.record`.
     log : bool
         Return log G(t) (natural log; ``-inf`` where the product is exactly
-        zero). Use it for long horizons, where G(t) itself underflows.
+        zero). Use it for long horizons and large weights: with ``log=False``
+        a G(t) below the smallest float is 0, and one above the largest raises
+        InvalidArgument (never ``inf``); the logs are exact either way.
     method : {'auto', 'power', 'svd'}
         ``'auto'`` (default): ``'svd'`` for state sizes up to 32, where a batched
         SVD is faster, ``'power'`` above. ``'power'``: subspace (block power)
@@ -190,10 +274,12 @@ def jacobian_norms(
         i.e. lag ``T − t``; ``traj.lags`` gives the lags.
     """
     traj = _check_trajectory(traj)
+    check_bool("log", log)
     check_choice("method", method, NORM_METHODS)
     if _use_blocks(traj, diagonal):
         out = blocks.log_jacobian_norms(traj, chunk_size)
-        return traj.unbatch(out if log else torch.exp(out))
+        return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
+    chunk_size = chunk_size_of(traj, chunk_size)
     if method == "auto":
         method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
     tol = check_real("tol", tol, low=0.0, high=1e-3, low_open=True)
@@ -227,7 +313,7 @@ def jacobian_norms(
                 stop = block.start
         out[start : start + C] = logs + torch.log(sigma)
     out = out.T
-    return traj.unbatch(out if log else torch.exp(out))
+    return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
 
 
 def jacobian_singular_values(
@@ -262,7 +348,8 @@ def jacobian_singular_values(
     traj : Trajectory
     log : bool
         Return natural logs of the singular values (needed for long horizons,
-        where they under- or overflow).
+        where they under- or overflow: with ``log=False`` values below the
+        smallest float are 0 and values above the largest raise InvalidArgument).
     resolution : float
         Relative threshold in (0, 1e-6] below which the QR estimate is used.
     chunk_size : int, optional
@@ -279,10 +366,12 @@ def jacobian_singular_values(
         ``(T, S)`` (or ``(B, T, S)``), each row in decreasing order.
     """
     traj = _check_trajectory(traj)
+    check_bool("log", log)
     resolution = check_real("resolution", resolution, low=0.0, high=1e-6, low_open=True)
     if _use_blocks(traj, diagonal):
         out = blocks.log_jacobian_singular_values(traj, chunk_size)
-        return traj.unbatch(out if log else torch.exp(out))
+        return traj.unbatch(exp_checked(out, log, "a singular value of ∂s_T/∂s_t"))
+    chunk_size = chunk_size_of(traj, chunk_size)
     B, T, S = traj.batch_size, traj.length, traj.state_size
     out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
     moved = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
@@ -301,7 +390,7 @@ def jacobian_singular_values(
         # keep the order: a tail estimate never exceeds a resolved value above it
         out = torch.cummin(out, dim=-1).values
     out = out.permute(1, 0, 2)
-    return traj.unbatch(out if log else torch.exp(out))
+    return traj.unbatch(exp_checked(out, log, "a singular value of ∂s_T/∂s_t"))
 
 
 def _qr_log_diagonals(traj: Trajectory, chunk_size: int | None) -> torch.Tensor:
@@ -316,22 +405,26 @@ def _qr_log_diagonals(traj: Trajectory, chunk_size: int | None) -> torch.Tensor:
     (exponentially fast in the lag), which is where the tail estimate is used.
     """
     B, T, S = traj.batch_size, traj.length, traj.state_size
-    chunk_size = default_chunk_size(S, B) if chunk_size is None else chunk_size
+    chunk_size = chunk_size_of(traj, chunk_size)
     frame = start_vectors(S, S, dtype=traj.dtype, device=traj.device, seed=7).T
     Q = torch.linalg.qr(frame)[0].expand(B, S, S)
     for _, J in traj.iter_jacobians(chunk_size):
+        J = pow2_normalize(J)[0]                          # Q depends on J's directions only
         for i in range(J.shape[0]):
             Q = torch.linalg.qr(J[i] @ Q)[0]
     ell = torch.zeros(B, S, dtype=traj.dtype, device=traj.device)
     out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
     eps = torch.finfo(traj.dtype).eps
     for start, J in traj.iter_jacobians(chunk_size, reverse=True):
+        # J = 2^e Ĵ exactly: R of Ĵᵀ Q is R of Jᵀ Q scaled by 2^-e, and nothing over- or underflows
+        J, e = pow2_normalize(J)
+        log_e = e.to(traj.dtype) * _LN2
         # a direction a step annihilates to within rounding (|R_ii| <= S·eps·‖J_t‖_F) is lost:
         # an exact zero (e.g. a dead ReLU unit), not the rounding noise QR leaves there
         floor = S * eps * torch.linalg.matrix_norm(J, ord="fro")
         for i in range(J.shape[0] - 1, -1, -1):
             Q, R = torch.linalg.qr(J[i].mT @ Q)
             d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
-            ell = ell + torch.log(torch.where(d > floor[i, :, None], d, torch.zeros_like(d)))
+            ell = ell + torch.log(torch.where(d > floor[i, :, None], d, torch.zeros_like(d))) + log_e[i, :, None]
             out[start + i] = ell
     return torch.sort(out, dim=-1, descending=True).values

@@ -62,9 +62,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from rnnprobe._measured import require_finite_measure
 from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
+from rnnprobe.linalg import log_norm
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
 from rnnprobe.models.adapters import CellAdapter, LayerAdapter
@@ -378,7 +380,7 @@ def _default_inputs(model, length: int, seed: int) -> torch.Tensor:
 def _by_lag(traj: Trajectory, per_start: torch.Tensor) -> torch.Tensor:
     """``(B, T)`` values indexed by lag k−1 (ascending), from per-start-step output."""
     values = per_start if traj.batched else per_start.unsqueeze(0)
-    return values.flip(-1).detach().to(torch.float64).cpu()
+    return require_finite_measure("log value", values.flip(-1).detach().to(torch.float64).cpu())
 
 
 def _log_G(traj: Trajectory) -> torch.Tensor:
@@ -389,7 +391,8 @@ def _log_G(traj: Trajectory) -> torch.Tensor:
 def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[MemoryLength]:
     """:func:`rnnprobe.memory_length` per sequence, from an already computed log G(k) (by ascending lag)."""
     lam = trajectory_lyapunov_spectrum(traj, 1)
-    lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
+    lam = require_finite_measure("λ₁", (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu(),
+                                 by_lag=False)
     lags = np.arange(1, traj.length + 1)
     return [summarise_memory(lags, log_G[b].numpy(), float(lam[b]), eps) for b in range(traj.batch_size)]
 
@@ -399,7 +402,7 @@ def _measure(traj: Trajectory, loss) -> tuple[str, str, torch.Tensor]:
     if loss is None:
         return "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
     log_g = _by_lag(traj, gradient_norms(traj, loss, log=True))
-    log_final = torch.log(torch.linalg.vector_norm(final_gradient(traj, loss), dim=-1)).to(torch.float64).cpu()
+    log_final = log_norm(final_gradient(traj, loss), dim=-1).to(torch.float64).cpu()
     return "ĝ(k)", "‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖", log_g - log_final[:, None]
 
 
@@ -977,6 +980,7 @@ def assert_near_isometry(model, inputs=None, *, tol: float | None = None, lags=N
     checked = _lag_list(lags, ctx.T, ctx.unit)
     sv = jacobian_singular_values(traj, log=True)
     sv = (sv if traj.batched else sv.unsqueeze(0)).flip(1).to(torch.float64).cpu()   # (B, T, S), ascending lag
+    require_finite_measure("log singular value (sequence, lag − 1, index)", sv, by_lag=False)
     limit = math.log1p(tol) + 1e-12
     idx = torch.tensor(checked) - 1
 
@@ -1186,7 +1190,8 @@ def assert_lyapunov_exponent_below(model, inputs=None, value: float = 0.0, *, bu
     traj = _trajectory(model, inputs, h0)
     ctx = _Context(traj)
     lam = trajectory_lyapunov_spectrum(traj, 1, burn_in=burn_in, seed=seed)
-    lam = (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu()
+    lam = require_finite_measure("λ₁", (lam if traj.batched else lam.unsqueeze(0))[:, 0].to(torch.float64).cpu(),
+                                 by_lag=False)
     failing = [b for b in range(ctx.B) if not float(lam[b]) < value]
     if not failing:
         return

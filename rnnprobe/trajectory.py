@@ -24,7 +24,7 @@ from rnnprobe.errors import InvalidArgument
 from rnnprobe.models.adapters import CellAdapter, adapt, cell_model, is_adaptable
 from rnnprobe.models.base import StepModel
 
-__all__ = ["Trajectory", "record", "as_model"]
+__all__ = ["Trajectory", "record", "as_model", "check_jacobians_finite"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +47,44 @@ class Trajectory:
     inputs: torch.Tensor
     states: torch.Tensor
     batched: bool
+
+    def __post_init__(self):
+        if not isinstance(self.model, StepModel):
+            raise InvalidArgument(f"model must be an rnnprobe StepModel; got {type(self.model).__name__}")
+        for name in ("inputs", "states"):
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor) or value.ndim != 3:
+                raise InvalidArgument(f"{name} must be a 3-d tensor; got "
+                                      f"{tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__}")
+        T, B = self.inputs.shape[:2]
+        S = self.model.state_size
+        if tuple(self.states.shape) != (T + 1, B, S):
+            raise InvalidArgument(
+                f"states must have shape (T + 1, B, state_size) = {(T + 1, B, S)} for inputs of shape "
+                f"{tuple(self.inputs.shape)} and model {self.model.name!r}; got {tuple(self.states.shape)}")
+        if self.states.dtype != self.model.dtype:
+            raise InvalidArgument(f"states must have the model's dtype {self.model.dtype}; got {self.states.dtype}")
+
+    def check_consistent(self) -> None:
+        """Raise InvalidArgument unless the model reproduces the recorded states.
+
+        Steps 0 and T−1 are recomputed (two steps, whatever T): a trajectory
+        paired with another model of the same size, or whose model's weights
+        changed after recording, would make every probe silently wrong.
+        """
+        T = self.length
+        scale = torch.finfo(self.dtype).eps * 1e3
+        with torch.no_grad():
+            for t in sorted({0, T - 1}):
+                again = self.model.step(self.inputs[t], self.states[t], t)
+                want = self.states[t + 1]
+                if not isinstance(again, torch.Tensor) or again.shape != want.shape or not bool(
+                        ((again - want).abs() <= scale * (1 + want.abs())).all()):
+                    raise InvalidArgument(
+                        f"traj must be recorded by its own model: {self.model.name!r} does not reproduce the "
+                        f"recorded state s_{t + 1} from s_{t} (a Trajectory paired with another model, a model "
+                        "changed after recording, or a step that is not deterministic, e.g. dropout in training "
+                        "mode?); record the trajectory again with rnnprobe.record(model, inputs)")
 
     @property
     def length(self) -> int:
@@ -79,21 +117,45 @@ class Trajectory:
         h = self.model.hidden(self.states)
         return h if self.batched else h[:, 0]
 
-    def step_jacobians(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
-        """Step Jacobians ``J_t = ∂s_{t+1}/∂s_t`` for ``start <= t < stop``: ``(C, B, S, S)``."""
+    def step_jacobians(self, start: int = 0, stop: int | None = None, *, check: bool = False) -> torch.Tensor:
+        """Step Jacobians ``J_t = ∂s_{t+1}/∂s_t`` for ``start <= t < stop``: ``(C, B, S, S)``.
+
+        With ``check``, raise InvalidArgument if one has NaN/Inf entries (a
+        derivative that is not finite at a recorded state) instead of returning it.
+        """
         stop = self.length if stop is None else stop
         with torch.no_grad():
-            return self.model.jacobians(self.inputs[start:stop], self.states[start:stop], start)
+            J = self.model.jacobians(self.inputs[start:stop], self.states[start:stop], start)
+        if check:
+            check_jacobians_finite(self.model, J, start)
+        return J
 
-    def iter_jacobians(self, chunk_size: int, *, reverse: bool = False) -> Iterator[tuple[int, torch.Tensor]]:
-        """Yield ``(start, J[start:start+C])`` chunks, last chunk first when ``reverse``."""
+    def iter_jacobians(self, chunk_size: int, *, reverse: bool = False,
+                       check: bool = True) -> Iterator[tuple[int, torch.Tensor]]:
+        """Yield ``(start, J[start:start+C])`` chunks, last chunk first when ``reverse``.
+
+        With ``check`` (default) each chunk is checked finite (see :meth:`step_jacobians`).
+        """
         starts = list(range(0, self.length, chunk_size))
         for start in reversed(starts) if reverse else starts:
-            yield start, self.step_jacobians(start, min(start + chunk_size, self.length))
+            yield start, self.step_jacobians(start, min(start + chunk_size, self.length), check=check)
 
     def unbatch(self, values: torch.Tensor) -> torch.Tensor:
         """Drop the leading batch dimension of a per-sequence result when unbatched."""
         return values if self.batched else values[0]
+
+
+def check_jacobians_finite(model: StepModel, J: torch.Tensor, start: int) -> None:
+    """Raise InvalidArgument if step Jacobians ``(C, B, S, S)`` from step ``start`` have NaN/Inf entries."""
+    finite = torch.isfinite(J).flatten(2).all(-1)                    # (C, B)
+    if bool(finite.all()):
+        return
+    c, b = (int(i) for i in (~finite).nonzero()[0])
+    raise InvalidArgument(
+        f"model {model.name!r} has a step Jacobian with NaN/Inf entries at step t = {start + c}"
+        + (f" (sequence {b})" if J.shape[1] > 1 else "")
+        + ": its derivative is not finite at the recorded state (e.g. sqrt or abs at 0, or an overflow inside the "
+        "step); probes cannot use it")
 
 
 def as_model(model, *, inputs: torch.Tensor | None = None, h0: torch.Tensor | None = None) -> StepModel:
@@ -166,6 +228,9 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
     elif not isinstance(batch_first, bool):
         raise InvalidArgument(f"batch_first must be True, False or None (the model's own); got {batch_first!r}")
     dtype, device = model.dtype, model.device
+    if inputs.is_complex():
+        raise InvalidArgument(f"inputs must be real (rnnprobe's chains are real maps); got dtype {inputs.dtype} "
+                              "(pass inputs.real, or split real and imaginary parts into features)")
     if not inputs.is_floating_point():
         inputs = inputs.to(dtype)
     check_finite_tensor("inputs", inputs)
@@ -195,6 +260,8 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
                 " (batched inputs are time-major, (T, B, d); (B, T, d) with batch_first=True)") if batched else "")
         )
     B = seq.shape[1]
+    if B == 0:
+        raise InvalidArgument(f"inputs must hold at least one sequence (batch size B >= 1); got shape {tuple(inputs.shape)}")
     state = _initial_state(model, h0, B, batched)
     states = [state]
     with torch.no_grad():
@@ -202,10 +269,10 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
         if scanned is not None:
             return Trajectory(model, seq, _check_states_finite(model, torch.cat([state[None], scanned])), batched)
         if isinstance(model, CellAdapter):      # a user's cell: say what it was called with if it fails
-            state = _first_cell_step(model, seq[0], state)
+            state = _check_step(model, _first_cell_step(model, seq[0], state), B, 0)
             states.append(state)
         for t in range(len(states) - 1, seq.shape[0]):
-            state = model.step(seq[t], state, t)
+            state = _check_step(model, model.step(seq[t], state, t), B, t)
             states.append(state)
     return Trajectory(model, seq, _check_states_finite(model, torch.stack(states)), batched)
 
@@ -220,11 +287,25 @@ def _first_cell_step(model: CellAdapter, x: torch.Tensor, state: torch.Tensor) -
             f"{type(exc).__name__}: {exc}") from exc
 
 
+def _check_step(model: StepModel, state, batch: int, t: int) -> torch.Tensor:
+    """The state a step returned, if it is a ``(B, state_size)`` tensor; else InvalidArgument."""
+    expected = (batch, model.state_size)
+    if not isinstance(state, torch.Tensor) or tuple(state.shape) != expected:
+        got = f"shape {tuple(state.shape)}" if isinstance(state, torch.Tensor) else type(state).__name__
+        raise InvalidArgument(
+            f"model {model.name!r} must return the next state of shape (B, state_size) = {expected} from a step; "
+            f"got {got} at step {t} (a cell whose output size differs from its hidden_size? "
+            "for a cell with state (h, c) pass tuple_state=True)")
+    return state
+
+
 def _initial_state(model: StepModel, h0, batch: int, batched: bool) -> torch.Tensor:
     if h0 is None:
         return model.initial_state(batch)
     if not isinstance(h0, torch.Tensor):
         raise InvalidArgument(f"h0 must be a torch.Tensor or None; got {type(h0).__name__}")
+    if h0.is_complex():
+        raise InvalidArgument(f"h0 must be real; got dtype {h0.dtype}")
     check_finite_tensor("h0", h0)
     S = model.state_size
     expected = [(S,), (batch, S)] if not batched else [(batch, S), (S,)]
@@ -250,13 +331,15 @@ def _record_stack(model: StepModel, inputs: torch.Tensor, h0) -> Trajectory:
             f"inputs must have last dimension width={model.width} for {model.name!r}; got shape {tuple(inputs.shape)}"
         )
     batched = inputs.ndim == 2
+    if inputs.shape[0] == 0 and batched:
+        raise InvalidArgument(f"inputs must hold at least one network input (batch size B >= 1); got shape {tuple(inputs.shape)}")
     state = model.input_state(inputs if batched else inputs.unsqueeze(0))
     B = state.shape[0]
     xs = state.new_zeros(model.depth, B, 0)
     states = [state]
     with torch.no_grad():
         for t in range(model.depth):
-            state = model.step(xs[t], state, t)
+            state = _check_step(model, model.step(xs[t], state, t), B, t)
             states.append(state)
     return Trajectory(model, xs, _check_states_finite(model, torch.stack(states)), batched)
 

@@ -1,5 +1,21 @@
 """Studies: rnnprobe's probes swept over a grid of architectures, lengths, depths, gains and seeds.
 
+Run one from Python with :func:`run` (``rnnprobe study NAME`` is the same call
+from the command line)::
+
+    from rnnprobe import studies
+    result = studies.run("vanishing", arch=["gru", "lstm"], length=[50], out=None)
+    result.summary            # one row per grid point (pandas)
+    result.results            # tidy: grid point x lag / layer / index x metric
+    result.report("vanishing.pdf")
+
+The tables' columns are :mod:`rnnprobe.schema`'s (documented in
+``docs/results.md``). ``out=DIR`` writes them, with ``meta.json`` and the point
+store, and makes the run resumable; the run engine (point store, atomic writes,
+worker processes, Dask) is :mod:`rnnprobe.studies._runner`.
+
+Adding a study
+--------------
 A study is one module in this package (``studies/<name>.py``; modules whose name
 starts with ``_`` are helpers, not studies). Adding a study is adding one file
 that defines:
@@ -8,26 +24,30 @@ that defines:
   (``rnnprobe studies`` lists it);
 * ``ARCHS``: the architecture names the study accepts;
 * ``GRID``: the default grid, a dict ``axis -> list of values``, with axes among
-  ``arch, hidden, length, depth, gain, seed`` and the study's own ``EXTRA_AXES``;
-* ``QUICK``: a small grid of the same axes for smoke tests (``--quick``, seconds);
+  :data:`CORE_AXES` (``arch, hidden, length, depth, gain, seed``) and the study's
+  own ``EXTRA_AXES``; no axis may be named like a keyword of :func:`run`;
+* ``QUICK``: a small grid of the same axes for smoke tests (``quick=True``, seconds);
 * ``EXTRA_AXES`` (optional): ``{name: Axis(...)}``, the study's own grid columns
   (a column the study sets itself from other axes, rather than sweeps, may be
-  left out of ``GRID``);
+  left out of ``GRID``); their meanings are declared in
+  :data:`rnnprobe.schema.EXTRA_GRID_COLUMNS`;
 * ``EXTRA_METRICS``, ``EXTRA_SUMMARY`` (optional): ``{name: doc}``, the study's own
   metric names (results.csv) and scalar columns (summary.csv, after the common
-  ones, before ``elapsed_s``);
-* ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point.
+  ones, before ``elapsed_s``), declared in :mod:`rnnprobe.schema` as well
+  (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
+  :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
+* ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
+  returns measurements (statistics and verdicts belong to ``rnnprobe.analysis``).
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
   field does not apply) and ``summary`` a dict of the scalar columns of
-  ``summary.csv`` (see :data:`SUMMARY_COLUMNS`; missing ones are left empty);
+  ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
 * ``cost(point) -> float`` (optional): relative cost, to start long points first.
 
-The output tables follow the project's schema (``docs/results.md``): results.csv
-is tidy (one row per grid point x lag/layer/index x metric), summary.csv has one
-row per grid point. This module is light: listing studies reads their docstrings
-without importing them (nor torch).
+Every new column, metric and summary field must be documented in
+``docs/results.md`` (a test checks). This module is light: listing studies reads
+their docstrings without importing them (nor torch).
 
 Examples
 --------
@@ -54,77 +74,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
+from rnnprobe._validation import nearest
 from rnnprobe.errors import InvalidArgument
+from rnnprobe.schema import (CORE_AXES, ELAPSED, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, ROW_COLUMNS,
+                             SUMMARY_COLUMNS, SUMMARY_FIELDS)
 
 __all__ = [
-    "Axis", "GridError", "Study", "available", "load", "run_point",
+    "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "default_jobs", "DEVICES",
+    "Axis", "Study", "available", "load", "run_point",
     "CORE_AXES", "GRID_COLUMNS", "ROW_COLUMNS", "RESULT_COLUMNS", "SUMMARY_COLUMNS", "METRICS",
     "format_value",
 ]
 
 
-# --------------------------------------------------------------------------- schema
-#: grid columns every table has, in this order (the study's extra axes follow)
-GRID_COLUMNS = {
-    "study": "name of the study (str)",
-    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn')",
-    "hidden": "hidden size n (the width for feed-forward stacks) (int)",
-    "length": "sequence length T (int); empty for feed-forward depth rows",
-    "depth": "number of layers L (int; depth study only, empty otherwise)",
-    "gain": "gain of the matrices acting on the state (float; see the study's init)",
-    "seed": "seed of the weights, the inputs and the readout (int)",
-}
-CORE_AXES = ("arch", "hidden", "length", "depth", "gain", "seed")
-
-#: the per-row columns of results.csv, after the grid columns and point_id
-ROW_COLUMNS = {
-    "metric": "name of the measured quantity (see METRICS)",
-    "lag": "lag k = T - t >= 1 (time metrics; empty otherwise)",
-    "layer": "layer l = 0 .. L-1 (depth metrics; empty otherwise)",
-    "index": "index i >= 0 of a singular value or Lyapunov exponent (empty otherwise)",
-    "block": "weight block, e.g. 'W_h', 'U_z', 'W_hf' (weight_singular_value only)",
-    "value": "the measured value, natural units (float)",
-}
-POINT_ID = {"point_id": "string key of the grid point, stable across runs: '<study>:axis=value,...'"}
-
-RESULT_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **ROW_COLUMNS}
-
-METRICS = {
-    "jacobian_norm": "time: G(k) = ||ds_T/ds_{T-k}||_2 per lag; depth: ||ds_L/ds_l||_2 per layer",
-    "gradient_norm": "time: g(k) = ||dL/ds_{T-k}|| per lag; depth: ||dL/ds_l|| per layer "
-                     "(L: a fixed random unit readout of the final hidden vector, seeded by seed)",
-    "bound_jacobian": "||dL/ds_T|| * G(k) per lag (an upper bound on gradient_norm)",
-    "bound_product": "B_prod(k) = ||dL/ds_T|| * prod_{s=T-k}^{T-1} ||J_s||_2 per lag",
-    "bound_weight": "the lecture's B_W(k) = ||dL/ds_T|| * ||W_h||_2^k * prod ||D_s||_2 per lag (vanilla RNNs only)",
-    "memory_capacity_lag": "MC_k, squared correlation of the best linear readout of u_{t-k} (memory study)",
-    "weight_singular_value": "singular values of each recurrent weight block (with block), decreasing",
-    "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
-    "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
-}
-
-SUMMARY_SCALARS = {
-    "memory_threshold": "largest lag k with G(k) >= eps (int)",
-    "memory_threshold_censored": "True when every lag up to T passes (the memory is at least T) (bool)",
-    "memory_efold": "e-folding time -1/slope of a Theil-Sen fit of log G(k) on k (float, inf when not decaying)",
-    "efold_slope": "slope of that fit, per step (natural log)",
-    "efold_slope_low": "lower end of the slope's 95% confidence interval",
-    "efold_slope_high": "upper end of the slope's 95% confidence interval",
-    "lyapunov_exponent": "top Lyapunov exponent lambda_1 along the trajectory, per step",
-    "lyapunov_time": "-1/lambda_1 when lambda_1 < 0, else inf (steps)",
-    "sigma_max": "largest spectral norm over the recurrent weight blocks",
-    "spectral_radius": "spectral radius of the block with the largest spectral norm (empty if not square)",
-    "gamma": "sup|sigma'| of the nonlinearity where the Pascanu verdict applies",
-    "pascanu": "Pascanu et al. (2013) verdict: 'vanishing' | 'inconclusive' | 'not applicable'",
-    "bound_holds": "whether g <= ||dL/ds_T|| G <= B_prod <= B_W held at every lag/layer (bool)",
-    "eps": "threshold of memory_threshold",
-    "memory_capacity": "Jaeger's linear memory capacity sum_k MC_k (memory study)",
-    "log_sv_mean": "mean of the log singular values of the input-output Jacobian (depth study)",
-    "log_sv_std": "standard deviation of those log singular values: 0 is an isometry (depth study)",
-    "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",
-    "min_singular_value": "smallest singular value of the input-output Jacobian (depth study)",
-    "elapsed_s": "wall seconds spent on the grid point (the only column that varies between runs)",
-}
-SUMMARY_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **SUMMARY_SCALARS}
+#: keyword arguments of :func:`run` (no grid axis may be named like one)
+RUN_KEYWORDS = ("name", "out", "jobs", "scheduler", "force", "quick", "dtype", "device", "progress")
 
 
 # --------------------------------------------------------------------------- axes
@@ -132,11 +96,23 @@ class RnnProbeStudyError(InvalidArgument):
     """A study module does not follow the study contract."""
 
 
-class GridError(InvalidArgument):
-    """A grid axis has a bad value; ``axis`` names it (the CLI maps it to its option)."""
+class StudyArgumentError(InvalidArgument):
+    """A bad argument of :func:`run`; ``parameter`` names it (the command line maps it to its option).
+
+    ``parameter`` is a keyword of :func:`run` (a grid axis, ``out``, ``jobs``,
+    ``dtype``, ...), or None for an error of the arguments together (an empty grid).
+    """
+
+    def __init__(self, parameter: str | None, message: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class GridError(StudyArgumentError):
+    """A grid axis has a bad value; ``axis`` (= ``parameter``) names it."""
 
     def __init__(self, axis: str, message: str):
-        super().__init__(message)
+        super().__init__(axis, message)
         self.axis = axis
 
 
@@ -175,9 +151,9 @@ class Axis:
                 if not isinstance(v, str):
                     raise GridError(name, f"{name} values must be strings; got {v!r}")
                 if self.choices is not None and v not in self.choices:
-                    hint = difflib.get_close_matches(v, self.choices, n=1, cutoff=0.5)
+                    hint = nearest(v, self.choices)
                     msg = f"{name} must be one of {', '.join(self.choices)}; got {v!r}"
-                    raise GridError(name, msg + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+                    raise GridError(name, msg + (f" (did you mean {hint!r}?)" if hint else ""))
             elif self.type is int:
                 if isinstance(v, bool) or not isinstance(v, numbers.Integral):
                     raise GridError(name, f"{name} values must be integers; got {v!r}")
@@ -286,6 +262,10 @@ class Study:
                 raise RnnProbeStudyError(f"study {name!r}: {grid_name} axes {sorted(getattr(module, grid_name))} "
                                          f"must equal GRID's and be core or EXTRA_AXES")
         axes = {k: core[k] if k in core else extra[k] for k in module.GRID}
+        clash = (set(axes) | set(extra)) & set(RUN_KEYWORDS)
+        if clash:
+            raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
+                                     "rnnprobe.studies.run; rename them")
         return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
 
     @property
@@ -309,8 +289,7 @@ class Study:
     @property
     def summary_scalars(self) -> dict[str, str]:
         """Scalar columns of its summary.csv: the common ones, its ``EXTRA_SUMMARY``, then ``elapsed_s``."""
-        common = {k: v for k, v in SUMMARY_SCALARS.items() if k != "elapsed_s"}
-        return {**common, **getattr(self.module, "EXTRA_SUMMARY", {}), "elapsed_s": SUMMARY_SCALARS["elapsed_s"]}
+        return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {}), **ELAPSED}
 
     def result_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
@@ -359,7 +338,7 @@ class Study:
 
     def result_rows(self, points, records: Mapping[str, Mapping]):
         """CSV lines of results.csv, in grid order then the study's row order (deterministic)."""
-        from rnnprobe.runner import csv_line
+        from rnnprobe.studies._runner import csv_line
 
         for point in points:
             pid = self.point_id(point)
@@ -430,3 +409,7 @@ def _plain(value):
     if isinstance(value, numbers.Real):
         return float(value)
     return value
+
+
+from rnnprobe.studies._run import DEVICES, RunInterrupted, StudyResult, default_jobs, run  # noqa: E402
+from rnnprobe.studies._runner import PointFailed  # noqa: E402

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 # torch and the probes are imported inside the functions: loading a study to read its grid stays light
@@ -71,8 +72,7 @@ def __getattr__(name):
 DENSE_GROWTH = 1
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the weights (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal")),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal")),
 }
 
 GRID = {

@@ -44,6 +44,7 @@ True
 
 from __future__ import annotations
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
@@ -81,14 +82,10 @@ def mc_settings(hidden: int) -> tuple[int, int]:
     return max_lag, max(2000, MC_SAMPLES_PER_UNIT_LAG * hidden * max_lag)
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal", "spectral")),
-    "forget_bias": Axis(float, "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
-                        allow_empty=True),
-    "update_bias": Axis(float, "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
-                        allow_empty=True),
-    "chrono": Axis(int, "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
-                   min_value=3, allow_empty=True),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
+    "forget_bias": Axis(float, EXTRA_GRID_COLUMNS["forget_bias"], allow_empty=True),
+    "update_bias": Axis(float, EXTRA_GRID_COLUMNS["update_bias"], allow_empty=True),
+    "chrono": Axis(int, EXTRA_GRID_COLUMNS["chrono"], min_value=3, allow_empty=True),
 }
 
 GRID = {

@@ -59,15 +59,18 @@ point's replicates when it depends on them), ``measured`` (the mean over the
 replicates), ``standard_error`` of the mean paired difference measured −
 predicted (0 for an exact identity), ``allowance`` (the systematic part of the
 tolerance: terms the theory leaves out, bounded and justified in
-``tolerance_basis``), ``tolerance`` = c·standard_error + allowance, and ``limit``
-(the published large-size value, where it differs from ``predicted``). The
-critical value c is Student's t quantile with replicates − 1 degrees of freedom
-(normal when the standard error is exact) at two-sided level
-``SIGNIFICANCE`` = 1e-4 per check, Bonferroni-split over its indices. summary.csv
-adds the verdict ``passed`` (every index within tolerance; for an upper bound,
-measured ≤ predicted + allowance), ``relation``, ``replicates``, ``dof``,
-``significance``, ``reference`` and ``tolerance_basis``. ``analysis.theory_checks``
-pools the seeds into the final verdict.
+``tolerance_basis``) and ``limit`` (the published large-size value, where it
+differs from ``predicted``). summary.csv adds ``relation`` ('equal', or 'at
+most' for an upper bound, which has one replicate per point), ``replicates``,
+``dof`` (of the standard error: replicates − 1, inf when exact), ``reference``
+and ``tolerance_basis`` (the names: :data:`rnnprobe.schema.CHECK_METRICS` and
+:data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`).
+
+The study measures; it passes no verdict. :mod:`rnnprobe.analysis.prediction_checks`
+computes the tolerance c·standard_error + allowance (c: Student's t quantile
+with ``dof`` degrees of freedom, normal when exact, at two-sided level 1e-4 per
+check, Bonferroni-split over its indices), each point's verdict, and pools the
+seeds into the final verdict.
 
 Examples
 --------
@@ -78,8 +81,8 @@ Examples
 ['capacity', 'gates', 'isometry', 'meanfield', 'pascanu', 'paths']
 >>> point = next(p for p in points if p["setting"] == "lstm-bf2" and p["quantity"] == "efold")
 >>> rows, summary = study.module.probe(point)
->>> summary["passed"], summary["relation"]
-(True, 'equal')
+>>> summary["relation"], summary["dof"]
+('equal', inf)
 >>> [round(v, 6) for m, lag, layer, index, block, v in rows if m in ("predicted", "measured")]   # -1/log σ(2)
 [7.878482, 7.878482]
 """
@@ -89,15 +92,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from rnnprobe.schema import CHECK_METRICS, CHECK_PARAMETERS, CHECK_SUMMARY_FIELDS, EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 # torch, numpy and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("mlp", "resmlp", "vanilla-tanh", "vanilla-relu", "vanilla-sigmoid", "vanilla-linear", "dense", "lstm",
          "gru", "gru-torch")
-
-#: two-sided significance level of one check (Bonferroni-split over its indices)
-SIGNIFICANCE = 1e-4
 
 #: σ_w on tanh's order-to-chaos line at σ_b = 0.3 (rnnprobe.theory.critical_sigma_w(0.3), to 1e-12; written
 #: out so that point ids do not depend on the root finder's last digits)
@@ -209,41 +210,22 @@ SETTINGS = {(s.prediction, s.name): s for s in _SETTINGS}
 SETTING_NAMES = tuple(dict.fromkeys(s.name for s in _SETTINGS))
 QUANTITIES = tuple(dict.fromkeys(q for s in _SETTINGS for q in s.quantities))
 
+_DOC = EXTRA_GRID_COLUMNS
 EXTRA_AXES = {
-    "prediction": Axis(str, "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, "
-                            "gates)", choices=PREDICTIONS),
-    "setting": Axis(str, "theory study: the parameter setting of the check (its parameters are in the other grid "
-                         "columns)", choices=SETTING_NAMES),
-    "quantity": Axis(str, "theory study: the quantity compared (e.g. chi1, lambda_variance, mc_lag)",
-                     choices=QUANTITIES),
-    "init": Axis(str, "initialisation of the matrices acting on the state (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal", "spectral")),
-    "nonlinearity": Axis(str, "theory study: the nonlinearity φ of mlp, resmlp and dense settings"),
-    "bias_std": Axis(float, "theory study: σ_b, the standard deviation of the biases", min_value=0.0),
-    "alpha": Axis(float, "theory study: α, the residual branch scale of resmlp"),
-    "forget_bias": Axis(float, "LSTM forget-gate bias b_f (memory and theory studies)"),
-    "update_bias": Axis(float, "GRU update-gate bias b_z (memory and theory studies)"),
-    "chrono": Axis(int, "T_max of the LSTM's chrono initialisation (memory and theory studies)", min_value=3),
+    "prediction": Axis(str, _DOC["prediction"], choices=PREDICTIONS),
+    "setting": Axis(str, _DOC["setting"], choices=SETTING_NAMES),
+    "quantity": Axis(str, _DOC["quantity"], choices=QUANTITIES),
+    "init": Axis(str, _DOC["init"], choices=("gaussian", "orthogonal", "spectral")),
+    "nonlinearity": Axis(str, _DOC["nonlinearity"]),
+    "bias_std": Axis(float, _DOC["bias_std"], min_value=0.0),
+    "alpha": Axis(float, _DOC["alpha"]),
+    "forget_bias": Axis(float, _DOC["forget_bias"]),
+    "update_bias": Axis(float, _DOC["update_bias"]),
+    "chrono": Axis(int, _DOC["chrono"], min_value=3),
 }
 
-EXTRA_METRICS = {
-    "predicted": "theory study: the prediction at this finite size (mean over the point's replicates)",
-    "measured": "theory study: rnnprobe's measurement, mean over the point's replicates",
-    "standard_error": "theory study: standard error of the mean of measured - predicted (0: an exact identity)",
-    "allowance": "theory study: systematic part of the tolerance (neglected finite-size terms, rounding)",
-    "tolerance": "theory study: c * standard_error + allowance, c the critical value at level SIGNIFICANCE",
-    "limit": "theory study: the published large-size value, where it differs from predicted",
-}
-
-EXTRA_SUMMARY = {
-    "passed": "theory study: whether every index of the check was within tolerance at this point (bool)",
-    "relation": "theory study: 'equal' (|measured - predicted| <= tolerance) or 'at most' (an upper bound)",
-    "replicates": "theory study: independent replicates (networks or input sequences) averaged at the point",
-    "dof": "theory study: degrees of freedom of standard_error (replicates - 1; inf when exact)",
-    "significance": "theory study: two-sided significance level of the check, Bonferroni-split over its indices",
-    "reference": "theory study: where the prediction comes from",
-    "tolerance_basis": "theory study: how the tolerance is justified",
-}
+EXTRA_METRICS = CHECK_METRICS
+EXTRA_SUMMARY = CHECK_SUMMARY_FIELDS
 
 GRID = {
     "prediction": list(PREDICTIONS),
@@ -259,8 +241,7 @@ QUICK = {
     "seed": [0, 1],
 }
 
-_COLUMNS = ("arch", "hidden", "length", "depth", "gain", "init", "nonlinearity", "bias_std", "alpha", "forget_bias",
-            "update_bias", "chrono")
+_COLUMNS = CHECK_PARAMETERS
 
 
 def points(grid):
@@ -287,21 +268,7 @@ def cost(point) -> float:
     return s.replicates * n * n * depth / 1e4 + 1.0
 
 
-# ------------------------------------------------------------------------------------------- statistics
-def critical_value(dof: float, n_indices: int, significance: float = SIGNIFICANCE) -> float:
-    """Two-sided critical value at ``significance`` Bonferroni-split over ``n_indices``: Student t (normal if dof = inf).
-
-    Examples
-    --------
-    >>> round(critical_value(math.inf, 1, 0.05), 3), round(critical_value(9, 1, 0.05), 3)
-    (1.96, 2.262)
-    """
-    from scipy import stats
-
-    p = 1.0 - significance / (2 * max(int(n_indices), 1))
-    return float(stats.norm.ppf(p) if math.isinf(dof) else stats.t.ppf(p, dof))
-
-
+# ------------------------------------------------------------------------------------------- measurements
 @dataclass
 class _Check:
     """What one measurement function returns: per replicate r and index j, predicted[r, j] and measured[r, j]."""
@@ -318,24 +285,28 @@ class _Check:
 
 
 def _finish(check: _Check, prediction: str):
+    """The point's rows (per index: predicted, measured, standard_error, allowance, limit) and its summary fields.
+
+    Measurements only: the tolerance and the verdict are the analysis's
+    (:func:`rnnprobe.analysis.check_points`). An upper bound ('at most') is checked
+    per replicate, so it must have one replicate per point (each seed is one).
+    """
     import numpy as np
+
+    from rnnprobe.errors import RnnProbeError
 
     P = np.atleast_2d(np.asarray(check.predicted, dtype=float))
     M = np.atleast_2d(np.asarray(check.measured, dtype=float))
     P = np.broadcast_to(P, M.shape)
     R, m = M.shape
+    if check.relation == "at most" and R != 1:
+        raise RnnProbeError(f"an upper-bound check needs one replicate per point; got {R}")
     D = M - P
     allowance = np.broadcast_to(np.asarray(check.allowance, dtype=float), (m,))
     if check.exact or R == 1:
         se, dof = np.zeros(m), math.inf
     else:
         se, dof = D.std(axis=0, ddof=1) / math.sqrt(R), float(R - 1)
-    c = critical_value(dof, m)
-    tol = c * se + allowance
-    if check.relation == "equal":
-        ok = np.abs(D.mean(axis=0)) <= tol
-    else:  # an upper bound must hold for every replicate
-        ok = np.all(D <= allowance, axis=0)
     pred, meas = P.mean(axis=0), M.mean(axis=0)
     rows = []
     slot = {"lag": 1, "layer": 2, "index": 3}.get(check.index_kind)
@@ -346,16 +317,15 @@ def _finish(check: _Check, prediction: str):
             r[slot] = int(check.indices[j])
         rows.append(tuple(r))
 
-    for metric, values in (("predicted", pred), ("measured", meas), ("standard_error", se),
-                           ("allowance", allowance), ("tolerance", tol)):
+    for metric, values in (("predicted", pred), ("measured", meas), ("standard_error", se), ("allowance", allowance)):
         for j in range(m):
             row(metric, j, values[j])
     if check.limit is not None:
         limit = np.broadcast_to(np.asarray(check.limit, dtype=float), (m,))
         for j in range(m):
             row("limit", j, limit[j])
-    summary = {"passed": bool(ok.all()), "relation": check.relation, "replicates": R, "dof": dof,
-               "significance": SIGNIFICANCE, "reference": REFERENCES[prediction], "tolerance_basis": check.basis}
+    summary = {"relation": check.relation, "replicates": R, "dof": dof, "reference": REFERENCES[prediction],
+               "tolerance_basis": check.basis}
     return rows, summary
 
 

@@ -40,6 +40,7 @@ Examples
 
 from __future__ import annotations
 
+from rnnprobe.schema import EXTRA_GRID_COLUMNS
 from rnnprobe.studies import Axis
 
 #: variance the inputs add to every pre-activation: x ~ N(0, 1) (size 1) through
@@ -63,8 +64,7 @@ def __getattr__(name):
 EPS = 1e-2
 
 EXTRA_AXES = {
-    "init": Axis(str, "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
-                 choices=("gaussian", "orthogonal", "spectral")),
+    "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
 }
 
 GRID = {

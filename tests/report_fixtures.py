@@ -1,12 +1,14 @@
 """Realistic study output for the analysis and report tests.
 
-Writes ``results.csv``, ``summary.csv`` and ``meta.json`` following
-/work/notes/SCHEMA.md by running rnnprobe's real probes on tiny grids, so the
-analysis and the reports are exercised on measured numbers, not invented ones.
-Three kinds mirror the three studies: ``vanishing``, ``depth`` and ``memory``.
+Writes ``results.csv``, ``summary.csv`` and ``meta.json`` in the columns of
+:mod:`rnnprobe.schema` (docs/results.md) by running rnnprobe's real probes on
+tiny grids, so the analysis and the reports are exercised on measured numbers,
+not invented ones. Three kinds mirror the three studies: ``vanishing``,
+``depth`` and ``memory``, with grids of their own (e.g. the memory kind also
+records the gradient bounds) so that every figure of the report is drawn.
 
-The studies package writes the real thing; this module only stands in for it in
-tests (and for looking at reports while the studies are written).
+``rnnprobe.studies.run`` writes the real thing (tested in test_studies_run.py
+and, with its report, in test_cli.py and test_study_theory.py).
 
 Examples
 --------
@@ -32,11 +34,12 @@ import pandas as pd
 import torch
 
 import rnnprobe
+from rnnprobe import schema
 
 __all__ = ["make_study", "study_dir", "GRIDS"]
 
-BASE_GRID = ["study", "arch", "hidden", "length", "depth", "gain", "seed"]
-LOCATORS = ["metric", "lag", "layer", "index", "block", "value"]
+BASE_GRID = list(schema.GRID_COLUMNS)
+LOCATORS = list(schema.ROW_COLUMNS)
 
 GRIDS = {
     "vanishing": dict(arch=["vanilla-tanh", "vanilla-relu", "gru", "lstm", "residual", "dense"],

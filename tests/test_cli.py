@@ -160,7 +160,7 @@ def test_foreign_points_directory_is_refused(tmp_path):
 
 def test_unreachable_scheduler(tmp_path, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(cli, "SCHEDULER_TIMEOUT", "1s")
+    monkeypatch.setattr(studies._run, "SCHEDULER_TIMEOUT", "1s")
     result = invoke("study", "vanishing", *QUICK, "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "o")
     assert result.exit_code == 2 and "cannot connect to the Dask scheduler" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()

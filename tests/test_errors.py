@@ -48,7 +48,7 @@ def test_unknown_architecture_without_a_close_name():
     ("densemlp", dict(depth=-3), r"depth must be >= 1; got -3"),
     ("densemlp", dict(growth=0), r"growth must be >= 1; got 0"),
     ("dense", dict(window=0), r"window must be >= 1; got 0"),
-    ("vanilla-tanh", dict(seed=-1), r"seed must be >= 0; got -1"),
+    ("vanilla-tanh", dict(seed=-1), r"seed must be an integer in \[0, 2\*\*64 - 1\]; got -1"),
     ("vanilla-tanh", dict(gain=-0.5), r"gain must lie in \[0, inf\); got -0.5"),
     ("gru", dict(gain=math.nan), r"gain must be a finite real number; got nan"),
     ("gru", dict(gain=math.inf), r"gain must be a finite real number; got inf"),
@@ -113,13 +113,24 @@ def test_probes_want_a_trajectory():
 ARCHS = sorted(rnnprobe.architectures)
 
 
+@pytest.mark.parametrize("T, G_zero", [(1, False), (1, True), (2, True), (6, True)])
+def test_memory_length_confidence_interval_is_never_nan(T, G_zero):
+    """T = 1 (one lag: nothing to fit) and G exactly 0 (a zero-gain net) gave NaN intervals."""
+    model = rnnprobe.build("vanilla-tanh", hidden_size=3, gain=0.0 if G_zero else 1.0, seed=0)
+    m = rnnprobe.memory_length(rnnprobe.record(model, torch.ones(T, 1, dtype=F64)), burn_in=0)
+    if G_zero:     # G(k) = 0 at every lag: faster decay than float resolves
+        assert (m.slope, m.slope_low, m.slope_high, m.threshold) == (-math.inf, -math.inf, -math.inf, 0)
+    else:          # one finite point: no decay measured, the slope unconstrained
+        assert (m.slope, m.slope_low, m.slope_high, m.efold) == (0.0, -math.inf, math.inf, math.inf)
+
+
 @given(gain=st.sampled_from([0.0, 0.3, 1.0, 3.0]), bias=st.sampled_from([0.0, 1.0]), data=st.data())
 def test_no_probe_returns_nan_on_valid_extreme_inputs(gain, bias, data):
     """Zero gains, saturated units, dead ReLUs, T = 1: logs may be -inf, never NaN.
 
-    The one documented exception: ``MemoryLength.slope_low/slope_high``, the
-    confidence interval of a fit on fewer than two finite points, is NaN
-    (undefined), and is left out here.
+    Not even ``MemoryLength.slope_low/slope_high``, the confidence interval of a fit
+    on fewer than two finite points: ``(-inf, inf)`` for T = 1, ``(-inf, -inf)`` where
+    G is exactly 0 (NaN before issue 11).
     """
     # exactly these gains and biases (zero gain: zero Jacobians; zero bias and input: the origin), any model
     model = data.draw(rs.models(architectures=ARCHS, max_hidden=3, max_input=2, min_gain=gain, max_gain=gain,
@@ -147,7 +158,7 @@ def test_no_probe_returns_nan_on_valid_extreme_inputs(gain, bias, data):
     assert b.holds(1e-9)
     m = rnnprobe.memory_length(traj, burn_in=0).as_dict()
     for key, value in m.items():
-        if key not in ("slope_low", "slope_high"):
-            assert not (isinstance(value, float) and math.isnan(value)), key
+        assert not (isinstance(value, float) and math.isnan(value)), key
+    assert m["slope_low"] <= m["slope"] <= m["slope_high"]
     spec = rnnprobe.weight_spectrum(model)
     assert not math.isnan(spec.sigma_max)

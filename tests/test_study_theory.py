@@ -16,7 +16,7 @@ from rnnprobe import analysis
 import rnnprobe
 from rnnprobe import studies
 from rnnprobe.reports.captions import THEORY_INTROS
-from rnnprobe.reports.theory import PREDICTION_TITLES
+from rnnprobe.reports.prediction_pages import PREDICTION_TITLES
 from rnnprobe.cli import main
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.theory import critical_sigma_w
@@ -40,6 +40,14 @@ def rows_by_metric(rows):
 def quick_point(setting, quantity, seed=0):
     return next(p for p in STUDY.points(STUDY.resolve(quick=True))
                 if p["setting"] == setting and p["quantity"] == quantity and p["seed"] == seed)
+
+
+def judged(rows, summary, point=None):
+    """The analysis's per-point verdict (analysis.check_points) of one point's rows and summary."""
+    keys = {k: (point or {}).get(k, "x") for k in ("prediction", "setting", "quantity")}
+    results = pd.DataFrame([dict(keys, seed=0, metric=m, lag=lag, layer=layer, index=index, value=v)
+                            for m, lag, layer, index, block, v in rows])
+    return analysis.check_points(results, pd.DataFrame([dict(keys, seed=0, **summary)]))
 
 
 # --------------------------------------------------------------------------------------------- grid
@@ -66,52 +74,64 @@ def test_written_out_critical_points_are_on_the_order_to_chaos_line():
 
 
 def test_critical_value_is_the_bonferroni_split_quantile():
-    assert MODULE.critical_value(math.inf, 4, 0.01) == pytest.approx(stats.norm.ppf(1 - 0.01 / 8))
-    assert MODULE.critical_value(7, 1, 1e-4) == pytest.approx(stats.t.ppf(1 - 5e-5, 7))
-    assert analysis.critical_value(7, 3, 1e-4) == pytest.approx(MODULE.critical_value(7, 3, 1e-4))
+    assert analysis.critical_value(math.inf, 4, 0.01) == pytest.approx(stats.norm.ppf(1 - 0.01 / 8))
+    assert analysis.critical_value(7, 1, 1e-4) == pytest.approx(stats.t.ppf(1 - 5e-5, 7))
+    assert analysis.critical_value(7, 3) == pytest.approx(stats.t.ppf(1 - 1e-4 / 6, 7))
+
+
+def test_the_study_emits_measurements_not_verdicts():
+    assert "tolerance" not in STUDY.metrics and "passed" not in STUDY.summary_scalars
+    assert not hasattr(MODULE, "critical_value") and not hasattr(MODULE, "SIGNIFICANCE")
 
 
 # --------------------------------------------------------------------------------------- the checks
 @pytest.mark.parametrize("setting,quantity", [("tanh-chaotic", "chi1"), ("bound-tanh", "G"),
                                               ("identical-branches", "path_share"), ("chrono-60", "forgetting_time_quantile")])
 def test_rows_follow_the_schema_and_the_tolerance_rule(setting, quantity):
-    rows, summary = MODULE.probe(quick_point(setting, quantity))
+    point = quick_point(setting, quantity)
+    rows, summary = MODULE.probe(point)
     assert {r[0] for r in rows} <= set(MODULE.EXTRA_METRICS)
-    assert set(summary) <= set(STUDY.summary_scalars) and summary["passed"] is True
+    assert set(summary) <= set(STUDY.summary_scalars)
     m = rows_by_metric(rows)
     n = len(m["predicted"])
     assert all(len(v) == n for v in m.values() if v is not m.get("limit"))
-    c = MODULE.critical_value(summary["dof"], n)
-    assert np.allclose(m["tolerance"], c * m["standard_error"] + m["allowance"], rtol=1e-12, atol=0)
+    pts = judged(rows, summary, point)
+    assert len(pts) == n and pts["point_passed"].all()
+    c = analysis.critical_value(summary["dof"], n)
+    assert np.allclose(pts["tolerance"], c * m["standard_error"] + m["allowance"], rtol=1e-12, atol=0)
     if summary["relation"] == "at most":
         assert np.all(m["measured"] <= m["predicted"] + m["allowance"])
     else:
-        assert np.all(np.abs(m["measured"] - m["predicted"]) <= m["tolerance"])
+        assert np.all(np.abs(m["measured"] - m["predicted"]) <= pts["tolerance"].to_numpy())
 
 
 def test_a_check_fails_when_the_measurement_leaves_the_tolerance():
     # the same machinery that passes the real checks: a shifted measurement fails, a violated bound fails
     check = MODULE._Check(None, [0], [[1.0]], [[1.0], [1.1], [0.9], [1.05]], 0.0, "test")
     rows, summary = MODULE._finish(check, "meanfield")
-    assert summary["passed"] is True and summary["dof"] == 3.0
+    assert summary["dof"] == 3.0 and judged(rows, summary)["point_passed"].all()
     # 4 replicates: dof 3 and c = t_3(1 − 5e-5) = 28.0, so the tolerance is 28.0 × 0.0427 = 1.195: an offset of 3 fails
     shifted = MODULE._Check(None, [0], [[1.0]], [[4.0], [4.1], [3.9], [4.05]], 0.0, "test")
-    rows, summary = MODULE._finish(shifted, "meanfield")
-    assert summary["passed"] is False and rows_by_metric(rows)["tolerance"][0] == pytest.approx(1.1955, abs=1e-4)
+    pts = judged(*MODULE._finish(shifted, "meanfield"))
+    assert not pts["point_passed"].any() and pts["tolerance"].iloc[0] == pytest.approx(1.1955, abs=1e-4)
     bound = MODULE._Check("lag", [1, 2], [[1.0, 0.5]], [[0.9, 0.51]], 1e-10, "test", relation="at most", exact=True)
-    assert MODULE._finish(bound, "pascanu")[1]["passed"] is False
-    assert MODULE._finish(MODULE._Check("lag", [1, 2], [[1.0, 0.5]], [[0.9, 0.4]], 1e-10, "test",
-                                        relation="at most", exact=True), "pascanu")[1]["passed"] is True
+    assert judged(*MODULE._finish(bound, "pascanu"))["point_passed"].tolist() == [True, False]
+    assert judged(*MODULE._finish(MODULE._Check("lag", [1, 2], [[1.0, 0.5]], [[0.9, 0.4]], 1e-10, "test",
+                                                relation="at most", exact=True), "pascanu"))["point_passed"].all()
+    with pytest.raises(rnnprobe.RnnProbeError, match="one replicate per point"):
+        MODULE._finish(MODULE._Check(None, [0], [[1.0]], [[0.9], [0.8]], 0.0, "test", relation="at most"), "pascanu")
 
 
 def test_orthogonal_isometry_excludes_the_gaussian_prediction():
     """The check has power: orthogonal tanh nets at criticality measure far from the Gaussian-weight variance."""
     from rnnprobe.theory import isometry as iso
 
-    rows, summary = MODULE.probe(quick_point("tanh-critical-orthogonal", "lambda_variance"))
+    point = quick_point("tanh-critical-orthogonal", "lambda_variance")
+    rows, summary = MODULE.probe(point)
     m = rows_by_metric(rows)
+    pts = judged(rows, summary, point)
     gaussian = iso.jacobian_spectrum_moments(6, MODULE.TANH_CRITICAL_SIGMA_W, 0.3, "tanh", weights="gaussian")
-    assert summary["passed"] and abs(m["measured"][0] - gaussian.variance) > 2 * m["tolerance"][0]
+    assert pts["point_passed"].all() and abs(m["measured"][0] - gaussian.variance) > 2 * pts["tolerance"].iloc[0]
 
 
 def test_probe_refuses_other_dtypes_and_quantities():
@@ -136,8 +156,9 @@ def test_quick_run_every_verdict_passes(quick_run):
     summary = pd.read_csv(out / "summary.csv")
     results = pd.read_csv(out / "results.csv")
     assert len(summary) == len(STUDY.points(STUDY.resolve(quick=True)))
-    assert summary["passed"].astype(bool).all()
-    assert {"passed", "relation", "tolerance_basis", "reference"} <= set(summary.columns)
+    assert {"relation", "replicates", "dof", "tolerance_basis", "reference"} <= set(summary.columns)
+    assert not {"passed", "significance"} & set(summary.columns) and "tolerance" not in set(results["metric"])
+    assert analysis.check_points(results, summary)["point_passed"].all()
     checks = analysis.check_summary(analysis.pool_checks(results, summary))
     assert len(checks) == summary.groupby(["prediction", "setting", "quantity"]).ngroups
     assert checks["passed"].all() and (checks["verdict"] == "pass").all()

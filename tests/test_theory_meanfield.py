@@ -18,6 +18,7 @@ import torch
 
 import rnnprobe
 from rnnprobe.errors import InvalidArgument
+from rnnprobe import theory
 from rnnprobe.theory import meanfield as mf
 from rnnprobe.theory._gauss import as_numpy_nonlinearity, bivariate_expectation, normal_expectation
 
@@ -391,3 +392,79 @@ def test_numpy_twins_match_rnnprobe_nonlinearities(name):
 def test_invalid_arguments(call, match):
     with pytest.raises(InvalidArgument, match=match):
         call()
+
+
+# --------------------------------------------------------------------------- the critical line (issue 11)
+def _tanh_series_fixed_point(sw, sb):
+    """q* from the small-q series E tanh²(√q z) = q − 2q² + 17/3 q³ − 62/3 q⁴ (error O(q⁵)).
+
+    tanh² x = x² − 2/3 x⁴ + 17/45 x⁶ − 62/315 x⁸ + …, E x^{2k} = (2k−1)!! q^k; the root of
+    σ_w² E tanh² + σ_b² − q is found with numpy's polynomial roots (no quadrature).
+    """
+    coeffs = [-62 / 3 * sw**2, 17 / 3 * sw**2, -2 * sw**2, sw**2 - 1, sb**2]     # degree 4 … 0 in q
+    roots = np.roots(coeffs)
+    real = sorted(r.real for r in roots if abs(r.imag) < 1e-12 * max(1.0, abs(r)) and r.real > 0)
+    return real[0] if real else 0.0
+
+
+CRITICAL_AND_BELOW = [0.0, 0.3, 0.8, 0.9, 0.99, 0.9999, 1 - 1e-9, 1 - 1e-12, 1.0, 1 + 1e-15]
+
+
+@pytest.mark.parametrize("sw", CRITICAL_AND_BELOW)
+def test_collapse_is_exact_at_and_below_the_critical_line(sw):
+    """σ_b = 0, tanh, σ_w <= 1 (and within rounding above): q* = 0 exactly, so χ₁ = χ_c = σ_w² and the
+    depth scales are −1/log σ_w² (∞ at the critical point). Before issue 11, σ_w = 1 gave q* ≈ 1.6e-20."""
+    assert mf.fixed_point(sw, 0.0, "tanh") == 0.0
+    x = mf.chi1(sw, 0.0, "tanh")
+    assert x == sw**2
+    m = mf.mean_field(sw, 0.0, "tanh")
+    assert (m.q_star, m.c_star, m.chi_c) == (0.0, 1.0, sw**2)
+    assert m.correlation_depth_scale == m.depth_scale == mf.depth_scale(sw**2)
+    assert m.phase == ("critical" if abs(sw**2 - 1) <= 1e-9 else "ordered")
+    g = mf.layer_growth(sw, 0.0, "tanh", width=400)          # the collapsed (linear-net) branch
+    assert g.mean == x and (g.q_mean, g.q_variance) == (0.0, 0.0)
+    assert all(math.isfinite(v) for v in (g.log_mean, g.variance, g.log_variance)) or sw == 0.0
+
+
+def test_the_critical_point_itself():
+    assert theory.critical_point(0.0, "tanh") == (1.0, 0.0)
+    m = mf.mean_field(1.0, 0.0, "tanh")
+    assert m.chi1 == m.chi_c == 1.0 and m.depth_scale == m.correlation_depth_scale == math.inf
+    g = mf.layer_growth(1.0, 0.0, "tanh", width=400)         # raised ZeroDivisionError before issue 11
+    assert g.mean == 1.0 and g.log_mean == pytest.approx(-(3 * 1.0 - 1) / (2 * 400), abs=1e-15)
+
+
+@pytest.mark.parametrize("sw, sb", [(1 + 1e-9, 0.0), (1 + 1e-6, 0.0), (1 + 1e-4, 0.0), (1.001, 0.0), (1.01, 0.0),
+                                    (1.0, 1e-300), (1.0, 1e-20), (1.0, 1e-10), (1.0, 1e-6), (1.0, 1e-3),
+                                    (0.99, 1e-4), (1.001, 1e-4)])
+def test_fixed_point_near_the_critical_line_against_the_series(sw, sb):
+    """Just above the line, or with a tiny bias: q* > 0, within 1e-14 absolute (rounding near q = 0)
+    plus the series' truncation (~46 q⁵/(q·slope) < 100 q⁴) of the series' root."""
+    q = mf.fixed_point(sw, sb, "tanh")
+    ref = _tanh_series_fixed_point(sw, sb)
+    assert abs(q - ref) <= 1e-14 + 100 * ref**4, (q, ref)
+    assert q > 0 or ref < 1e-14
+
+
+@pytest.mark.parametrize("sb", [0.0, 1e-300, 1e-12, 1e-6, 0.05, 0.3])
+def test_the_grid_around_the_critical_line(sb):
+    """(σ_w, σ_b) around the tanh line, exactly critical points included: q* is a finite fixed point
+    (q* = 0 exactly only without bias at or below the line), and no mean-field quantity is NaN."""
+    line = mf.critical_sigma_w(sb, "tanh")
+    sws = sorted({0.5, 0.9, 0.99, 1 - 1e-9, 1.0, 1 + 1e-9, 1.01, 1.1, 1.5, line, line * (1 - 1e-9), line * (1 + 1e-9)})
+    for sw in sws:
+        q = mf.fixed_point(sw, sb, "tanh")
+        assert math.isfinite(q) and q >= 0
+        assert mf.length_map(q, sw, sb, "tanh") == pytest.approx(q, rel=1e-9, abs=1e-14)
+        if sb**2 > 0:                 # (1e-300² underflows: the same map as σ_b = 0)
+            assert q > 0
+        elif sw <= 1.0:
+            assert q == 0.0
+        m = mf.mean_field(sw, sb, "tanh")
+        assert not any(isinstance(v, float) and math.isnan(v) for v in vars(m).values()), m
+        assert m.phase == ("critical" if abs(m.chi1 - 1) <= 1e-9 else "ordered" if m.chi1 < 1 else "chaotic")
+        g = mf.layer_growth(sw, sb, "tanh", width=400)
+        assert all(math.isfinite(v) for v in vars(g).values() if isinstance(v, float)), g
+    sw, q = theory.critical_point(sb, "tanh")
+    assert mf.chi1(sw, sb, "tanh") == pytest.approx(1.0, abs=1e-9)
+    assert q == (0.0 if sb**2 == 0.0 else pytest.approx(mf.length_map(q, sw, sb, "tanh"), rel=1e-9))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from rnnprobe._validation import check_choice, check_dtype, check_int, check_real
+from rnnprobe._validation import check_choice, check_dtype, check_real, check_seed
 from rnnprobe.init import INIT_SCHEMES, init_matrix
 
 __all__ = ["ParameterDrawer"]
@@ -27,7 +27,7 @@ class ParameterDrawer:
     """
 
     def __init__(self, *, seed: int = 0, init: str = "gaussian", gain: float = 1.0, dtype=torch.float64):
-        self.seed = check_int("seed", seed, min_value=0)
+        self.seed = check_seed("seed", seed)
         self.init = check_choice("init", init, INIT_SCHEMES)
         self.gain = check_real("gain", gain, low=0.0)
         self.dtype = check_dtype("dtype", dtype)

@@ -191,13 +191,13 @@ class _Architectures(Mapping):
         self._specs = {s.name: s for s in specs}
 
     def __getitem__(self, name: str) -> ArchitectureSpec:
-        if name not in self._specs:
+        if not isinstance(name, str) or name not in self._specs:   # a list is unhashable: say so, not TypeError
             check_choice("architecture", name, self._specs)
         return self._specs[name]
 
     def __contains__(self, name) -> bool:
         # Mapping's default calls __getitem__ and catches KeyError only; ours raises InvalidArgument
-        return name in self._specs
+        return isinstance(name, str) and name in self._specs
 
     def get(self, name, default=None):
         return self._specs.get(name, default)

@@ -156,8 +156,12 @@ def fixed_point(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q0
 
     The map is increasing in q, so the iterates move monotonically to the
     nearest fixed point in the direction of ``length_map(q0) − q0``; it is
-    bracketed and polished with Brent's method. ``0.0`` when the iterates
-    collapse (e.g. tanh with σ_b = 0 and σ_w <= 1).
+    bracketed and polished with Brent's method. ``0.0`` exactly when the
+    iterates collapse: where q = 0 is fixed (σ_b = 0 and φ(0) = 0) and no
+    positive fixed point can be resolved below q0, i.e. at and below the
+    critical line (tanh with σ_b = 0 and σ_w <= 1, the critical point σ_w = 1
+    included) and within rounding (1.4e-14 in σ_w² φ′(0)²) above it. Near
+    q = 0 the fixed point is accurate to about 1e-14 absolute.
 
     Raises
     ------
@@ -169,8 +173,8 @@ def fixed_point(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q0
     --------
     >>> round(fixed_point(1.0, 0.2, "relu"), 12)        # σ_b²/(1 − σ_w²/2)
     0.08
-    >>> fixed_point(0.8, 0.0, "tanh")
-    0.0
+    >>> fixed_point(0.8, 0.0, "tanh"), fixed_point(1.0, 0.0, "tanh")   # ordered, and exactly critical
+    (0.0, 0.0)
     """
     sigma_w, sigma_b = _params(sigma_w, sigma_b)
     q0 = check_real("q0", q0, low=0.0, low_open=True)
@@ -193,6 +197,8 @@ def fixed_point(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q0
     g0 = g(q0)
     if g0 == 0.0:
         return q0
+    if g0 < 0 and sigma_b**2 == 0.0 and float(nl.phi(np.zeros(1))[0]) == 0.0:   # q = 0 is fixed
+        return _collapse_or_fixed_point(nl, sigma_w, q0)
     if g0 > 0:
         lo, hi = q0, 2 * q0
         while g(hi) > 0:
@@ -209,6 +215,35 @@ def fixed_point(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q0
             if lo < 1e-280:
                 return 0.0
     return float(optimize.brentq(g, lo, hi, xtol=1e-15 * hi, rtol=4 * np.finfo(float).eps, maxiter=500))
+
+
+# |relative growth − 1| of the length map below this is rounding (the quadrature's is ~4e-16)
+_COLLAPSE_TOL = 64 * np.finfo(float).eps
+
+
+def _collapse_or_fixed_point(nl, sigma_w: float, q0: float) -> float:
+    """q* below ``q0`` when q = 0 is itself fixed (σ_b = 0, φ(0) = 0) and the map decreases at q0.
+
+    The iterates fall to the largest fixed point below q0: a positive root of the relative growth
+    ``h(q) = σ_w² E[φ(√q z)²]/q − 1`` (well conditioned as q → 0, where the absolute
+    ``g(q) = q·h(q)`` drowns in rounding), else 0. Near the critical line ``h(q) → σ_w² φ′(0)² − 1``
+    as q → 0; once ``|h|`` is within rounding (``_COLLAPSE_TOL`` ≈ 1.4e-14) no positive fixed point
+    can be resolved and q* = 0 exactly: at and below the critical line, and within 1.4e-14 of it
+    in ``σ_w² φ′(0)²`` above it (where the true q* is below about 1e-14).
+    """
+    def h(q):
+        return sigma_w**2 * _m(nl, 2, q) / q - 1.0
+
+    hi, lo = q0, q0 / 1e4
+    while True:
+        h_lo = h(lo)
+        if h_lo > _COLLAPSE_TOL:
+            return float(optimize.brentq(h, lo, hi, xtol=1e-15 * hi, rtol=4 * np.finfo(float).eps, maxiter=500))
+        if h_lo >= -_COLLAPSE_TOL:
+            return 0.0
+        hi, lo = lo, lo / 1e4
+        if lo < 1e-280:
+            return 0.0
 
 
 def _q_or_fixed(q, sigma_w, sigma_b, nl):
@@ -233,7 +268,10 @@ def chi1(sigma_w: float, sigma_b: float = 0.0, nonlinearity="tanh", *, q: float 
     nl = as_numpy_nonlinearity(nonlinearity)
     if nl.is_homogeneous():
         return sigma_w**2 * _m(nl, 2, 1.0, deriv=True)
-    return sigma_w**2 * _m(nl, 2, _q_or_fixed(q, sigma_w, sigma_b, nl), deriv=True)
+    q = _q_or_fixed(q, sigma_w, sigma_b, nl)
+    if q == 0.0:   # exactly σ_w² φ′(0)² (the quadrature's weights sum to 1 only to rounding)
+        return sigma_w**2 * float(nl.dphi(np.zeros(1))[0]) ** 2
+    return sigma_w**2 * _m(nl, 2, q, deriv=True)
 
 
 def depth_scale(chi: float) -> float:

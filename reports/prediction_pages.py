@@ -1,4 +1,4 @@
-"""Figures of the theory study: predicted against measured, per prediction, with tolerances.
+"""The theory study's report pages: predicted against measured, per prediction, with tolerances.
 
 Every function draws frames from :func:`analysis.pool_checks` (one row per
 check × index, seeds pooled) or :func:`analysis.check_summary` (one row per

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from rnnprobe.reports import ARCH_PALETTE, plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores
 from rnnprobe.reports.captions import theory_caption, theory_clause
-from rnnprobe.reports.theory import theory_palette
+from rnnprobe.reports.prediction_pages import theory_palette
 from rnnprobe.errors import InvalidArgument
 
 

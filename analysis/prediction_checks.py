@@ -1,14 +1,21 @@
-"""Theory study: predicted against measured, pooled over seeds, with tolerances and verdicts.
+"""The theory study's checks: tolerances and verdicts per point, pooled over seeds.
 
-The ``theory`` study writes, per grid point (one prediction × setting ×
-quantity × seed) and per index (lag, layer or index; one row for a scalar),
-the metrics ``predicted``, ``measured``, ``standard_error``, ``allowance``,
-``tolerance`` (and ``limit``, the published large-size value, where it
-differs), and in summary.csv the point's verdict ``passed``, the ``relation``
-('equal' or 'at most'), ``replicates``, ``dof`` and ``significance``.
+The ``theory`` study measures; this module judges. The study writes, per grid
+point (one prediction × setting × quantity × seed) and per index (lag, layer
+or index; one row for a scalar), the metrics ``predicted``, ``measured``,
+``standard_error``, ``allowance`` (and ``limit``, the published large-size
+value, where it differs), and in summary.csv the point's ``relation`` ('equal'
+or 'at most'), ``replicates`` and ``dof`` (:data:`rnnprobe.schema.CHECK_METRICS`,
+:data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`).
 
-This module pools the seeds. For one check (prediction, setting, quantity) and
-index j, over its S seeds i:
+Per point (:func:`check_points`), with m the check's number of indices: the
+tolerance is c·standard_error + allowance, c the two-sided critical value
+(Student t with ``dof`` degrees of freedom, normal when ``dof`` = ∞) at
+``significance`` (:data:`SIGNIFICANCE` = 1e-4 by default) Bonferroni-split over
+the m indices; the point passes an index when |measured − predicted| ≤
+tolerance ('equal'), or measured − predicted ≤ allowance ('at most').
+
+Pooled over a check's S seeds i (:func:`pool_checks`), per index j:
 
 * predicted P = mean_i p_ij, measured M = mean_i m_ij with its spread over
   seeds (std, min, max);
@@ -16,9 +23,8 @@ index j, over its S seeds i:
   seed's network);
 * standard error SE = sqrt(Σ_i se_ij²)/S, with Welch–Satterthwaite degrees of
   freedom ν = (Σ se²)² / Σ (se⁴/dof_i);
-* tolerance T = c·SE + A, A = mean_i of the allowances, c the two-sided critical
-  value (Student t with ν degrees of freedom, normal when ν = ∞) at the
-  point's significance level Bonferroni-split over the check's m indices;
+* tolerance T = c·SE + A, A = mean_i of the allowances, c the critical value as
+  above with ν degrees of freedom;
 * verdict: |E| ≤ T ('equal'); for an upper bound ('at most'),
   m_ij − p_ij ≤ a_ij at every seed and index.
 
@@ -30,12 +36,11 @@ Examples
 >>> import pandas as pd
 >>> rows = []
 >>> for seed, (p, m, se) in enumerate([(1.0, 1.02, 0.01), (1.0, 0.99, 0.01)]):
-...     for metric, value in (("predicted", p), ("measured", m), ("standard_error", se),
-...                           ("allowance", 0.0), ("tolerance", 0.05)):
+...     for metric, value in (("predicted", p), ("measured", m), ("standard_error", se), ("allowance", 0.0)):
 ...         rows.append(dict(prediction="meanfield", setting="tanh-ordered", quantity="chi1", seed=seed,
 ...                          metric=metric, value=value))
 >>> summary = pd.DataFrame(dict(prediction="meanfield", setting="tanh-ordered", quantity="chi1", seed=[0, 1],
-...                             passed=True, relation="equal", dof=7.0, significance=1e-4))
+...                             relation="equal", dof=7.0))
 >>> row = pool_checks(pd.DataFrame(rows), summary).iloc[0]
 >>> [round(float(row[c]), 5) for c in ("measured", "error", "standard_error")], bool(row.passed)
 ([1.005, 0.005, 0.00707], True)
@@ -50,19 +55,14 @@ import pandas as pd
 from scipy import stats
 
 from rnnprobe.analysis._frames import require_columns
+from rnnprobe.schema import CHECK_KEYS, CHECK_METRICS, CHECK_PARAMETERS
 
-__all__ = ["THEORY_METRICS", "THEORY_PARAMETERS", "CHECK_KEYS", "critical_value", "check_points", "pool_checks",
-           "check_summary", "check_settings", "check_tolerances", "setting_label", "is_theory"]
+__all__ = ["SIGNIFICANCE", "critical_value", "check_points", "pool_checks", "check_summary", "check_settings",
+           "check_tolerances", "setting_label", "is_theory"]
 
-#: the per-index metrics the theory study writes
-THEORY_METRICS = ("predicted", "measured", "standard_error", "allowance", "tolerance", "limit")
-#: one check = one prediction × setting × quantity
-CHECK_KEYS = ("prediction", "setting", "quantity")
-#: grid columns that hold a setting's parameters (kept when present)
-THEORY_PARAMETERS = ("arch", "hidden", "length", "depth", "gain", "init", "nonlinearity", "bias_std", "alpha",
-                     "forget_bias", "update_bias", "chrono")
+#: two-sided significance level of one check (Bonferroni-split over its indices)
+SIGNIFICANCE = 1e-4
 _INDEX_COLUMNS = ("lag", "layer", "index")
-_DEFAULT_SIGNIFICANCE = 1e-4
 
 
 def is_theory(results: pd.DataFrame | None) -> bool:
@@ -73,12 +73,11 @@ def is_theory(results: pd.DataFrame | None) -> bool:
     return {"predicted", "measured"} <= metrics
 
 
-def critical_value(dof: float, n_indices: int, significance: float = _DEFAULT_SIGNIFICANCE) -> float:
+def critical_value(dof: float, n_indices: int, significance: float = SIGNIFICANCE) -> float:
     """Two-sided critical value at ``significance``, Bonferroni-split over ``n_indices``.
 
     Student t with ``dof`` degrees of freedom; normal when ``dof`` is infinite
-    (an exact or theory-given standard error). The study's per-point verdicts use
-    the same rule.
+    (an exact or theory-given standard error).
 
     Examples
     --------
@@ -106,47 +105,60 @@ def _index_columns(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     return kind, pos
 
 
-def check_points(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per grid point × index: the theory metrics side by side, with the point's summary.
+def check_points(results: pd.DataFrame, summary: pd.DataFrame | None = None, *,
+                 significance: float = SIGNIFICANCE) -> pd.DataFrame:
+    """One row per grid point × index: the check's metrics side by side, its tolerance and verdict.
 
     Parameters
     ----------
     results : DataFrame
         ``results.csv`` of a theory study (other metrics are ignored).
     summary : DataFrame, optional
-        ``summary.csv``: adds ``passed``, ``relation``, ``dof``, ``replicates``,
-        ``significance`` per point. Without it a point is taken as an 'equal'
-        check with an exact standard error (dof = ∞) at significance 1e-4.
+        ``summary.csv``: adds ``relation``, ``dof``, ``replicates`` per point.
+        Without it a point is taken as an 'equal' check with an exact standard
+        error (dof = ∞).
+    significance : float
+        Two-sided level of one check, Bonferroni-split over its indices.
 
     Returns
     -------
     DataFrame
         The check keys, the parameter columns present, ``seed``, ``index_kind``
         ('lag', 'layer', 'index' or '' for a scalar), ``position``, the metrics
-        of :data:`THEORY_METRICS` (``limit`` NaN where absent), ``relation``,
-        ``dof``, ``significance``, ``replicates``, ``point_passed`` (the
-        point's verdict at this index, recomputed from its rows) and ``passed``
-        (the point's overall verdict as the study recorded it, when given).
+        of :data:`rnnprobe.schema.CHECK_METRICS` (``limit`` NaN where absent),
+        ``relation``, ``dof``, ``replicates``, ``n_indices`` (of the point),
+        ``critical_value``, ``tolerance`` (c·standard_error + allowance) and
+        ``point_passed`` (the point's verdict at this index).
+
+    Examples
+    --------
+    A measurement 3 standard errors off passes at level 1e-4 (c = 3.89), 5 off does not:
+
+    >>> R = pd.DataFrame({"prediction": "p", "setting": "s", "quantity": "q", "seed": [0] * 4 + [1] * 4,
+    ...     "metric": ["predicted", "measured", "standard_error", "allowance"] * 2,
+    ...     "value": [1.0, 1.03, 0.01, 0.0, 1.0, 1.05, 0.01, 0.0]})
+    >>> pts = check_points(R)
+    >>> [round(float(v), 4) for v in pts["tolerance"]], pts["point_passed"].tolist()
+    ([0.0389, 0.0389], [True, False])
     """
     require_columns(results, ["metric", "value", *CHECK_KEYS, "seed"], name="results")
-    rows = results[results["metric"].isin(THEORY_METRICS)].copy()
+    rows = results[results["metric"].isin(CHECK_METRICS)].copy()
     if rows.empty:
         return pd.DataFrame()
     kind, pos = _index_columns(rows)
     rows["index_kind"], rows["position"] = kind, pos
-    params = [c for c in THEORY_PARAMETERS if c in rows]
+    params = [c for c in CHECK_PARAMETERS if c in rows]
     keys = list(CHECK_KEYS) + ["seed", "index_kind", "position"]
     key_frame = rows[keys].astype(object).where(rows[keys].notna(), "")
     wide = rows.assign(**{k: key_frame[k] for k in keys}).pivot_table(index=keys, columns="metric", values="value",
                                                                       aggfunc="first", sort=False)
     wide = wide.reset_index()
-    for m in THEORY_METRICS:
+    for m in CHECK_METRICS:
         if m not in wide:
             wide[m] = np.nan
     first = rows.assign(**{k: key_frame[k] for k in keys}).groupby(keys, sort=False)[params].first().reset_index()
     wide = wide.merge(first, on=keys, how="left")
-    defaults = {"relation": "equal", "dof": math.inf, "significance": _DEFAULT_SIGNIFICANCE, "replicates": np.nan,
-                "passed": np.nan}
+    defaults = {"relation": "equal", "dof": math.inf, "replicates": np.nan}
     if summary is not None and not summary.empty and set(CHECK_KEYS) <= set(summary.columns):
         cols = [c for c in defaults if c in summary]
         s = summary[list(CHECK_KEYS) + ["seed"] + cols].copy()
@@ -159,9 +171,11 @@ def check_points(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> 
         else:
             wide[c] = wide[c].where(wide[c].notna(), v)
     wide["dof"] = pd.to_numeric(wide["dof"], errors="coerce").fillna(math.inf).astype(float)
-    wide["significance"] = pd.to_numeric(wide["significance"], errors="coerce").fillna(_DEFAULT_SIGNIFICANCE)
-    diff = wide["measured"] - wide["predicted"]
+    wide["n_indices"] = wide.groupby(list(CHECK_KEYS) + ["seed"], sort=False)["position"].transform("size")
+    wide["critical_value"] = [critical_value(d, m, significance) for d, m in zip(wide["dof"], wide["n_indices"])]
     allowance = wide["allowance"].fillna(0.0)
+    wide["tolerance"] = wide["critical_value"] * wide["standard_error"].fillna(0.0) + allowance
+    diff = wide["measured"] - wide["predicted"]
     bound = wide["relation"] == "at most"
     wide["point_passed"] = np.where(bound, diff <= allowance, diff.abs() <= wide["tolerance"])
     wide["position"] = pd.to_numeric(wide["position"], errors="coerce")
@@ -171,7 +185,7 @@ def check_points(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> 
     return wide[order + rest]
 
 
-def _pool(group: pd.DataFrame, n_indices: int) -> dict:
+def _pool(group: pd.DataFrame, n_indices: int, significance: float) -> dict:
     S = len(group)
     p, m = group["predicted"].to_numpy(float), group["measured"].to_numpy(float)
     se_i = group["standard_error"].fillna(0.0).to_numpy(float)
@@ -185,7 +199,6 @@ def _pool(group: pd.DataFrame, n_indices: int) -> dict:
         dof = math.inf
     else:
         dof = var**2 / float(np.sum(se_i[finite] ** 4 / dof_i[finite]))
-    significance = float(group["significance"].iloc[0])
     c = critical_value(dof, n_indices, significance)
     allowance = float(a_i.mean())
     relation = str(group["relation"].iloc[0])
@@ -224,7 +237,8 @@ def _pool(group: pd.DataFrame, n_indices: int) -> dict:
     }
 
 
-def pool_checks(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> pd.DataFrame:
+def pool_checks(results: pd.DataFrame, summary: pd.DataFrame | None = None, *,
+                significance: float = SIGNIFICANCE) -> pd.DataFrame:
     """Pool the seeds: one row per check (prediction, setting, quantity) × index.
 
     Parameters
@@ -232,6 +246,8 @@ def pool_checks(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> p
     results, summary : DataFrame
         The theory study's ``results.csv`` and ``summary.csv`` (see
         :func:`check_points`).
+    significance : float
+        Two-sided level of one check, Bonferroni-split over its indices.
 
     Returns
     -------
@@ -249,10 +265,10 @@ def pool_checks(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> p
         at every index of the check) and ``passed``. Empty when there are no
         theory rows.
     """
-    points = check_points(results, summary)
+    points = check_points(results, summary, significance=significance)
     if points.empty:
         return pd.DataFrame()
-    params = [c for c in THEORY_PARAMETERS if c in points]
+    params = [c for c in CHECK_PARAMETERS if c in points]
     check_key = list(CHECK_KEYS)
     n_indices = points.groupby(check_key, sort=False)["position"].transform(
         lambda s: s.nunique(dropna=False))
@@ -262,7 +278,7 @@ def pool_checks(results: pd.DataFrame, summary: pd.DataFrame | None = None) -> p
     out = []
     for _, g in points.groupby(check_key + ["index_kind", "position"], sort=False, dropna=False):
         head = {k: g[k].iloc[0] for k in check_key + params + ["index_kind", "position"]}
-        pooled = _pool(g, int(g["_m"].iloc[0]))
+        pooled = _pool(g, int(g["_m"].iloc[0]), significance)
         pooled["check_seeds_passed"] = int(per_seed.loc[tuple(head[k] for k in check_key)])
         out.append({**head, **pooled})
     return pd.DataFrame(out)
@@ -352,7 +368,7 @@ def check_summary(checks: pd.DataFrame) -> pd.DataFrame:
         score = g["measured_to_bound"] if bound else g["error_to_tolerance"]
         worst = g.loc[score.fillna(-np.inf).idxmax()] if score.notna().any() else g.iloc[0]
         row = {k: worst[k] for k in CHECK_KEYS}
-        row.update({c: worst[c] for c in THEORY_PARAMETERS if c in g})
+        row.update({c: worst[c] for c in CHECK_PARAMETERS if c in g})
         row["parameters"] = setting_label(worst)
         row["n_indices"] = len(g)
         for c in ("index_kind", "position", "predicted", "measured", "measured_std", "limit", "error", "tolerance",

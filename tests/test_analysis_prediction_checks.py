@@ -1,4 +1,4 @@
-"""analysis.theory_checks against hand-computed frames: pooling over seeds, tolerances, verdicts, tables."""
+"""analysis.prediction_checks (the theory study's checks) against hand-computed frames: pooling over seeds, tolerances, verdicts, tables."""
 
 from __future__ import annotations
 
@@ -10,19 +10,22 @@ import pytest
 from scipy import stats
 
 from rnnprobe import analysis
-from rnnprobe.analysis.theory_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
+from rnnprobe.analysis.prediction_checks import (check_points, check_settings, check_summary, check_tolerances, critical_value,
                                     is_theory, pool_checks, setting_label)
 from rnnprobe.errors import InvalidArgument
 
 KEYS = dict(prediction="meanfield", setting="tanh-ordered", quantity="chi1")
 
 
-def frames(points, *, keys=KEYS, index=None, relation="equal", significance=1e-4):
-    """results and summary frames from ``points``: one dict per seed with per-index lists of the metrics."""
+def frames(points, *, keys=KEYS, index=None, relation="equal"):
+    """results and summary frames from ``points``: one dict per seed with per-index lists of the metrics.
+
+    A ``tolerance`` entry is what the check's tolerance should come out as (not written: the analysis computes it).
+    """
     rows, summary = [], []
     for seed, p in enumerate(points):
         n = len(p["predicted"])
-        for metric in ("predicted", "measured", "standard_error", "allowance", "tolerance", "limit"):
+        for metric in ("predicted", "measured", "standard_error", "allowance", "limit"):
             if metric not in p:
                 continue
             for j in range(n):
@@ -31,8 +34,8 @@ def frames(points, *, keys=KEYS, index=None, relation="equal", significance=1e-4
                 if index:
                     row[index] = j + 1
                 rows.append(row)
-        summary.append(dict(keys, arch="mlp", hidden=256, seed=seed, passed=p.get("passed", True), relation=relation,
-                            dof=p["dof"], replicates=p.get("replicates", 1), significance=significance))
+        summary.append(dict(keys, arch="mlp", hidden=256, seed=seed, relation=relation, dof=p["dof"],
+                            replicates=p.get("replicates", 1)))
     return pd.DataFrame(rows), pd.DataFrame(summary)
 
 
@@ -103,13 +106,17 @@ def test_upper_bounds_pass_only_when_every_seed_is_below():
     assert check_summary(checks).iloc[0]["seeds_passed"] == 1
 
 
-def test_points_recompute_each_seeds_verdict_and_default_without_summary():
-    p = dict(predicted=[1.0], measured=[1.05], standard_error=[0.01], allowance=[0.0], tolerance=[0.04], dof=5,
-             limit=[1.01])
+def test_points_get_each_seeds_tolerance_and_verdict_and_default_without_summary():
+    p = dict(predicted=[1.0], measured=[1.05], standard_error=[0.005], allowance=[0.001], dof=5, limit=[1.01])
     R, S = frames([p])
     pts = check_points(R, S)
-    assert pts[["predicted", "measured", "tolerance", "limit"]].iloc[0].tolist() == [1.0, 1.05, 0.04, 1.01]
-    assert not pts["point_passed"].iloc[0]                             # |0.05| > 0.04
+    c = stats.t.ppf(1 - 5e-5, 5)                                       # one index: c = t_5(1 − 5e-5) = 11.18
+    assert pts[["predicted", "measured", "limit"]].iloc[0].tolist() == [1.0, 1.05, 1.01]
+    assert pts["critical_value"].iloc[0] == pytest.approx(c) and pts["n_indices"].iloc[0] == 1
+    assert pts["tolerance"].iloc[0] == pytest.approx(c * 0.005 + 0.001)  # 0.057: |0.05| within
+    assert pts["point_passed"].iloc[0]
+    assert not check_points(R, S.assign(dof=math.inf))["point_passed"].iloc[0]   # normal: 3.89 × 0.005 + 0.001 < 0.05
+    assert not check_points(R, S, significance=0.5)["point_passed"].iloc[0]      # c = t_5(0.75) = 0.73
     bare = check_points(R)                                             # no summary: 'equal', exact s.e.
     assert bare["relation"].iloc[0] == "equal" and math.isinf(bare["dof"].iloc[0])
     assert check_points(R[R["metric"] == "nothing"]).empty

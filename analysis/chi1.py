@@ -1,4 +1,8 @@
-"""Measured gradient growth per step against mean-field theory (χ₁).
+"""The χ₁ comparison for the vanishing, depth and memory studies: measured gradient growth per step against mean field.
+
+(The ``theory`` study's own checks, mean field included, are
+:mod:`rnnprobe.analysis.prediction_checks`; the predictions themselves are
+:mod:`rnnprobe.theory`.)
 
 Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017) predicts, for a
 random network ``h' = φ(W h + b)`` with ``W_ij ~ N(0, σ_w²/n)``, that one step

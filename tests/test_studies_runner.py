@@ -1,4 +1,4 @@
-"""The grid runner: atomic files, resuming, worker processes, Dask, failures."""
+"""The run engine (rnnprobe.studies._runner): atomic files, resuming, worker processes, Dask, failures."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 import pytest
 import torch
 
-from rnnprobe import runner
-from rnnprobe.runner import PointFailed, PointStore, atomic_write, run_points
+from rnnprobe.studies import _runner as runner
+from rnnprobe.studies._runner import MemoryStore, PointFailed, PointStore, atomic_write, run_points
 
 TASKS = [(f"p{i}", {"i": i, "x": i / 7}) for i in range(5)]
 
@@ -126,6 +126,22 @@ def test_run_points_in_process_resumes_only_missing(tmp_path):
     assert second.computed == ["p3"] and sorted(second.resumed) == ["p0", "p1", "p2", "p4"]
     assert calls == [0, 1, 2, 3, 4, 3]
     assert {k: v["square"] for k, v in store.load().items()} == {f"p{i}": i * i for i in range(5)}
+
+
+def test_memory_store_resumes_like_a_point_store_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = MemoryStore()
+    record = {"v": [0.1, 1e-300, math.inf, 2 / 3], "n": None, "b": True}
+    first = run_points(lambda arg: record, TASKS[:2], store)
+    assert sorted(first.computed) == ["p0", "p1"]
+    second = run_points(lambda arg: record, TASKS[:3], store)
+    assert second.computed == ["p2"] and sorted(second.resumed) == ["p0", "p1"]
+    assert store.load()["p2"] == record and store.remove_temporary() == 0
+    nan = MemoryStore()
+    nan.save("k", {"v": math.nan})
+    assert math.isnan(nan.load()["k"]["v"])
+    store.clear()
+    assert store.load() == {} and list(tmp_path.iterdir()) == []
 
 
 def test_run_points_progress_callback_sees_every_point(tmp_path):

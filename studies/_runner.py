@@ -1,4 +1,4 @@
-"""Run a grid of independent points: in this process, in worker processes, or on a Dask cluster.
+"""The run engine: a grid of independent points, in this process, in worker processes or on a Dask cluster.
 
 Resumable and lossless: every finished point is written at once, atomically
 (a temporary file in the same directory, then ``os.replace``), as one JSON file
@@ -14,13 +14,15 @@ depend on how many jobs ran them.
 Examples
 --------
 >>> import tempfile
->>> from rnnprobe.runner import PointStore, run_points
+>>> from rnnprobe.studies._runner import MemoryStore, PointStore, run_points
 >>> store = PointStore(tempfile.mkdtemp())
 >>> report = run_points(dict, [("a", {"x": 1}), ("b", {"x": 2})], store)
 >>> sorted(report.computed), store.load()["b"]
 (['a', 'b'], {'x': 2})
 >>> run_points(dict, [("a", {"x": 1}), ("b", {"x": 2})], store).computed
 []
+>>> run_points(dict, [("a", {"x": 1})], MemoryStore()).computed      # nothing written to disk
+['a']
 """
 
 from __future__ import annotations
@@ -41,10 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rnnprobe.errors import RnnProbeError
+from rnnprobe.schema import point_file_name
 
 __all__ = [
-    "PointStore", "RunReport", "PointFailed", "run_points", "atomic_write", "write_csv", "csv_line", "remove_temporary",
-    "read_identity", "identity_differences", "write_identity",
+    "PointStore", "MemoryStore", "RunReport", "PointFailed", "run_points", "atomic_write", "write_csv", "csv_text",
+    "csv_line", "remove_temporary", "read_identity", "identity_differences", "write_identity", "single_thread",
 ]
 
 IDENTITY_FILE = "_run.json"
@@ -91,8 +94,8 @@ def csv_line(cells: Sequence[str]) -> str:
     return buf.getvalue()[:-2]
 
 
-def write_csv(path, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> int:
-    """Write a CSV table atomically; return the row count.
+def csv_text(columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> tuple[str, int]:
+    """A CSV table as text (``\\n`` line ends) and its row count.
 
     Each row is a sequence of cells already formatted as strings, or a line already
     encoded by :func:`csv_line` (faster for long tables).
@@ -100,12 +103,17 @@ def write_csv(path, columns: Sequence[str], rows: Iterable[Sequence[str] | str])
     parts = [csv_line(columns)]
     for row in rows:
         parts.append(row if isinstance(row, str) else csv_line(row))
-    atomic_write(path, "\n".join(parts) + "\n")
-    return len(parts) - 1
+    return "\n".join(parts) + "\n", len(parts) - 1
 
 
-def _file_name(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9=.,+_-]", "_", key) + ".json"
+def write_csv(path, columns: Sequence[str], rows: Iterable[Sequence[str] | str]) -> int:
+    """Write a CSV table (see :func:`csv_text`) atomically; return the row count."""
+    text, n = csv_text(columns, rows)
+    atomic_write(path, text)
+    return n
+
+
+_file_name = point_file_name
 
 
 class PointStore:
@@ -155,6 +163,32 @@ class PointStore:
             p.unlink(missing_ok=True)
         self.remove_temporary()
         (self.directory / IDENTITY_FILE).unlink(missing_ok=True)
+
+
+class MemoryStore:
+    """A :class:`PointStore` that keeps the finished points in memory (a run that writes nothing).
+
+    Records go through JSON as in a :class:`PointStore`, so that both give the same values.
+    """
+
+    def __init__(self):
+        self._points: dict[str, str] = {}
+
+    def save(self, key: str, record: Mapping) -> None:
+        """Keep one finished point."""
+        self._points[key] = json.dumps(record, allow_nan=True)
+
+    def load(self) -> dict:
+        """``{key: record}`` of every finished point."""
+        return {k: json.loads(v) for k, v in self._points.items()}
+
+    def remove_temporary(self) -> int:
+        """Nothing to remove: 0."""
+        return 0
+
+    def clear(self) -> None:
+        """Forget every point."""
+        self._points.clear()
 
 
 # --------------------------------------------------------------------------- identity
@@ -246,7 +280,7 @@ def run_points(
         ``func(arg) -> dict`` (JSON-ready); importable, for worker processes.
     tasks : sequence of (key, arg)
         Submitted in this order (put long ones first).
-    store : PointStore
+    store : PointStore or MemoryStore
         Where finished points are (and go).
     jobs : int
         Worker processes (spawned; 1 runs here, in this process).

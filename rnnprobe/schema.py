@@ -1,0 +1,171 @@
+"""The results schema: every column, metric and summary field a study writes, declared once.
+
+Studies write these names, analysis reads them, reports label them, and
+``docs/results.md`` documents each one (a test holds the document to this
+module). This module imports nothing heavier than the standard library (no
+torch, no pandas), so that every layer can import it.
+
+A run directory (``rnnprobe study NAME --out DIR`` or
+``rnnprobe.studies.run(NAME, out=DIR)``) holds :data:`RESULTS_FILE`,
+:data:`SUMMARY_FILE`, :data:`META_FILE` and the point store :data:`POINTS_DIR`.
+
+* ``results.csv``: the grid columns (:data:`GRID_COLUMNS`, then the study's
+  extra grid columns, :data:`EXTRA_GRID_COLUMNS`), ``point_id``, then
+  :data:`ROW_COLUMNS`; one row per grid point × lag / layer / index × metric
+  (:data:`METRICS`, and for the ``theory`` study :data:`CHECK_METRICS`);
+* ``summary.csv``: the grid columns, ``point_id``, then the scalar fields
+  (:data:`SUMMARY_FIELDS`, for the ``theory`` study also
+  :data:`CHECK_SUMMARY_FIELDS`), ``elapsed_s`` last; one row per grid point.
+
+Studies emit measurements only: the statistics and verdicts of the ``theory``
+study's checks (critical values, tolerances, pass/fail) are computed by
+:mod:`rnnprobe.analysis.prediction_checks`.
+
+Examples
+--------
+>>> from rnnprobe import schema
+>>> list(schema.GRID_COLUMNS)
+['study', 'arch', 'hidden', 'length', 'depth', 'gain', 'seed']
+>>> list(schema.ROW_COLUMNS)
+['metric', 'lag', 'layer', 'index', 'block', 'value']
+>>> schema.point_file_name("vanishing:arch=gru,gain=1.0")
+'vanishing_arch=gru,gain=1.0.json'
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "RESULTS_FILE", "SUMMARY_FILE", "META_FILE", "POINTS_DIR", "TABLE_FILES", "point_file_name",
+    "GRID_COLUMNS", "CORE_AXES", "EXTRA_GRID_COLUMNS", "POINT_ID", "ROW_COLUMNS", "RESULT_COLUMNS",
+    "METRICS", "SUMMARY_FIELDS", "ELAPSED", "SUMMARY_COLUMNS",
+    "CHECK_KEYS", "CHECK_PARAMETERS", "CHECK_METRICS", "CHECK_SUMMARY_FIELDS",
+]
+
+# --------------------------------------------------------------------------- files
+#: the tidy table, one row per grid point x lag / layer / index x metric
+RESULTS_FILE = "results.csv"
+#: one row per grid point
+SUMMARY_FILE = "summary.csv"
+#: configuration, grid, versions, host, timings, column meanings
+META_FILE = "meta.json"
+#: the point store: one JSON file per finished grid point, and ``_run.json``
+POINTS_DIR = "points"
+#: the files a run writes into its directory besides :data:`POINTS_DIR`
+TABLE_FILES = (RESULTS_FILE, SUMMARY_FILE, META_FILE)
+
+
+def point_file_name(point_id: str) -> str:
+    """The file of a grid point in :data:`POINTS_DIR`: its ``point_id`` with every
+    character other than letters, digits and ``=.,+_-`` replaced by ``_``, plus ``.json``."""
+    return re.sub(r"[^A-Za-z0-9=.,+_-]", "_", point_id) + ".json"
+
+
+# --------------------------------------------------------------------------- grid columns
+#: grid columns every table has, in this order (a study's extra grid columns follow)
+GRID_COLUMNS = {
+    "study": "name of the study (str)",
+    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn')",
+    "hidden": "hidden size n (the width for feed-forward stacks) (int)",
+    "length": "sequence length T (int); empty for feed-forward depth rows",
+    "depth": "number of layers L (int; depth study only, empty otherwise)",
+    "gain": "gain of the matrices acting on the state (float; see the study's init)",
+    "seed": "seed of the weights, the inputs and the readout (int)",
+}
+#: the grid axes every study may sweep (the grid columns but ``study``)
+CORE_AXES = tuple(c for c in GRID_COLUMNS if c != "study")
+
+#: extra grid columns the built-in studies add (a study declares which it has, in its ``EXTRA_AXES``)
+EXTRA_GRID_COLUMNS = {
+    "init": "initialisation scheme of the matrices acting on the state (rnnprobe.init)",
+    "forget_bias": "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
+    "update_bias": "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
+    "chrono": "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
+    "prediction": "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, gates)",
+    "setting": "theory study: the parameter setting of the check (its parameters are in the other grid columns)",
+    "quantity": "theory study: the quantity compared (e.g. chi1, lambda_variance, mc_lag)",
+    "nonlinearity": "theory study: the nonlinearity φ of mlp, resmlp and dense settings",
+    "bias_std": "theory study: σ_b, the standard deviation of the biases",
+    "alpha": "theory study: α, the residual branch scale of resmlp",
+}
+
+POINT_ID = {"point_id": "string key of the grid point, stable across runs: '<study>:axis=value,...'"}
+
+# --------------------------------------------------------------------------- results.csv
+#: the per-row columns of results.csv, after the grid columns and point_id
+ROW_COLUMNS = {
+    "metric": "name of the measured quantity (see METRICS)",
+    "lag": "lag k = T - t >= 1 (time metrics; empty otherwise)",
+    "layer": "layer l = 0 .. L-1 (depth metrics; empty otherwise)",
+    "index": "index i >= 0 of a singular value or Lyapunov exponent (empty otherwise)",
+    "block": "weight block, e.g. 'W_h', 'U_z', 'W_hf' (weight_singular_value only)",
+    "value": "the measured value, natural units (float)",
+}
+#: results.csv's columns for a study without extra grid columns
+RESULT_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **ROW_COLUMNS}
+
+#: the metrics of the vanishing, depth and memory studies
+METRICS = {
+    "jacobian_norm": "time: G(k) = ||ds_T/ds_{T-k}||_2 per lag; depth: ||ds_L/ds_l||_2 per layer",
+    "gradient_norm": "time: g(k) = ||dL/ds_{T-k}|| per lag; depth: ||dL/ds_l|| per layer "
+                     "(L: a fixed random unit readout of the final hidden vector, seeded by seed)",
+    "bound_jacobian": "||dL/ds_T|| * G(k) per lag (an upper bound on gradient_norm)",
+    "bound_product": "B_prod(k) = ||dL/ds_T|| * prod_{s=T-k}^{T-1} ||J_s||_2 per lag",
+    "bound_weight": "the lecture's B_W(k) = ||dL/ds_T|| * ||W_h||_2^k * prod ||D_s||_2 per lag (vanilla RNNs only)",
+    "memory_capacity_lag": "MC_k, squared correlation of the best linear readout of u_{t-k} (memory study)",
+    "weight_singular_value": "singular values of each recurrent weight block (with block), decreasing",
+    "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
+    "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
+}
+
+# --------------------------------------------------------------------------- summary.csv
+#: the scalar fields of summary.csv (vanishing, depth, memory), in column order
+SUMMARY_FIELDS = {
+    "memory_threshold": "largest lag k with G(k) >= eps (int)",
+    "memory_threshold_censored": "True when every lag up to T passes (the memory is at least T) (bool)",
+    "memory_efold": "e-folding time -1/slope of a Theil-Sen fit of log G(k) on k (float, inf when not decaying)",
+    "efold_slope": "slope of that fit, per step (natural log)",
+    "efold_slope_low": "lower end of the slope's 95% confidence interval",
+    "efold_slope_high": "upper end of the slope's 95% confidence interval",
+    "lyapunov_exponent": "top Lyapunov exponent lambda_1 along the trajectory, per step",
+    "lyapunov_time": "-1/lambda_1 when lambda_1 < 0, else inf (steps)",
+    "sigma_max": "largest spectral norm over the recurrent weight blocks",
+    "spectral_radius": "spectral radius of the block with the largest spectral norm (empty if not square)",
+    "gamma": "sup|sigma'| of the nonlinearity where the Pascanu verdict applies",
+    "pascanu": "Pascanu et al. (2013) verdict: 'vanishing' | 'inconclusive' | 'not applicable'",
+    "bound_holds": "whether g <= ||dL/ds_T|| G <= B_prod <= B_W held at every lag/layer (bool)",
+    "eps": "threshold of memory_threshold",
+    "memory_capacity": "Jaeger's linear memory capacity sum_k MC_k (memory study)",
+    "log_sv_mean": "mean of the log singular values of the input-output Jacobian (depth study)",
+    "log_sv_std": "standard deviation of those log singular values: 0 is an isometry (depth study)",
+    "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",
+    "min_singular_value": "smallest singular value of the input-output Jacobian (depth study)",
+}
+#: the last column of summary.csv, written by the run engine
+ELAPSED = {"elapsed_s": "wall seconds spent on the grid point (the only column that varies between runs)"}
+#: summary.csv's columns for a study without extra grid columns or fields
+SUMMARY_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **SUMMARY_FIELDS, **ELAPSED}
+
+# --------------------------------------------------------------------------- the theory study's checks
+#: one check = one prediction x setting x quantity (grid columns of the theory study)
+CHECK_KEYS = ("prediction", "setting", "quantity")
+#: grid columns that hold a check's parameters
+CHECK_PARAMETERS = ("arch", "hidden", "length", "depth", "gain", "init", "nonlinearity", "bias_std", "alpha",
+                    "forget_bias", "update_bias", "chrono")
+#: the per-index metrics of a check (results.csv of the theory study)
+CHECK_METRICS = {
+    "predicted": "theory study: the prediction at this finite size (mean over the point's replicates)",
+    "measured": "theory study: rnnprobe's measurement, mean over the point's replicates",
+    "standard_error": "theory study: standard error of the mean of measured - predicted (0: an exact identity)",
+    "allowance": "theory study: systematic part of the tolerance (neglected finite-size terms, rounding)",
+    "limit": "theory study: the published large-size value, where it differs from predicted",
+}
+#: a check's scalar fields (summary.csv of the theory study), before ``elapsed_s``
+CHECK_SUMMARY_FIELDS = {
+    "relation": "theory study: 'equal' (|measured - predicted| within tolerance) or 'at most' (an upper bound)",
+    "replicates": "theory study: independent replicates (networks or input sequences) averaged at the point",
+    "dof": "theory study: degrees of freedom of standard_error (replicates - 1; inf when exact)",
+    "reference": "theory study: where the prediction comes from",
+    "tolerance_basis": "theory study: how the tolerance is justified",
+}

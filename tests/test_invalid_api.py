@@ -1,0 +1,214 @@
+"""A table of bad API calls: each raises the named exception with a message naming the parameter.
+
+In the style of hypothesis's invalid-argument tables: one row per call, the exception type, and a
+fragment of the message (which names the parameter and the value received). Rows marked (#11) were
+raw errors, silent wrong answers or uninitialised memory before issue 11.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import rnnprobe
+from rnnprobe import testing as rt
+from rnnprobe import theory
+from rnnprobe.errors import InvalidArgument
+from rnnprobe.models.base import RecurrentModel
+from rnnprobe.trajectory import Trajectory
+
+F64 = torch.float64
+X = torch.randn(5, 2, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
+
+
+def _model(seed=0):
+    return rnnprobe.build("vanilla-tanh", hidden_size=3, seed=seed)
+
+
+def _traj():
+    return rnnprobe.record(_model(), X)
+
+
+def _residual_traj():
+    return rnnprobe.record(rnnprobe.build("residual", hidden_size=3, seed=0), X)
+
+
+def _other_model_traj():
+    t = _traj()
+    return Trajectory(_model(seed=1), t.inputs, t.states, t.batched)       # same sizes, other weights
+
+
+def _replaced_traj():
+    t = _traj()
+    return dataclasses.replace(t, model=_model(seed=2))
+
+
+def _stale_traj():
+    t = _traj()
+    with torch.no_grad():
+        t.model.W_h.mul_(0.5)                     # weights changed after recording
+    return t
+
+
+class _WrongSizeCell(nn.Module):
+    """A cell that returns 4 numbers for a hidden state of 3."""
+
+    input_size, hidden_size = 1, 3
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x, h):
+        return torch.tanh(self.lin(torch.cat([x, h], -1)))
+
+
+class _TupleCell(nn.Module):
+    """A cell that returns (h, c) though it is not declared tuple_state."""
+
+    input_size, hidden_size = 1, 2
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x, h):
+        out = torch.tanh(self.lin(torch.cat([x, h], -1)))
+        return out, out
+
+
+class _SqrtRNN(RecurrentModel):
+    """h' = sqrt(|h|) + x: finite states, an infinite derivative at h = 0."""
+
+    name = "sqrt-rnn"
+
+    def __init__(self):
+        super().__init__()
+        self.input_size, self.hidden_size, self.state_size = 1, 2, 2
+        self.w = nn.Parameter(torch.ones(2, dtype=F64))
+
+    def step(self, x, state, t=0):
+        return self.w * torch.sqrt(state.abs()) + x
+
+    def recurrent_weights(self):
+        return {}
+
+
+def _scalar_loss_vector(h):
+    return h * 2                                    # not a scalar
+
+
+ROWS = [
+    # ---- chunk_size (#11: -3 returned uninitialised memory; 0 and 2.5 raised raw errors)
+    ("jacobian_norms chunk -3", lambda: rnnprobe.jacobian_norms(_traj(), chunk_size=-3), InvalidArgument, "chunk_size must be >= 1; got -3"),
+    ("jacobian_norms chunk 2.5", lambda: rnnprobe.jacobian_norms(_traj(), chunk_size=2.5), InvalidArgument, "chunk_size must be an integer; got 2.5"),
+    ("singular_values chunk 0", lambda: rnnprobe.jacobian_singular_values(_traj(), chunk_size=0), InvalidArgument, "chunk_size must be >= 1; got 0"),
+    ("gradient_norms chunk -3", lambda: rnnprobe.gradient_norms(_traj(), chunk_size=-3), InvalidArgument, "chunk_size must be >= 1; got -3"),
+    ("gradient_norms chunk 0", lambda: rnnprobe.gradient_norms(_traj(), chunk_size=0), InvalidArgument, "chunk_size must be >= 1; got 0"),
+    ("gradient_norms chunk 2.5", lambda: rnnprobe.gradient_norms(_traj(), chunk_size=2.5), InvalidArgument, "chunk_size must be an integer; got 2.5"),
+    ("gradient_bounds chunk -3", lambda: rnnprobe.gradient_bounds(_traj(), chunk_size=-3), InvalidArgument, "chunk_size must be >= 1; got -3"),
+    ("gradient_bounds chunk 0", lambda: rnnprobe.gradient_bounds(_traj(), chunk_size=0), InvalidArgument, "chunk_size must be >= 1; got 0"),
+    ("gradient_bounds chunk 2.5", lambda: rnnprobe.gradient_bounds(_traj(), chunk_size=2.5), InvalidArgument, "chunk_size must be an integer; got 2.5"),
+    ("step_norms chunk -3", lambda: rnnprobe.step_norms(_traj(), chunk_size=-3), InvalidArgument, "chunk_size must be >= 1; got -3"),
+    ("step_norms chunk 0", lambda: rnnprobe.step_norms(_traj(), chunk_size=0), InvalidArgument, "chunk_size must be >= 1; got 0"),
+    ("step_norms chunk 2.5", lambda: rnnprobe.step_norms(_traj(), chunk_size=2.5), InvalidArgument, "chunk_size must be an integer; got 2.5"),
+    ("step_norms chunk '4'", lambda: rnnprobe.step_norms(_traj(), chunk_size="4"), InvalidArgument, "chunk_size must be an integer; got '4'"),
+    # ---- seeds (#11: -1 accepted, 'a'/None raw errors, 2**70 an overflow)
+    ("gradient_norms seed -1", lambda: rnnprobe.gradient_norms(_traj(), seed=-1), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got -1"),
+    ("gradient_norms seed 'a'", lambda: rnnprobe.gradient_norms(_traj(), seed="a"), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got 'a'"),
+    ("gradient_norms seed None", lambda: rnnprobe.gradient_norms(_traj(), seed=None), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got None"),
+    ("gradient_norms seed 2**70", lambda: rnnprobe.gradient_norms(_traj(), seed=2**70), InvalidArgument, f"got {2**70}"),
+    ("gradient_norms seed True", lambda: rnnprobe.gradient_norms(_traj(), seed=True), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got True"),
+    ("gradient_bounds seed -1", lambda: rnnprobe.gradient_bounds(_traj(), seed=-1), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got -1"),
+    ("lyapunov_spectrum seed -1", lambda: rnnprobe.lyapunov_spectrum(_model(), X, seed=-1), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got -1"),
+    ("lyapunov_spectrum seed 'a'", lambda: rnnprobe.lyapunov_spectrum(_model(), X, seed="a"), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got 'a'"),
+    ("lyapunov_spectrum seed None", lambda: rnnprobe.lyapunov_spectrum(_model(), X, seed=None), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got None"),
+    ("trajectory_lyapunov seed 2**64", lambda: rnnprobe.trajectory_lyapunov_spectrum(_traj(), seed=2**64), InvalidArgument, f"got {2**64}"),
+    ("path_lengths seed -1", lambda: rnnprobe.path_lengths(_residual_traj(), seed=-1), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got -1"),
+    ("path_lengths seed 'a'", lambda: rnnprobe.path_lengths(_residual_traj(), seed="a"), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got 'a'"),
+    ("path_lengths seed None", lambda: rnnprobe.path_lengths(_residual_traj(), seed=None), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got None"),
+    ("build seed 2**70", lambda: rnnprobe.build("gru", hidden_size=2, seed=2**70), InvalidArgument, f"seed must be an integer in [0, 2**64 - 1]; got {2**70}"),
+    ("build seed 1.5", lambda: rnnprobe.build("gru", hidden_size=2, seed=1.5), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got 1.5"),
+    # ---- log must be a bool (#11: log='no' was treated as True)
+    ("jacobian_norms log 'no'", lambda: rnnprobe.jacobian_norms(_traj(), log="no"), InvalidArgument, "log must be True or False; got 'no'"),
+    ("singular_values log 'no'", lambda: rnnprobe.jacobian_singular_values(_traj(), log="no"), InvalidArgument, "log must be True or False; got 'no'"),
+    ("gradient_norms log 1", lambda: rnnprobe.gradient_norms(_traj(), log=1), InvalidArgument, "log must be True or False; got 1"),
+    ("gradient_bounds log 'yes'", lambda: rnnprobe.gradient_bounds(_traj(), log="yes"), InvalidArgument, "log must be True or False; got 'yes'"),
+    ("step_norms log None", lambda: rnnprobe.step_norms(_traj(), log=None), InvalidArgument, "log must be True or False; got None"),
+    # ---- architecture names (#11: build(['lstm']) raised TypeError: unhashable type)
+    ("build list", lambda: rnnprobe.build(["lstm"]), InvalidArgument, "architecture must be one of 'vanilla-tanh'"),
+    ("build list value", lambda: rnnprobe.build(["lstm"]), InvalidArgument, "got ['lstm']"),
+    ("build None", lambda: rnnprobe.build(None), InvalidArgument, "architecture must be one of 'vanilla-tanh', 'vanilla-relu'"),
+    ("architectures[dict]", lambda: rnnprobe.architectures[{"a": 1}], InvalidArgument, "got {'a': 1}"),
+    # ---- inputs (#11: complex inputs lost their imaginary part; batch size 0 failed inside torch)
+    ("record complex inputs", lambda: rnnprobe.record(_model(), X.to(torch.complex128)), InvalidArgument, "inputs must be real"),
+    ("record complex h0", lambda: rnnprobe.record(_model(), X, torch.zeros(3, dtype=torch.complex128)), InvalidArgument, "h0 must be real; got dtype torch.complex128"),
+    ("record batch 0", lambda: rnnprobe.record(_model(), torch.zeros(5, 0, 1)), InvalidArgument, "inputs must hold at least one sequence (batch size B >= 1); got shape (5, 0, 1)"),
+    ("record stack batch 0", lambda: rnnprobe.record(rnnprobe.build("mlp", hidden_size=3), torch.zeros(0, 3)), InvalidArgument, "inputs must hold at least one network input (batch size B >= 1); got shape (0, 3)"),
+    ("record empty sequence", lambda: rnnprobe.record(_model(), torch.zeros(0, 1)), InvalidArgument, "inputs must hold at least one time step (T >= 1)"),
+    ("record not a tensor", lambda: rnnprobe.record(_model(), [[0.0]]), InvalidArgument, "inputs must be a torch.Tensor; got list"),
+    ("record 4-d inputs", lambda: rnnprobe.record(_model(), torch.zeros(2, 1, 1, 1)), InvalidArgument, "inputs must have shape (T, d) or (T, B, d)"),
+    ("record NaN inputs", lambda: rnnprobe.record(_model(), torch.tensor([[math.nan]])), InvalidArgument, "inputs must be finite"),
+    ("record h0 shape", lambda: rnnprobe.record(_model(), X, torch.zeros(4)), InvalidArgument, "h0 must have shape (2, 3) or (3,)"),
+    # ---- a trajectory and its model (#11: another model of the same size was silently wrong)
+    ("Trajectory with another model", lambda: rnnprobe.jacobian_norms(_other_model_traj()), InvalidArgument, "traj must be recorded by its own model"),
+    ("replace(traj, model=...)", lambda: rnnprobe.gradient_norms(_replaced_traj()), InvalidArgument, "does not reproduce the recorded state s_1 from s_0"),
+    ("model changed after record", lambda: rnnprobe.memory_length(_stale_traj()), InvalidArgument, "traj must be recorded by its own model"),
+    ("Trajectory states shape", lambda: Trajectory(_model(), X, torch.zeros(5, 2, 3, dtype=F64), True), InvalidArgument, "states must have shape (T + 1, B, state_size) = (6, 2, 3)"),
+    ("Trajectory states dtype", lambda: Trajectory(_model(), X, torch.zeros(6, 2, 3), True), InvalidArgument, "states must have the model's dtype torch.float64"),
+    ("Trajectory model", lambda: Trajectory(nn.Linear(2, 2), X, torch.zeros(6, 2, 3), True), InvalidArgument, "model must be an rnnprobe StepModel; got Linear"),
+    # ---- custom cells and models (#11: a wrong state size failed deep inside torch)
+    ("cell wrong state size", lambda: rnnprobe.record(rnnprobe.CellAdapter(_WrongSizeCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 3) from a step; got shape (1, 4) at step 0"),
+    ("cell tuple state", lambda: rnnprobe.record(rnnprobe.CellAdapter(_TupleCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 2) from a step; got tuple"),
+    ("non-finite step Jacobian", lambda: rnnprobe.jacobian_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "has a step Jacobian with NaN/Inf entries at step t = 0"),
+    ("non-finite Jacobian, g", lambda: rnnprobe.gradient_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "its derivative is not finite at the recorded state"),
+    ("non-finite Jacobian, Lyapunov", lambda: rnnprobe.lyapunov_spectrum(_SqrtRNN(), torch.zeros(3, 1)), InvalidArgument, "has a step Jacobian with NaN/Inf entries"),
+    # ---- other probe arguments
+    ("jacobian_norms method", lambda: rnnprobe.jacobian_norms(_traj(), method="exact"), InvalidArgument, "method must be one of 'auto', 'power', 'svd'; got 'exact'"),
+    ("jacobian_norms tol 0", lambda: rnnprobe.jacobian_norms(_traj(), tol=0.0), InvalidArgument, "tol must lie in (0, 0.001]; got 0.0"),
+    ("singular_values resolution", lambda: rnnprobe.jacobian_singular_values(_traj(), resolution=0.1), InvalidArgument, "resolution must lie in (0, 1e-06]; got 0.1"),
+    ("jacobian_product start > stop", lambda: rnnprobe.jacobian_product(_traj(), start=4, stop=2), InvalidArgument, "start must be <= 2; got 4"),
+    ("jacobian_product stop > T", lambda: rnnprobe.jacobian_product(_traj(), stop=6), InvalidArgument, "stop must be <= 5; got 6"),
+    ("memory_length eps 1.5", lambda: rnnprobe.memory_length(_traj(), eps=1.5), InvalidArgument, "eps must lie in (0, 1); got 1.5"),
+    ("memory_length eps nan", lambda: rnnprobe.memory_length(_traj(), eps=math.nan), InvalidArgument, "eps must be a finite real number; got nan"),
+    ("memory_length burn_in -1", lambda: rnnprobe.memory_length(_traj(), burn_in=-1), InvalidArgument, "burn_in must be >= 0; got -1"),
+    ("memory_length burn_in T", lambda: rnnprobe.memory_length(_traj(), burn_in=5), InvalidArgument, "burn_in must be smaller than the number of steps T = 5; got 5"),
+    ("lyapunov k 0", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=0), InvalidArgument, "k must be >= 1; got 0"),
+    ("lyapunov k > S", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=4), InvalidArgument, "k must be <= 3; got 4"),
+    ("capacity max_lag 0", lambda: rnnprobe.memory_capacity(_model(), max_lag=0), InvalidArgument, "max_lag must be >= 1; got 0"),
+    ("capacity n_samples", lambda: rnnprobe.memory_capacity(_model(), max_lag=4, n_samples=5), InvalidArgument, "n_samples must exceed max_lag + hidden_size = 7; got 5"),
+    ("capacity input_scale", lambda: rnnprobe.memory_capacity(_model(), input_scale=0.0), InvalidArgument, "input_scale must lie in (0, inf); got 0.0"),
+    ("gradient loss not callable", lambda: rnnprobe.gradient_norms(_traj(), loss=3), InvalidArgument, "loss must be a callable h_T -> scalar or None; got int"),
+    ("gradient loss vector", lambda: rnnprobe.gradient_norms(_traj(), loss=_scalar_loss_vector), InvalidArgument, "loss must return a scalar tensor"),
+    ("path_lengths not residual", lambda: rnnprobe.path_lengths(_traj()), InvalidArgument, "traj must come from a residual model"),
+    ("probe of a tensor", lambda: rnnprobe.gradient_bounds(torch.zeros(3)), InvalidArgument, "traj must be a Trajectory from rnnprobe.record(model, inputs); got Tensor"),
+    ("weight_spectrum of a Linear", lambda: rnnprobe.weight_spectrum(nn.Linear(2, 2)), InvalidArgument, "model must be an rnnprobe StepModel (see rnnprobe.build)"),
+    ("CellAdapter(3)", lambda: rnnprobe.CellAdapter(3), InvalidArgument, "cell must be callable as cell(x, h); got int"),
+    ("adapt(Linear)", lambda: rnnprobe.adapt(nn.Linear(2, 2)), InvalidArgument, "module must be a torch.nn.RNN, GRU, LSTM or a cell module; got Linear"),
+    # ---- assertions and theory
+    ("assert_memory_at_least steps 0", lambda: rt.assert_memory_at_least(_model(), 0, X), InvalidArgument, "steps must be >= 1; got 0"),
+    ("assert_gradients_vanish within > T", lambda: rt.assert_gradients_vanish(_model(), X, within=9), InvalidArgument, "within must be <= T = 5"),
+    ("assert_gradients_vanish rate", lambda: rt.assert_gradients_vanish(_model(), X, rate=-1.0), InvalidArgument, "rate must lie in (0, inf); got -1.0"),
+    ("theory fixed_point sigma_w", lambda: theory.fixed_point(-1.0), InvalidArgument, "sigma_w must lie in [0, inf); got -1.0"),
+    ("theory fixed_point q0", lambda: theory.fixed_point(1.0, 0.1, q0=0.0), InvalidArgument, "q0 must lie in (0, inf); got 0.0"),
+    ("theory layer_growth width", lambda: theory.layer_growth(1.0, 0.0, width=1), InvalidArgument, "width must be >= 2; got 1"),
+    ("theory depth_scale chi", lambda: theory.depth_scale(-0.5), InvalidArgument, "chi must lie in [0, inf); got -0.5"),
+    ("theory nonlinearity", lambda: theory.chi1(1.0, 0.0, 3), InvalidArgument, "nonlinearity must be a name from rnnprobe.NONLINEARITIES"),
+]
+
+
+def test_the_table_is_large_and_unique():
+    assert len(ROWS) >= 60
+    assert len({row[0] for row in ROWS}) == len(ROWS)
+
+
+@pytest.mark.parametrize("label, call, error, fragment", ROWS, ids=[row[0] for row in ROWS])
+def test_bad_call_raises_naming_the_parameter(label, call, error, fragment):
+    with pytest.raises(error) as info:
+        call()
+    assert fragment in str(info.value), str(info.value)
+    assert isinstance(info.value, ValueError)              # generic handlers keep working
