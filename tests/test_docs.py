@@ -34,6 +34,11 @@ import pytest      # first: the documents' own objects must stay the ones the in
 import scipy.stats  # noqa: F401
 import torch  # noqa: F401
 
+try:  # torch.testing.assert_close imports it lazily; imported inside an inline run and unloaded after it, it could
+    import torch.distributed.tensor  # noqa: F401  not register its ops a second time (every later assert_close fails)
+except ImportError:  # pragma: no cover - a torch build without torch.distributed
+    pass
+
 import rnnprobe
 import rnnprobe.pytest_plugin  # noqa: F401
 import rnnprobe.strategies  # noqa: F401
