@@ -132,8 +132,25 @@ def bounds_caption(selected: pd.DataFrame, tightness: pd.DataFrame) -> str:
     return text + "."
 
 
-def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
-    """Caption of the memory heatmap: the longest and shortest memory, and where it never decays."""
+def _spectral_clause(spectral: pd.DataFrame | None) -> str:
+    """'for lru, ... −1/log ρ ... to within 1e-9 at all 30 grid points' from :func:`rnnprobe.analysis.spectral_memory`."""
+    if spectral is None or spectral.empty:
+        return ""
+    parts = []
+    for arch, rows in spectral.groupby("arch", sort=False):
+        err = rows["rel_error"].astype(float)
+        finite = np.isfinite(rows["predicted_efold"].astype(float))
+        n = len(rows)
+        parts.append(f"{_v(float(err.max()))} for {arch} ({n} grid point{'s' if n != 1 else ''}, "
+                     f"{int(finite.sum())} with ρ < 1)")
+    return ("the diagonal recurrences with fixed factors forget as their spectrum predicts: the e-folding time is "
+            "−1/log ρ (ρ = max|λ_j|, the spectral radius of the step Jacobian; ∞ for ρ ≥ 1) to within a relative "
+            "error of " + _join(parts))
+
+
+def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame, spectral: pd.DataFrame | None = None) -> str:
+    """Caption of the memory heatmap: the longest and shortest memory, where it never decays, and (with
+    ``spectral``, from :func:`rnnprobe.analysis.spectral_memory`) the diagonal recurrences against −1/log ρ."""
     measure = grid.attrs.get("measure", "memory_efold")
     name = {"memory_efold": "e-folding time of G (−1/slope of log G against the lag)",
             "memory_threshold": "threshold length (largest lag with G ≥ ε)",
@@ -151,6 +168,9 @@ def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
     never = [str(i) for i, row in grid.iterrows() if np.isposinf(row.to_numpy(float)).all()]
     if never:
         parts.append(f"{_join(never)} never decay{'s' if len(never) == 1 else ''} at any gain")
+    spectral_text = _spectral_clause(spectral)
+    if spectral_text:
+        parts.append(spectral_text)
     if parts:
         text += "Finding: " + "; ".join(parts) + "."
     return text

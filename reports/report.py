@@ -205,6 +205,8 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             run("pascanu", lambda: analysis.pascanu_crosstab(frames["pascanu_points"]))
     if "memory_efold" in frames.get("memory", empty()):
         run("memory_grid", lambda: analysis.memory_grid(frames["memory"], "memory_efold"))
+        if "spectral_radius" in S:
+            run("spectral_memory", lambda: analysis.spectral_memory(S))
     return frames, skipped
 
 
@@ -250,7 +252,7 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
     if _nonempty(frames, "memory_grid"):
         grid = frames["memory_grid"]
         items.append(_Item("figure", "memory_heatmap", "Memory length against gain",
-                           captions.heatmap_caption(grid, frames["memory"]),
+                           captions.heatmap_caption(grid, frames["memory"], frames.get("spectral_memory")),
                            lambda c, g=grid: plot_memory_heatmap(g, ax=c.add_subplot()),
                            size=(2.5 + 1.2 * grid.shape[1], 1.5 + 0.5 * grid.shape[0])))
     if _nonempty(frames, "capacity_profile"):

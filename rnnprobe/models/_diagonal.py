@@ -81,6 +81,9 @@ class DiagonalRecurrentModel(RecurrentModel):
     jacobian_block_size = 1
     #: the key of :meth:`recurrent_weights`
     weights_name = "A"
+    #: whether the factors do not depend on the input (LRU, S4D): then the step Jacobian is the same matrix
+    #: at every step, :meth:`recurrent_weights`, and G(k) = ρ^k exactly with ρ its spectral radius
+    input_independent: bool = False
 
     def affine(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The step as an affine map of the state, ``s' = a ⊙ s + b``: ``(a, b)``, each ``(..., S)``, for inputs ``x`` ``(..., d)``."""

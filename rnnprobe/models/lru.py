@@ -87,6 +87,7 @@ class LRU(DiagonalRecurrentModel):
     """
 
     name = "lru"
+    input_independent = True
     jacobian_block_size = 2
     weights_name = "Lambda"
 

@@ -173,6 +173,7 @@ class S4D(_DiagonalSSM):
     """
 
     name = "s4d"
+    input_independent = True
 
     def __init__(self, hidden_size, input_size=1, *, state_dim=None, dt_min=1e-3, dt_max=1e-1,
                  discretization="zoh", gain=1.0, init="gaussian", bias_std=0.0, seed=0, dtype=torch.float64):
