@@ -348,11 +348,28 @@ THEORY_INTROS = {
         "rnnprobe.memory_length(...).efold with zero recurrent weights against −1/log σ(b); forgetting time: "
         "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + e^{b_f}); "
         "decile: per-unit forgetting times 1/(1 − f_i) of a chrono LSTM (T_max = 60, 256 units) against U(2, 60)."),
+    "diagonal": (
+        "Diagonal recurrences, whose step Jacobians are diagonal (2×2 blocks for the LRU) and measured on rnnprobe's "
+        "O(T·n) path. G(k): an LRU (ring 0.6–0.97) and an S4D against max_j|λ_j|^k, with their fitted e-folding "
+        "times against −1/log max|λ| (Orvieto et al. 2023). decile: the order statistics of the per-unit timescales "
+        "−1/log|λ_j| of a 1000-unit LRU (ring 0.5–0.99) against the mean order statistics of the ring's law. rate: "
+        "per unit, −(1/T)·log of its Jacobian product over T N(0, 1) inputs — minGRU ∏(1 − z_t), minLSTM ∏ f'_t "
+        "(Feng et al. 2024), S6 ∏ exp(Δ_t A) (Gu & Dao 2023) — against the rate from the Gaussian law of the gate "
+        "(Δ) pre-activation; S6's decile: the order statistics of one unit's per-step factor over T inputs: the "
+        "Jacobian's spectrum moves with the input (selection)."),
+    "memory_curse": (
+        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_{t−1} + γx_t with white N(0, 1) input, the mean "
+        "of h_T² and of (∂h_T/∂θ)² over 8 × 1000 sequences (rnnprobe.parameter_sensitivity) against the finite-T "
+        "sums (hollow: the stationary 1/(1 − λ²) and (1 + λ²)/(1 − λ²)³). linear: a one-unit vanilla-linear RNN, "
+        "θ = λ; lru-plain: a one-unit real LRU without normalisation (γ = 1), θ = ν (λ = exp(−e^ν)); lru: with the "
+        "LRU's γ = √(1 − λ²), which holds E h² at 1 for every λ while the sensitivity still grows as λ → 1 — "
+        "slower for θ = ν."),
 }
 
 _KIND_WORD = {"lag": "lags", "layer": "layers", "index": "indices"}
 _INDEX_NAMES = {"q": "layer", "G": "lag", "mc_lag": "lag", "path_share": "m =", "path_norm2": "m =",
-                "forgetting_time_quantile": "decile"}
+                "forgetting_time_quantile": "decile", "timescale_order": "decile", "factor_order": "decile",
+                "decay_rate": "unit"}
 
 
 def _g(x, digits: int = 4) -> str:

@@ -82,7 +82,8 @@ EXTRA_GRID_COLUMNS = {
     "forget_bias": "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
     "update_bias": "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
     "chrono": "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
-    "prediction": "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, gates)",
+    "prediction": "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, gates, "
+                  "diagonal, memory_curse)",
     "setting": "theory study: the parameter setting of the check (its parameters are in the other grid columns)",
     "quantity": "theory study: the quantity compared (e.g. chi1, lambda_variance, mc_lag)",
     "nonlinearity": "theory study: the nonlinearity φ of mlp, resmlp and dense settings",

@@ -60,12 +60,26 @@ def parameter_sensitivity(model, inputs: torch.Tensor, parameter: str, *, h0: to
     check_choice("parameter", parameter, params)
     theta = params[parameter].detach()
 
+    unrolled = _Unrolled(model)
+
     def final_hidden(value: torch.Tensor, xs: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
-        state = s0.unsqueeze(0)
-        for t in range(xs.shape[0]):
-            state = torch.func.functional_call(model, {parameter: value}, (xs[t].unsqueeze(0), state, t))
-        return model.hidden(state).squeeze(0)
+        # one reparametrisation for the whole unrolled pass (functional_call per step costs far more)
+        return torch.func.functional_call(unrolled, {f"model.{parameter}": value}, (xs, s0))
 
     # reverse mode per sequence (vmapped over the batch): one backward sweep per entry of h_T
     per_sequence = torch.func.vmap(torch.func.jacrev(final_hidden), in_dims=(None, 1, 0))
     return traj.unbatch(per_sequence(theta, traj.inputs, traj.states[0]).detach())
+
+
+class _Unrolled(torch.nn.Module):
+    """The model's steps over one sequence, as one module call: ``(xs (T, d), s0 (S,)) -> h_T (n,)``."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, xs: torch.Tensor, s0: torch.Tensor) -> torch.Tensor:
+        state = s0.unsqueeze(0)
+        for t in range(xs.shape[0]):
+            state = self.model.step(xs[t].unsqueeze(0), state, t)
+        return self.model.hidden(state).squeeze(0)
