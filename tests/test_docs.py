@@ -34,8 +34,13 @@ import pytest      # first: the documents' own objects must stay the ones the in
 import scipy.stats  # noqa: F401
 import torch  # noqa: F401
 
-try:  # torch.testing.assert_close imports it lazily; imported inside an inline run and unloaded after it, it could
-    import torch.distributed.tensor  # noqa: F401  not register its ops a second time (every later assert_close fails)
+# torch modules that torch imports lazily on first use and that register operator libraries when imported: loaded
+# inside an inline run (which unloads what it imports), they could not register again, and every later use in this
+# worker would fail (torch.testing.assert_close imports torch.distributed.tensor, an optimiser's step torch._dynamo)
+import torch._dynamo  # noqa: F401,E402
+
+try:
+    import torch.distributed.tensor  # noqa: F401
 except ImportError:  # pragma: no cover - a torch build without torch.distributed
     pass
 
