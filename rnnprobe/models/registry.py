@@ -293,7 +293,10 @@ def build(name: str, hidden_size: int = 32, input_size: int = 1, *, depth: int |
         The architecture's keyword options: ``gain``, ``init``, ``seed``,
         ``dtype``, ``bias_std`` for all; ``nonlinearity``; ``alpha`` (residual);
         ``window`` (dense); ``forget_bias``, ``chrono`` (lstm); ``update_bias``
-        (gru); ``growth`` (densemlp). ``ArchitectureSpec.options`` lists them.
+        (gru); ``growth`` (densemlp); ``r_min``, ``r_max``, ``max_phase``,
+        ``normalize`` (lru); ``state_dim``, ``dt_min``, ``dt_max``,
+        ``discretization`` (s4d, s6); ``update_bias`` (mingru), ``forget_bias``
+        (minlstm); ``modrelu_bias`` (unitary). ``ArchitectureSpec.options`` lists them.
 
     Returns
     -------
