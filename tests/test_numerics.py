@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import mpmath
 import pytest
@@ -221,7 +222,9 @@ def test_no_probe_returns_nan_for_finite_inputs_at_any_gain(data, arch, dtype, n
             assert "exceeds the largest" in str(err)
     if not feedforward and model.input_size >= 1 and T == 4:
         try:
-            results["capacity"] = rnnprobe.memory_capacity(model, max_lag=3, n_samples=60, washout=5).per_lag
+            with warnings.catch_warnings():          # degenerate drawn reservoirs say so; not the point here
+                warnings.simplefilter("ignore", rnnprobe.CapacityResolutionWarning)
+                results["capacity"] = rnnprobe.memory_capacity(model, max_lag=3, n_samples=60, washout=5).per_lag
         except InvalidArgument as err:
             assert "NaN/Inf" in str(err)
     # without logs: the values, or InvalidArgument naming log where one exceeds the float range; never inf
