@@ -466,6 +466,7 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
                   spectral_radius_block=radius_block, sigma_max=spec.sigma_max, gamma=spec.gamma,
                   pascanu=spec.pascanu, memory=memory)
     torch_module = isinstance(model, (LayerAdapter, CellAdapter))
+    param = _torch_parameter(model)
     if kind == "vanilla":
         gamma = core.sigma.gamma
         act, wts, derivs = _vanilla_parts(traj, core, lg.final, chunk)
@@ -478,7 +479,7 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
                       power_norm=math.exp(_log_power_norm(core.recurrent_weights()["W_h"], T) / T),
                       gamma=gamma, spectral_radius_block="W_h")
         fields["dominant"], fields["share"] = _dominant(parts, slope)
-        fields["cause"], fields["remedy"] = _vanilla_story(fields, torch_module, core.sigma.name == "relu")
+        fields["cause"], fields["remedy"] = _vanilla_story(fields, param, core.sigma.name == "relu")
     elif kind in ("lstm", "gru"):
         keep_all = _gate_values(traj, core)                              # (T, B, n)
         keep = keep_all[:, pick]
@@ -495,7 +496,7 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
         parts = {"gate": _mean(gate_rate), "weights": _mean(weights_rate)}
         dominant = "gate" if parts["gate"] >= parts["weights"] else "weights"
         fields.update(parts=parts, dominant=dominant if abs(slope) > _FLAT else None, gate_mean=_mean(keep))
-        fields["cause"], fields["remedy"] = _gated_story(fields, torch_module)
+        fields["cause"], fields["remedy"] = _gated_story(fields, param)
     elif kind == "diagonal":
         fields.update(_diagonal_fields(traj, model, pick, slope, chunk))
     else:
@@ -517,11 +518,23 @@ def _describe(model: StepModel) -> str:
     return model.name + (f" ({source})" if source else "")
 
 
-def _vanilla_story(f: dict, torch_module: bool, relu: bool) -> tuple[str, str]:
+def _torch_parameter(model: StepModel) -> tuple[str, str] | None:
+    """(module, parameter suffix) of an adapted torch layer, e.g. ``('torch.nn.LSTM', 'l1')``; None otherwise."""
+    if isinstance(model, LayerAdapter):
+        kind, _, rest = model.source.partition(" layer ")
+        layer = rest.split(" ")[0]
+        return f"torch.nn.{kind}", f"l{layer}" + ("_reverse" if "reverse" in rest else "")
+    if isinstance(model, CellAdapter) and isinstance(model.inner, nn.Module):
+        return f"torch.nn.{type(model.inner).__name__}", ""
+    return None
+
+
+def _vanilla_story(f: dict, torch_param, relu: bool) -> tuple[str, str]:
     p, rate, gamma, rho = f["parts"], f["rate"], f["gamma"], f["spectral_radius"]
     if f["dominant"] is None:
         return f"G(k) {_trend(rate)}: nothing to explain", ""
-    param = "weight_hh_l0 of torch.nn.RNN" if torch_module else "W_h"
+    param = "W_h" if torch_param is None else \
+        f"{torch_param[0]}'s weight_hh" + (f"_{torch_param[1]}" if torch_param[1] else "")
     if rate > 0:
         return (f"the recurrent weights make G grow: ρ(W_h)·γ = {_fmt(rho * gamma)} > 1",
                 f"orthogonal init of {param} with gain <= 1/γ = {_fmt(1 / gamma)}, a smaller gain, or gradient "
@@ -542,17 +555,20 @@ def _vanilla_story(f: dict, torch_module: bool, relu: bool) -> tuple[str, str]:
             "smaller recurrent gain")
 
 
-def _gated_story(f: dict, torch_module: bool) -> tuple[str, str]:
+def _gated_story(f: dict, torch_param) -> tuple[str, str]:
     p, rate, kind = f["parts"], f["rate"], f["kind"]
     gate = "forget gate f" if kind == "lstm" else "update gate z"
     symbol = "f" if kind == "lstm" else "z"
+    where = ""
+    if torch_param is not None:
+        module, suffix = torch_param
+        suffix = f"_{suffix}" if suffix else ""
+        where = f"in {module}: bias_ih{suffix}[n:2n] + bias_hh{suffix}[n:2n], n = hidden_size; "
     if kind == "lstm":
-        bias = ("the forget-gate bias b_f (in torch.nn.LSTM: bias_ih_l0[n:2n] + bias_hh_l0[n:2n], n = hidden_size; "
-                "about 1 + e^b_f steps of memory at the origin), or chrono init"
-                if torch_module else "the forget-gate bias (forget_bias; about 1 + e^b_f steps of memory), or chrono init")
+        bias = (f"the forget-gate bias b_f ({where}" + ("" if where else "forget_bias; ")
+                + "about 1 + e^b_f steps of memory at the origin), or chrono init")
     else:
-        bias = ("the update-gate bias b_z (in torch.nn.GRU: bias_ih_l0[n:2n] + bias_hh_l0[n:2n], n = hidden_size)"
-                if torch_module else "the update-gate bias (update_bias)")
+        bias = f"the update-gate bias b_z ({where}" + ("" if where else "update_bias; ") + "z near 1 keeps the state)"
     if f["dominant"] is None:
         return f"G(k) {_trend(rate)}: nothing to explain", ""
     if rate > 0:
@@ -560,9 +576,9 @@ def _gated_story(f: dict, torch_module: bool) -> tuple[str, str]:
                 f"ρ = {_fmt(f['spectral_radius'])} for {f['spectral_radius_block']})",
                 "lower the gain of the recurrent matrices, or clip gradients (torch.nn.utils.clip_grad_norm_)")
     if f["dominant"] == "gate":
-        return (f"the {gate} sets the decay: its path decays at {_fmt(-p['gate'])} per step for the most persistent "
-                f"unit (mean {symbol} = {_fmt(f['gate_mean'])}; G itself decays at {_fmt(-rate)}), while the path through "
-                f"the recurrent matrices decays faster ({_fmt(-p['weights'])} per step)",
+        return (f"the {gate} sets the decay: mean {symbol} = {_fmt(f['gate_mean'])}, its path decays at "
+                f"{_fmt(-p['gate'])} per step (most persistent unit; G at {_fmt(-rate)}, the path through the "
+                f"recurrent matrices at {_fmt(-p['weights'])})",
                 f"raise {bias}")
     return (f"the {gate} is nearly closed (mean {symbol} = {_fmt(f['gate_mean'])}; its path decays at "
             f"{_fmt(-p['gate'])} per step), so the memory left goes through the recurrent matrices, which decay at "
