@@ -57,7 +57,7 @@ from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import pow2_normalize, start_vectors
 from rnnprobe.losses import loss_gradient
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
-from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
+from rnnprobe.memory import efold_fit, summarise_memory
 from rnnprobe.models.adapters import CellAdapter, LayerAdapter
 from rnnprobe.models.base import StepModel
 from rnnprobe.models.gated import GRU, LSTM, TorchGRU
@@ -85,15 +85,6 @@ def _fmt(x) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:.3g}"
-
-
-def _fmt_exp(log_value: float) -> str:
-    """A positive number given by its natural log, readable at any magnitude."""
-    if log_value == -math.inf:
-        return "0"
-    if abs(log_value) < 700:
-        return _fmt(math.exp(log_value))
-    return f"exp({log_value:.4g})"
 
 
 # =========================================================================== what the model is
@@ -221,6 +212,8 @@ class Diagnosis:
         Gated: mean value of the carrying gate (f, z); diagonal: mean |factor|.
     memory : tuple of MemoryLength
         :func:`rnnprobe.memory_length` of each sequence.
+    spectrum : WeightSpectrum
+        :func:`rnnprobe.weight_spectrum` of the model (every block's singular values and radius).
     cause : str
         One sentence: what sets the rate, with its number.
     remedy : str
@@ -251,6 +244,7 @@ class Diagnosis:
     memory: tuple = ()
     cause: str = ""
     remedy: str = ""
+    spectrum: WeightSpectrum | None = None
 
     @property
     def decomposed(self) -> bool:
@@ -370,9 +364,9 @@ def _vanilla_parts(traj: Trajectory, core: StepModel, v: torch.Tensor, chunk: in
 
 def _log_power_norm(W: torch.Tensor, k: int) -> float:
     """log ‖W^k‖₂, by repeated squaring with exact power-of-two rescaling (no over- or underflow)."""
-    W = W.detach().to(torch.float64).cpu()
+    base, e = pow2_normalize(W.detach().to(torch.float64).cpu())
     result, result_log = None, 0.0
-    base, base_log = W, 0.0
+    base_log = float(e) * math.log(2.0)
     while k:
         if k & 1:
             if result is None:
@@ -464,8 +458,7 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
     fields = dict(model=_describe(model), kind=kind, state=state_label(model), length=T, batch_size=len(pick),
                   rate=slope, rate_interval=(low, high), loss_rate=loss_rate, spectral_radius=radius,
                   spectral_radius_block=radius_block, sigma_max=spec.sigma_max, gamma=spec.gamma,
-                  pascanu=spec.pascanu, memory=memory)
-    torch_module = isinstance(model, (LayerAdapter, CellAdapter))
+                  pascanu=spec.pascanu, memory=memory, spectrum=spec)
     param = _torch_parameter(model)
     if kind == "vanilla":
         gamma = core.sigma.gamma

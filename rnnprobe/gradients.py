@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import torch
 
 from rnnprobe._validation import check_bool
-from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import log_norm, pow2_normalize
 from rnnprobe.losses import LossGradient, loss_gradient
 from rnnprobe.products import _check_trajectory, chunk_size_of, exp_checked, jacobian_norms, safe_norm_range

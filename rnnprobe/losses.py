@@ -174,7 +174,7 @@ def loss_gradient(traj: Trajectory, loss=None, *, batch_loss=None, loss_over_ste
     chosen = loss_form(loss, batch_loss, loss_over_steps, allow_steps=allow_steps)
     model = traj.model
     final_state = traj.states[-1].detach()
-    B, S, n = traj.batch_size, traj.state_size, model.hidden_size
+    B, n = traj.batch_size, model.hidden_size
     if chosen is None:
         u = start_vectors(1, n, dtype=traj.dtype, device=traj.device, seed=seed)[0]
         with torch.enable_grad():
