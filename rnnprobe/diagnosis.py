@@ -33,12 +33,11 @@ Examples
 An RNN with torch's default initialisation forgets because of its weights, not its units:
 
 >>> import torch, rnnprobe
->>> torch.manual_seed(0)                                  # doctest: +ELLIPSIS
-<torch._C.Generator object at ...>
->>> rnn = torch.nn.RNN(2, 32)
+>>> _ = torch.manual_seed(0)
+>>> rnn = torch.nn.RNN(2, 32)                             # torch's default init
 >>> d = rnnprobe.diagnose(rnn, torch.rand(60, 4, 2) * 0.5)
 >>> d.dominant, round(d.spectral_radius, 2)
-('weights', 0.58)
+('weights', 0.66)
 >>> d.parts["weights"] < d.parts["activations"] < 0
 True
 """
