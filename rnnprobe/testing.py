@@ -703,10 +703,14 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
         rate_note = f" (not positive: {label} is above max_norm without growing with the lag)"
     elif max_rate is not None and slope <= max_rate:
         rate_note = f" (within max_rate = {_fmt(max_rate)}: only max_norm failed)"
+    hint = (_hint_explode(ctx, max_norm) if loss_over_steps is None else
+            "a loss with a term at every step adds the gradients of every later step at s_{T−k} (up to Σ_{j<=k} G(j) "
+            "times the largest term), so ĝ(k) can exceed G(k) and 1 where nothing explodes: give max_norm of that order, "
+            "or measure G (no loss) for explosion through the recurrence")
     _raise("\n  ".join(p for p, _ in problems),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], [lag for _, lag in problems]),
             f"fitted growth rate: {_fmt_rate(slope)} per step{rate_note}", ctx.weights_line()],
-           _hint_explode(ctx, max_norm))
+           hint)
 
 
 def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None = None, rtol: float | None = None,
