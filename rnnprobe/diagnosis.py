@@ -445,8 +445,8 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
         log_hat = log_g - log_norm(lg.final, dim=-1).to(torch.float64).cpu()[:, None]
         loss_rate = efold_fit(lags, log_hat[pick].mean(0).numpy())[0]
 
-    try:
-        spec = weight_spectrum(model)
+    try:           # a torch cell's equivalent rnnprobe cell knows its σ (the Pascanu verdict needs γ)
+        spec = weight_spectrum(core if isinstance(model, CellAdapter) else model)
     except (NotImplementedError, InvalidArgument):
         spec = WeightSpectrum()
     radius, radius_block = None, None
