@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
+from matplotlib.colors import to_rgb
 
 from rnnprobe.diagnosis import state_label
 from rnnprobe.errors import InvalidArgument
@@ -82,17 +83,29 @@ def _log_values(label: str, value, quantity: str, losses: dict, seed: int) -> tu
 
 
 def _colours(labels: list[str], names: dict) -> dict:
-    """One colour per label: its architecture's, unless another label has it; then the next free one."""
-    used, out = set(), {}
+    """One colour per label: its architecture's, unless another label has it already; else the palette colour
+    farthest (in RGB) from those in use, so that two variants of one architecture do not get near hues."""
+    used, out = [], {}
     for label in labels:
-        own = ARCH_PALETTE.get(names.get(label)) if names.get(label) in ARCH_PALETTE else None
-        colour = own if own is not None and own not in used else next(
-            (c for c in ARCH_COLOURS if c not in used), None)
-        if colour is None:                            # more labels than colours: matplotlib's cycle
-            colour = f"C{len(out) % 10}"
-        used.add(colour)
+        own = ARCH_PALETTE[names[label]] if names.get(label) in ARCH_PALETTE else None
+        if own is not None and own not in used:
+            colour = own
+        else:
+            free = [c for c in ARCH_COLOURS if c not in used and _luminance(c) < 0.5] or [f"C{len(out) % 10}"]
+            colour = max(free, key=lambda c: min((_distance(c, u) for u in used), default=0.0))
+        used.append(colour)
         out[label] = colour
     return out
+
+
+def _luminance(colour: str) -> float:
+    """Relative luminance: pale colours (yellow, pink) read badly as thin lines on white."""
+    r, g, b = to_rgb(colour)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _distance(a: str, b: str) -> float:
+    return float(np.linalg.norm(np.subtract(to_rgb(a), to_rgb(b))))
 
 
 def plot_lags(data: Mapping, *, quantity: str = "jacobian_norm", ax=None, loss: Callable | Mapping | None = None,

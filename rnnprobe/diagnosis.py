@@ -494,6 +494,10 @@ def diagnose_trajectory(traj: Trajectory, loss=None, *, batch_loss=None, eps: fl
     else:
         fields["cause"] = (f"not decomposed: rnnprobe splits the rate by cause for vanilla, LSTM, GRU and diagonal "
                            f"steps, not for the {kind!r} family; G(k) {_trend(slope)}")
+    if fields.get("remedy") and slope < 0 and all(m.threshold_censored for m in memory):
+        # nothing vanished within the sequence: the remedy is for longer dependencies only
+        fields["remedy"] = (f"none needed over these T = {T} steps (G(k) >= eps = {_fmt(eps)} at every lag); for "
+                            f"longer dependencies: {fields['remedy']}")
     return Diagnosis(**fields)
 
 
