@@ -42,7 +42,7 @@ Examples
 >>> assert_gradients_vanish(keeping, torch.zeros(30, 1), within=7)
 Traceback (most recent call last):
     ...
-AssertionError: gradients do not vanish within 7 steps: G(k) = 1 >= eps = 0.01 at lag k = 7 (24 of 24 lags k >= 7 fail)
+AssertionError: gradients do not vanish within 7 steps (criterion within): G(k) = 1 >= eps = 0.01 at lag k = 7 (24 of 24 lags k >= 7 fail)
   G(k) = ‖∂s_T/∂s_{T−k}‖₂ at lags k = 1, 2, 5, 7, 10, 20, 30: 1, 1, 1, 1, 1, 1, 1
   fitted decay rate: 0 per step (e-folding time: inf steps)
   model: vanilla-linear, state size 4; σ_max(W_h) = 1, spectral radius ρ(W_h) = 1; γ = sup|σ′| = 1
@@ -493,6 +493,8 @@ def _hint_short(ctx: _Context, steps: int, eps: float, b: int = 0) -> str:
     """Gradients (or memory) die out sooner than wanted: the diagnosis's cause and remedy where it names one."""
     diagnosis = ctx.diagnosis(b)
     if diagnosis is not None and diagnosis.dominant is not None and diagnosis.rate < 0:
+        if diagnosis.kind == "diagonal":
+            return f"{_hint_diagonal(eps, steps)}; here {diagnosis.hint}"
         if diagnosis.kind == "lstm" and diagnosis.remedy.endswith("or chrono init"):
             return diagnosis.hint + (f", b_f = log U(1, T_max − 1) with T_max >= {steps}" if ctx.torch_module else
                                      f" with T_max >= {steps} (rnnprobe.build('lstm', chrono={steps}))")
@@ -521,10 +523,14 @@ def _hint_short(ctx: _Context, steps: int, eps: float, b: int = 0) -> str:
     if family == "residual":
         return "keep the residual step I + α·D·W_h near the identity: a smaller alpha or gain lets gradients pass the skip path"
     if family == "diagonal":
-        return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
-                f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
-                f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
+        return _hint_diagonal(eps, steps)
     return "try orthogonal init with gain near 1, or a gated architecture (LSTM with forget_bias >= 1)"
+
+
+def _hint_diagonal(eps: float, steps: int) -> str:
+    return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
+            f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
+            f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
 
 
 # =========================================================================== gradient assertions
