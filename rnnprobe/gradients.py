@@ -1,6 +1,6 @@
 """Gradient norms through time and the bounds of the vanishing/exploding analysis.
 
-For a loss L(h_T) and start step t (lag T − t):
+For a loss L (of h_T, or of every step's h: :mod:`rnnprobe.losses`) and start step t (lag T − t):
 
 * ``g(t) = ‖∂L/∂s_t‖``, the true gradient norm (a backward sweep of
   vector–Jacobian products, renormalised at every step: log space);

@@ -27,8 +27,9 @@ dtype: the hook is called with states in the dtype of your module (float32 for a
 float32 ``torch.nn.LSTM``, whose float64 copy the probes run; the dtype of the
 parameters of a loss that is itself an ``nn.Module``; else the probes' dtype), so that the
 float32 head you train with takes them as they are. A hook that refuses that dtype (a
-float64 closure) is called again in the probes' dtype; if that fails too, the error says
-which dtypes were tried and why. The gradient is converted to the probes' dtype.
+float64 closure), or states beyond that dtype's range, get the probes' dtype instead; if
+that fails too, the error says which dtypes were tried and why. The gradient is converted
+to the probes' dtype.
 
 Examples
 --------
@@ -122,6 +123,8 @@ def _call(name: str, fn, states: torch.Tensor, view: Callable[[torch.Tensor], to
     failures = []
     for i, dtype in enumerate(dtypes):
         s = states.detach().to(dtype).clone().requires_grad_(True)
+        if i + 1 < len(dtypes) and not bool(torch.isfinite(s).all()):
+            continue                                  # states beyond the module's dtype's range: the probes' dtype
         try:
             with torch.enable_grad():
                 out = fn(view(s))
@@ -188,6 +191,7 @@ def loss_gradient(traj: Trajectory, loss=None, *, batch_loss=None, loss_over_ste
         for b in range(B):
             s, out = _call(name, fn, final_state[b : b + 1], lambda v: model.hidden(v)[0],
                            f"sequence {b}'s h_T of shape ({n},)", dtypes)
+            dtypes = [s.dtype] + [d for d in dtypes if d != s.dtype]     # the dtype that worked first next time
             if not isinstance(out, torch.Tensor) or out.numel() != 1:
                 raise InvalidArgument(
                     f"loss must return a scalar tensor for one sequence's h_T of shape ({n},); got "

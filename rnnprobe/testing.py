@@ -16,9 +16,15 @@ For a sequence of length T with states s_0 … s_T, and a lag k = 1 … T:
 * ``G(k) = ‖∂s_T/∂s_{T−k}‖₂``, the spectral norm of the Jacobian product (how
   much a perturbation of the state k steps back can move the last state; it
   bounds the gradient of *every* loss of s_T: ``‖∂L/∂s_{T−k}‖ ≤ ‖∂L/∂s_T‖·G(k)``);
-* with ``loss=`` given (a callable ``h_T (n,) -> scalar``), the gradient of
-  that loss relative to its size at the last step,
-  ``ĝ(k) = ‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖`` (always ≤ G(k)).
+* with your loss given — ``batch_loss=`` (``h_T (B, n) -> (B,)``, the training
+  loss per sequence), ``loss_over_steps=`` (every step's hidden states ->
+  ``(B,)``) or ``loss=`` (``h_T (n,) -> scalar``, per sequence); see
+  :mod:`rnnprobe.losses` — the gradient of that loss relative to its size at
+  the last step, ``ĝ(k) = ‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖`` (≤ G(k) for a loss of
+  the last state).
+
+A failure's headline names the criterion that fired; where memory is too
+short, the hint is :func:`rnnprobe.diagnose`'s cause and remedy.
 
 Batched inputs ``(T, B, d)``: the property must hold for every sequence; the
 message reports the first one that fails.

@@ -160,6 +160,18 @@ def test_a_float64_closure_on_a_float32_module_falls_back_to_float64():
     torch.testing.assert_close(g, unrolled_state_gradients(traj, lambda H: (H[-1] @ u).sum())[0], rtol=1e-12, atol=0)
 
 
+def test_states_beyond_the_modules_dtype_go_to_the_loss_in_float64():
+    rnn = nn.RNN(1, 2, nonlinearity="relu", bias=False)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.eye(2) * 1e10)             # the float64 copy's states reach 1e40 > float32's max
+        rnn.weight_ih_l0.fill_(1.0)
+    traj = rnnprobe.record(rnn, torch.ones(5, 1))
+    assert float(traj.states[-1].max()) > 1e39
+    seen = []
+    g = rnnprobe.gradient_norms(traj, loss=lambda h: seen.append(h.dtype) or h.sum(), log=True)
+    assert seen == [torch.float64] and bool(torch.isfinite(g).all())
+
+
 def test_a_loss_module_is_called_in_its_own_dtype():
     head = nn.Linear(4, 1).to(torch.float32)
     traj = rnnprobe.record(rnnprobe.build("gru", 4, seed=0), torch.randn(6, 2, 1, dtype=F64))   # a float64 model
