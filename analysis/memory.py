@@ -5,7 +5,8 @@ The measures (DESIGN.md), each in steps:
 * ``memory_threshold``: the largest lag k with G(k) ≥ ε (censored at T when every lag passes);
 * ``memory_efold``: the e-folding time −1/slope of the Theil–Sen fit of log G on lag (∞ if no decay);
 * ``lyapunov_time``: −1/λ₁ when λ₁ < 0 (∞ otherwise);
-* ``memory_capacity``: Jaeger's linear memory capacity Σ_k MC_k (memory study; at most N).
+* ``memory_capacity``: Jaeger's linear memory capacity Σ_{k≥1} MC_k, scored on held-out data (memory study;
+  at most N − MC_0 up to sampling error).
 
 Seeds are aggregated: the median, and the min and max over seeds.
 

@@ -305,7 +305,7 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
 
 
 def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True):
-    """Jaeger's memory capacity per lag, MC_k against k, one line per architecture.
+    """Jaeger's memory capacity per delay, MC_k against k, one line per architecture.
 
     Parameters
     ----------
@@ -315,8 +315,9 @@ def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True)
     Returns
     -------
     matplotlib.axes.Axes
-        MC_k in [0, 1] (1: the input k steps back is perfectly linearly
-        recoverable from the state); the area under a curve is the capacity.
+        MC_k in [0, 1] (1: u(t − k) is perfectly linearly recoverable from
+        h(t), the state that has just read u(t)); the area under a curve is the
+        capacity.
 
     Examples
     --------
@@ -332,7 +333,7 @@ def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True)
     palette, styles = palette_of(profile), gain_styles(profile)
     _draw_curves(ax, profile, x="steps", y="median", palette=palette, styles=styles)
     ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("lag k (input read k steps before the state)")
+    ax.set_xlabel("delay k (u(t − k) read back from h(t))")
     ax.set_ylabel("MC_k (squared correlation)")
     if legend:
         handles = variant_handles(palette)

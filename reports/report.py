@@ -397,8 +397,10 @@ _METHODS = [
      "(vanishing), above 0 (exploding), or containing 0 (neutral)."),
     ("Memory length", "threshold: the largest lag with G(k) ≥ ε (censored at T when every lag passes); e-folding time: "
      "−1/slope of the Theil–Sen fit of log G against k (∞ when the slope is ≥ 0); Lyapunov time: −1/λ₁ when λ₁ < 0, "
-     "else ∞; linear memory capacity (Jaeger 2001): MC = Σ_k MC_k, MC_k the squared correlation between u_{t−k} and its "
-     "least-squares linear readout from h_t for i.i.d. inputs u ~ U(−1, 1); MC ≤ N."),
+     "else ∞; linear memory capacity (Jaeger 2001): MC = Σ_{k≥1} MC_k, MC_k the squared correlation between u(t − k) "
+     "and its least-squares linear readout from h(t) (the state that has just read u(t)) for i.i.d. inputs "
+     "u ~ U(−1, 1), fitted on 80% of the sequence and scored on the held-out 20% (null bias 1/(n_test − 1) removed); "
+     "MC ≤ N − MC_0 up to sampling error."),
     ("Lyapunov spectrum", "λ_i = (1/T′) Σ_t log|R_ii(t)| with J_t Q_t = Q_{t+1} R(t) (QR re-orthonormalisation; Benettin "
      "et al. 1980), over the T′ steps after a burn-in of min(200, T/10) steps."),
     ("Decay fits", "log(norm) = a + b·k per grid point by Theil–Sen (median of pairwise slopes; 95% interval from Sen "
@@ -597,7 +599,7 @@ _SUMMARY_NOTES = {
     "memory_threshold": "threshold: the largest lag with G ≥ ε (steps)",
     "memory_efold": "e-fold: −1/slope of log G against the lag (steps; ∞: no decay)",
     "lyapunov_time": "Lyapunov time: −1/λ₁ (steps)",
-    "memory_capacity": "MC: linear memory capacity (at most the hidden size)",
+    "memory_capacity": "MC: linear memory capacity Σ_{k≥1} MC_k, held-out (at most the hidden size)",
     "lyapunov_exponent": "λ₁: the top Lyapunov exponent per step",
     "sigma_max": "σ_max: the largest singular value of the recurrent (or layer) weights",
     "log_sv_mean": "mean and std log s: of the log singular values of the input–output Jacobian (0 and 0 for an "
@@ -759,12 +761,14 @@ _THEORY_METHODS = [
      "b_{l+1} = (1 + 1/n)b_l + c_l, c_{l+1} = c_l + 2b_l/n² (Wishart identities); per-network variance b_L − c_L "
      "(→ L). Orthogonal: λ = g^{2L}. Nonlinear, n → ∞ (S-transforms, freeness): mean χ₁^L, variance "
      "χ₁^{2L}·L·(μ₂/μ₁² − 1 + v_W), μ_k = E φ′(√q* z)^{2k}, v_W = 1 (Gaussian) or 0 (orthogonal)."),
-    ("Memory capacity (Jaeger 2001)", "h_{t+1} = A h_t + w u_t: C = ACAᵀ + σ_u² wwᵀ, MC_k = σ_u²(A^{k−1}w)ᵀ C⁺ "
-     "(A^{k−1}w) and Σ_k MC_k = rank C = N for full Krylov rank. rnnprobe.memory_capacity orthonormalises the M lagged "
-     "inputs symmetrically (Löwdin); with their sample Gram matrix I + E (off-diagonal variance 1/n, diagonal 0.8/n "
-     "for U(−1, 1) inputs) the estimate is the projection Π(GKᵀ)_kk, G = (I + E)^{1/2}, whose mean to second order is "
-     "MC_k + (Σ_j MC_j − M·MC_k)/(4n) − 1.2(Σ_j Π_kj²Π_jj − MC_k²)/n (the last term, bounded by "
-     "1.2·MC_k(1 − MC_k)/n, is in the allowance); the total is unbiased to this order."),
+    ("Memory capacity (Jaeger 2001)", "h(t) = A h(t−1) + w u(t): C = ACAᵀ + σ_u² wwᵀ, MC_k = σ_u²(A^k w)ᵀ C⁺ (A^k w) for "
+     "the delay k ≥ 0 (k = 0: the same-step input) and Σ_{k≥0} MC_k = rank C = N for full Krylov rank, so Jaeger's "
+     "Σ_{k≥1} MC_k = N − MC_0. rnnprobe.memory_capacity fits least-squares readouts on n_train = 8000 samples and "
+     "scores them on n_test = 2000 held out (squared correlation, null bias 1/(n_test − 1) removed). Its mean "
+     "(expected_heldout_capacity, Gaussian approximation): training leaves MC_k·E[(1 + 2J)/(r + 2J)], J ~ Poisson(λ/2), "
+     "λ = MC_k ν/(1 − MC_k), ν = n_train − r − 2 (≈ MC_k − (1 − MC_k)(r − 1)/ν), and scoring maps m to "
+     "1 − (1 − m)₂F₁(1, 1; (n_test + 1)/2; m). Allowance 4(1 − MC_k)/ν + 2MC_k(1 − MC_k)/n_test + (r/ν)² + "
+     "1/(n_test − 2) (non-Gaussian and serial terms, calibrated at n_test = 100; the estimator's floor)."),
     ("Residual ensembles (Veit, Wilber & Belongie 2016)", "∂s_L/∂s_0 = ∏(I + B_l) = Σ_m P[m] with "
      "P_{l+1}[m] = P_l[m] + B_l P_l[m−1] (paths through m branches); C(L, m) paths have length m. If E B_l = 0 and "
      "E‖B_l u‖² = g_l‖u‖², E‖gᵀP[m]‖² = e_m(g_1 … g_L)‖g‖² (elementary symmetric polynomials), with "

@@ -8,8 +8,11 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`memory_capacity`, :func:`path_lengths`, :func:`block_singular_values` (per unit, for
-  diagonal recurrences), :func:`parameter_sensitivity`;
+  :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`,
+  :func:`block_singular_values` (per unit, for diagonal recurrences), :func:`parameter_sensitivity`;
+* what sets the decay of gradients, by cause: :func:`diagnose` → :class:`Diagnosis`;
+* during training: :class:`ProbeMonitor`, and gradient flossing (:func:`lyapunov_exponents`,
+  :func:`flossing_loss`); the char-RNN: the subpackage :mod:`rnnprobe.sequence`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
 * beyond chains: :func:`input_gradient_norms`, :func:`input_jacobian_norms` for any sequence
   model; the encoder–decoder with attention, causal self-attention, copy/reverse tasks and the
@@ -67,12 +70,19 @@ _EXPORTS = {
     "MemoryLength": "rnnprobe.memory",
     "lyapunov_spectrum": "rnnprobe.lyapunov",
     "trajectory_lyapunov_spectrum": "rnnprobe.lyapunov",
+    "covariant_lyapunov_vectors": "rnnprobe.clv",
+    "trajectory_covariant_lyapunov_vectors": "rnnprobe.clv",
+    "CovariantLyapunovVectors": "rnnprobe.clv",
     "memory_capacity": "rnnprobe.capacity",
     "MemoryCapacity": "rnnprobe.capacity",
+    "CapacityResolutionWarning": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
     "parameter_sensitivity": "rnnprobe.sensitivity",
     "block_singular_values": "rnnprobe.blocks",
+    # what sets the decay: the diagnosis
+    "diagnose": "rnnprobe.diagnosis",
+    "Diagnosis": "rnnprobe.diagnosis",
     # beyond chains: input gradients of any sequence model; attention (rnnprobe.attention)
     "input_gradient_norms": "rnnprobe.input_gradients",
     "input_jacobian_norms": "rnnprobe.input_gradients",
@@ -86,6 +96,10 @@ _EXPORTS = {
     "train_seq2seq": "rnnprobe.attention",
     "evaluate_seq2seq": "rnnprobe.attention",
     "alignment_accuracy": "rnnprobe.attention",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor": "rnnprobe.monitor",
+    "lyapunov_exponents": "rnnprobe.flossing",
+    "flossing_loss": "rnnprobe.flossing",
 }
 
 __all__ = [
@@ -102,13 +116,17 @@ __all__ = [
     "weight_spectrum", "WeightSpectrum", "BlockSpectrum",
     "memory_length", "MemoryLength",
     "lyapunov_spectrum", "trajectory_lyapunov_spectrum",
-    "memory_capacity", "MemoryCapacity",
+    "covariant_lyapunov_vectors", "trajectory_covariant_lyapunov_vectors", "CovariantLyapunovVectors",
+    "memory_capacity", "MemoryCapacity", "CapacityResolutionWarning",
     "path_lengths", "PathLengths",
     "parameter_sensitivity", "block_singular_values",
+    "diagnose", "Diagnosis",
     # beyond chains
     "input_gradient_norms", "input_jacobian_norms",
     "EncoderDecoder", "CausalSelfAttention", "CausalTransformer", "SequenceTask", "dot_attention",
     "attention_path_split", "PathSplit", "train_seq2seq", "evaluate_seq2seq", "alignment_accuracy",
+    # training: the monitor and gradient flossing
+    "ProbeMonitor", "lyapunov_exponents", "flossing_loss",
 ]
 
 
@@ -135,14 +153,19 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.attention import (CausalSelfAttention, CausalTransformer, EncoderDecoder, PathSplit,
                                     SequenceTask, alignment_accuracy, attention_path_split, dot_attention,
                                     evaluate_seq2seq, train_seq2seq)
-    from rnnprobe.capacity import MemoryCapacity, memory_capacity
+    from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
+    from rnnprobe.clv import (CovariantLyapunovVectors, covariant_lyapunov_vectors,
+                              trajectory_covariant_lyapunov_vectors)
+    from rnnprobe.diagnosis import Diagnosis, diagnose
     from rnnprobe.errors import InvalidArgument, RnnProbeError
+    from rnnprobe.flossing import flossing_loss, lyapunov_exponents
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
     from rnnprobe.init import INIT_SCHEMES, init_matrix
     from rnnprobe.input_gradients import input_gradient_norms, input_jacobian_norms
     from rnnprobe.lyapunov import lyapunov_spectrum, trajectory_lyapunov_spectrum
     from rnnprobe.memory import MemoryLength, memory_length
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
+    from rnnprobe.monitor import ProbeMonitor
     from rnnprobe.nonlinearities import NONLINEARITIES
     from rnnprobe.blocks import block_singular_values
     from rnnprobe.paths import PathLengths, path_lengths

@@ -18,7 +18,9 @@ from __future__ import annotations
 import difflib
 import math
 import numbers
+import os
 from collections.abc import Iterable
+from pathlib import Path
 
 from rnnprobe.errors import InvalidArgument
 
@@ -30,6 +32,7 @@ __all__ = [
     "check_dtype",
     "check_bool",
     "check_seed",
+    "check_output_directory",
     "nearest",
     "DTYPE_NAMES",
 ]
@@ -145,3 +148,40 @@ def check_dtype(name: str, dtype):
     if dtype not in (torch.float32, torch.float64):
         raise InvalidArgument(f"{name} must be torch.float32 or torch.float64; got {dtype!r}")
     return dtype
+
+
+def check_output_directory(name: str, value, *, subdirs: Iterable[str] = ()) -> Path:
+    """``value`` as a Path that is, or can be created as, a writable directory.
+
+    Nothing is created. ``subdirs`` are directories inside it that, where they
+    exist already, must be writable too.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> check_output_directory("out", tempfile.mkdtemp()).is_dir()
+    True
+    >>> check_output_directory("out", 3)
+    Traceback (most recent call last):
+    ...
+    rnnprobe.errors.InvalidArgument: out must be a directory path (str or os.PathLike); got 3
+    """
+    if not isinstance(value, (str, os.PathLike)) or str(value) == "":
+        raise InvalidArgument(f"{name} must be a directory path (str or os.PathLike); got {value!r}")
+    out = Path(value)
+    path = out.absolute()
+    if path.exists():
+        if not path.is_dir():
+            raise InvalidArgument(f"{name} must be a directory; got {str(out)!r}, which is a file")
+        target = path
+    else:
+        ancestor = path.parent
+        while not ancestor.exists():
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise InvalidArgument(f"cannot create {name} = {str(out)!r}: {str(ancestor)!r} is not a directory")
+        target = ancestor
+    for d in (target, *(path / s for s in subdirs)):
+        if d.exists() and (not d.is_dir() or not os.access(d, os.W_OK | os.X_OK)):
+            raise InvalidArgument(f"{str(d)!r} is not a writable directory; got {name} = {str(out)!r}")
+    return out

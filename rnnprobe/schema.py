@@ -114,7 +114,8 @@ METRICS = {
     "bound_jacobian": "||dL/ds_T|| * G(k) per lag (an upper bound on gradient_norm)",
     "bound_product": "B_prod(k) = ||dL/ds_T|| * prod_{s=T-k}^{T-1} ||J_s||_2 per lag",
     "bound_weight": "the lecture's B_W(k) = ||dL/ds_T|| * ||W_h||_2^k * prod ||D_s||_2 per lag (vanilla RNNs only)",
-    "memory_capacity_lag": "MC_k, squared correlation of the best linear readout of u_{t-k} (memory study)",
+    "memory_capacity_lag": "MC_k for the delay k >= 1: squared correlation, on held-out samples, of the linear readout "
+                           "of u(t-k) from h(t), the state that has just read u(t) (memory study)",
     "weight_singular_value": "singular values of each recurrent weight block (with block), decreasing",
     "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
     "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
@@ -137,7 +138,8 @@ SUMMARY_FIELDS = {
     "pascanu": "Pascanu et al. (2013) verdict: 'vanishing' | 'inconclusive' | 'not applicable'",
     "bound_holds": "whether g <= ||dL/ds_T|| G <= B_prod <= B_W held at every lag/layer (bool)",
     "eps": "threshold of memory_threshold",
-    "memory_capacity": "Jaeger's linear memory capacity sum_k MC_k (memory study)",
+    "memory_capacity": "Jaeger's linear memory capacity sum_{k>=1} MC_k, readouts scored on held-out samples "
+                       "(memory study)",
     "log_sv_mean": "mean of the log singular values of the input-output Jacobian (depth study)",
     "log_sv_std": "standard deviation of those log singular values: 0 is an isometry (depth study)",
     "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",

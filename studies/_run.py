@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from rnnprobe import __version__
-from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, nearest
+from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, check_output_directory, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.schema import META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES
 from rnnprobe.studies import GridError, StudyArgumentError
@@ -173,25 +173,10 @@ def _check_flag(name: str, value) -> bool:
 
 def _check_out(out) -> Path:
     """``out`` as a Path; it must be, or be creatable as, a writable directory."""
-    if not isinstance(out, (str, os.PathLike)):
-        raise StudyArgumentError("out", f"out must be a directory path (str or os.PathLike) or None; got {out!r}")
-    out = Path(out)
-    path = out.absolute()
-    if path.exists():
-        if not path.is_dir():
-            raise StudyArgumentError("out", f"out must be a directory; got {str(out)!r}, which is a file")
-        target = path
-    else:
-        ancestor = path.parent
-        while not ancestor.exists():
-            ancestor = ancestor.parent
-        if not ancestor.is_dir():
-            raise StudyArgumentError("out", f"cannot create out = {str(out)!r}: {str(ancestor)!r} is not a directory")
-        target = ancestor
-    for d in (target, path / POINTS_DIR):
-        if d.exists() and (not d.is_dir() or not os.access(d, os.W_OK | os.X_OK)):
-            raise StudyArgumentError("out", f"{str(d)!r} is not a writable directory; got out = {str(out)!r}")
-    return out
+    try:
+        return check_output_directory("out", out, subdirs=(POINTS_DIR,))
+    except InvalidArgument as exc:
+        raise StudyArgumentError("out", str(exc)) from exc
 
 
 def _check_device(device: str) -> str:

@@ -10,11 +10,17 @@ effective memory length in every form rnnprobe names:
   e-folding time of a Theil-Sen fit of log G(k), the Lyapunov time -1/lambda_1,
   plus the full Lyapunov spectrum (``lyapunov_exponent`` rows) and the weight
   blocks' singular values;
-* Jaeger's linear memory capacity: MC_k per lag k = 1 … 2n
-  (``memory_capacity_lag``) and their sum (``memory_capacity``, at most n), from
-  10 n x 2n steps (at least 2000) of inputs u_t ~ U(-1, 1) after a washout of
-  200, seeded by the seed. The readouts' chance level, about n / steps per lag,
-  sums to about 0.1 over the lags: capacities differing by less are not resolved.
+* Jaeger's linear memory capacity (``rnnprobe.memory_capacity``): MC_k per
+  delay k = 1 … 2n (``memory_capacity_lag``, row ``lag`` = k: the input u(t - k)
+  read back from the state that has just read u(t)) and their sum
+  (``memory_capacity``, Jaeger's total over k >= 1; at most n - MC_0 up to
+  sampling error); the same-step term MC_0 (``memory_capacity_same_step``) and
+  the number of state directions the readouts resolve
+  (``memory_capacity_rank``, n unless the states are degenerate or below
+  float64 resolution) are in summary.csv. From 10 n x 2n steps (at least 2000)
+  of inputs u ~ U(-1, 1) after a washout of 200, seeded by the seed: readouts
+  fitted on the first 80%, scored on the held-out 20% (so a forgotten delay
+  reads 0 +- sqrt(2)/n_test, not the n/steps of an in-sample fit).
 
 Gate biases (extra columns; empty where they do not apply: each applies to every
 architecture that takes the option of that name, ``rnnprobe.architectures[arch].options``):
@@ -44,8 +50,8 @@ Examples
 >>> point = dict(arch="gru", hidden=3, length=30, depth=None, gain=1.0, seed=0, init="orthogonal",
 ...              forget_bias=None, update_bias=2.0, chrono=None)
 >>> rows, summary = study.module.probe(point)
->>> 0 < summary["memory_capacity"] <= 3
-True
+>>> 0 < summary["memory_capacity"] <= 3, summary["memory_capacity_rank"]
+(True, 3)
 """
 
 from __future__ import annotations
@@ -81,11 +87,18 @@ MC_SAMPLES_PER_UNIT_LAG = 10
 def mc_settings(hidden: int) -> tuple[int, int]:
     """``(max_lag, n_samples)`` of the memory capacity for a hidden size n.
 
-    max_lag = 2n; n_samples = 10 n max_lag (at least 2000), so that the readouts'
-    chance level, about n / n_samples per lag, sums to about 0.1 over all lags.
+    max_lag = 2n; n_samples = 10 n max_lag (at least 2000), of which 20% are
+    held out for scoring: the readouts are trained on 8 n max_lag samples, so a
+    remembered delay reads about (1 - MC_k)(n - 1)/(16 n²) below its population
+    value.
     """
     max_lag = MC_LAGS_PER_UNIT * hidden
     return max_lag, max(2000, MC_SAMPLES_PER_UNIT_LAG * hidden * max_lag)
+
+EXTRA_SUMMARY = {
+    "memory_capacity_same_step": "MC_0, the capacity for the same-step input u(t) (not part of memory_capacity)",
+    "memory_capacity_rank": "state directions the capacity readouts resolve in float64 (at most the hidden size)",
+}
 
 EXTRA_AXES = {
     "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
@@ -171,7 +184,10 @@ def build_model(point, *, dtype="float64", device="cpu"):
 
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: G per lag, memory lengths, spectra and memory capacity."""
+    import warnings
+
     import rnnprobe
+    from rnnprobe.capacity import CapacityResolutionWarning
     from rnnprobe.studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
 
     model = build_model(point, dtype=dtype, device=device)
@@ -183,7 +199,14 @@ def probe(point, *, dtype="float64", device="cpu"):
     summary.update(spec_summary)
     summary.update(memory_summary(traj, EPS))
     max_lag, n_samples = mc_settings(point["hidden"])
-    mc = rnnprobe.memory_capacity(model, max_lag=max_lag, n_samples=n_samples, washout=MC_WASHOUT, seed=point["seed"])
-    rows += [("memory_capacity_lag", k, None, None, None, float(v)) for k, v in enumerate(mc.per_lag.tolist(), start=1)]
+    with warnings.catch_warnings():
+        # fewer resolved directions than n is recorded in memory_capacity_rank rather than warned about per point
+        warnings.simplefilter("ignore", CapacityResolutionWarning)
+        mc = rnnprobe.memory_capacity(model, max_lag=max_lag, n_samples=n_samples, washout=MC_WASHOUT,
+                                      seed=point["seed"])
+    rows += [("memory_capacity_lag", int(k), None, None, None, float(v))
+             for k, v in zip(mc.delays.tolist(), mc.per_lag.tolist()) if k >= 1]
     summary["memory_capacity"] = mc.total
+    summary["memory_capacity_same_step"] = mc.same_step
+    summary["memory_capacity_rank"] = mc.effective_rank
     return rows, summary

@@ -122,8 +122,9 @@ def _probe_time(point: dict, *, capacity: bool) -> tuple[list[dict], dict]:
     if capacity:
         mc = rnnprobe.memory_capacity(model, max_lag=3 * point["hidden"], n_samples=1500, washout=100,
                                       seed=point["seed"])
-        rows += _rows(point, "memory_capacity_lag", enumerate(mc.per_lag.tolist(), start=1), "lag")
-        summary["memory_capacity"] = mc.total
+        rows += _rows(point, "memory_capacity_lag", zip(mc.delays.tolist()[1:], mc.per_lag.tolist()[1:]), "lag")
+        summary.update(memory_capacity=mc.total, memory_capacity_same_step=mc.same_step,
+                       memory_capacity_rank=mc.effective_rank)
     return rows, summary
 
 

@@ -29,31 +29,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import hypothesis  # noqa: F401  (imported before pytester's inline runs, which unload the modules they import
-import pytest      # first: the documents' own objects must stay the ones the inline runs see)
-import scipy.stats  # noqa: F401
-import torch  # noqa: F401
+import subprocess
 
-# torch modules that torch imports lazily on first use and that register operator libraries when imported: loaded
-# inside an inline run (which unloads what it imports), they could not register again, and every later use in this
-# worker would fail (torch.testing.assert_close imports torch.distributed.tensor, an optimiser's step torch._dynamo)
-import torch._dynamo  # noqa: F401,E402
+import pytest
 
-try:
-    import torch.distributed.tensor  # noqa: F401
-except ImportError:  # pragma: no cover - a torch build without torch.distributed
-    pass
-
-import rnnprobe
-import rnnprobe.pytest_plugin  # noqa: F401
-import rnnprobe.strategies  # noqa: F401
-import rnnprobe.testing  # noqa: F401
 from rnnprobe import schema
-
-for _name in rnnprobe.__all__:        # load every lazily exported module now, not inside an inline run
-    getattr(rnnprobe, _name)
-
-pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -140,7 +120,21 @@ def _exec(path, block, namespace):
     exec(compile(block.code, f"{_shown(path)}:{block.line}", "exec"), namespace)
 
 
-def run_document(path: Path, pytester) -> list[str]:
+def _run_test_file(workdir: Path, name: str) -> subprocess.CompletedProcess:
+    """Run a documented test file with pytest in a fresh interpreter (as its reader would).
+
+    A fresh process, not pytester's inline run: an inline run unloads the modules it imported,
+    and some of torch's cannot be imported twice in one process. The suite's timing rule applies
+    (no per-example hypothesis deadline on a loaded CI machine), not the reader's.
+    """
+    (workdir / "conftest.py").write_text("from hypothesis import settings\n"
+                                         "settings.register_profile('docs', deadline=None)\n"
+                                         "settings.load_profile('docs')\n", encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "pytest", name, "-q", "-p", "no:cacheprovider"], cwd=workdir,
+                          capture_output=True, text=True, timeout=600)
+
+
+def run_document(path: Path, workdir: Path) -> list[str]:
     """Run every Python block of ``path`` in order; return the skipped blocks' reasons."""
     from rnnprobe import testing as rt
 
@@ -157,14 +151,14 @@ def run_document(path: Path, pytester) -> list[str]:
                 _run_doctest(path, block, namespace)
             elif FILE.match(first):
                 name = FILE.match(first).group(1)
-                (pytester.path / name).write_text(block.code, encoding="utf-8")
+                (workdir / name).write_text(block.code, encoding="utf-8")
                 _exec(path, block, namespace)
                 if Path(name).name.startswith("test_"):
                     n_tests = len(re.findall(r"^def test_", block.code, flags=re.M))
-                    result = pytester.runpytest(name, "-q", "-p", "no:cacheprovider")
-                    outcomes = result.parseoutcomes()
-                    assert outcomes.get("passed") == n_tests and result.ret == 0, (
-                        f"{_where(path, block)}: {name} should pass its {n_tests} tests\n" + str(result.stdout))
+                    result = _run_test_file(workdir, name)
+                    passed = re.search(r"(\d+) passed", result.stdout)
+                    assert result.returncode == 0 and passed and int(passed.group(1)) == n_tests, (
+                        f"{_where(path, block)}: {name} should pass its {n_tests} tests\n" + result.stdout + result.stderr)
             elif RAISES.match(first):
                 expected = RAISES.match(first).group(1)
                 with pytest.raises(BaseException) as info:
@@ -180,16 +174,16 @@ def run_document(path: Path, pytester) -> list[str]:
     finally:
         rt.set_defaults(**{f: getattr(base_defaults, f) for f in base_defaults.__dataclass_fields__})
         for name in [m for m, mod in sys.modules.items()
-                     if str(getattr(mod, "__file__", "") or "").startswith(str(pytester.path))]:
+                     if str(getattr(mod, "__file__", "") or "").startswith(str(workdir))]:
             del sys.modules[name]
     return skipped
 
 
 @pytest.mark.parametrize("path", DOCUMENTS, ids=[str(p.relative_to(ROOT)) for p in DOCUMENTS])
-def test_document_runs_as_written(path, pytester, monkeypatch):
-    pytester.chdir()
-    monkeypatch.syspath_prepend(str(pytester.path))
-    skipped = run_document(path, pytester)
+def test_document_runs_as_written(path, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    skipped = run_document(path, tmp_path)
     assert len(skipped) <= 1, f"keep blocks that cannot run rare: {skipped}"
 
 
@@ -205,16 +199,16 @@ def test_block_parser_and_conventions(tmp_path):
     assert found[2].text_after == "invalid literal ...\n" and found[1].text_after is None
 
 
-def test_a_wrong_number_fails(tmp_path, pytester):
+def test_a_wrong_number_fails(tmp_path):
     doc = tmp_path / "d.md"
     doc.write_text("```python\n>>> 0.0781\n0.078\n```\n")
-    run_document(doc, pytester)
+    run_document(doc, tmp_path)
     doc.write_text("```python\n>>> 0.0781\n0.080\n```\n")
     with pytest.raises(AssertionError, match="Expected:"):
-        run_document(doc, pytester)
+        run_document(doc, tmp_path)
     doc.write_text("```python\n# raises ValueError:\nint('a')\n```\n\n```text\nsome other message\n```\n")
     with pytest.raises(AssertionError, match="the message shown is not the message raised"):
-        run_document(doc, pytester)
+        run_document(doc, tmp_path)
 
 
 # ------------------------------------------------------------------ facts the documents state

@@ -19,10 +19,15 @@ from rnnprobe import testing as rt
 from rnnprobe import theory
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.models.base import RecurrentModel
+from rnnprobe.diagnosis import diagnose_trajectory
 from rnnprobe.trajectory import Trajectory
 
 F64 = torch.float64
 X = torch.randn(5, 2, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
+
+
+def _sum_loss(h):
+    return h.sum()
 
 
 def _model(seed=0):
@@ -162,8 +167,8 @@ ROWS = [
     ("Trajectory states dtype", lambda: Trajectory(_model(), X, torch.zeros(6, 2, 3), True), InvalidArgument, "states must have the model's dtype torch.float64"),
     ("Trajectory model", lambda: Trajectory(nn.Linear(2, 2), X, torch.zeros(6, 2, 3), True), InvalidArgument, "model must be an rnnprobe StepModel; got Linear"),
     # ---- custom cells and models (#11: a wrong state size failed deep inside torch)
-    ("cell wrong state size", lambda: rnnprobe.record(rnnprobe.CellAdapter(_WrongSizeCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 3) from a step; got shape (1, 4) at step 0"),
-    ("cell tuple state", lambda: rnnprobe.record(rnnprobe.CellAdapter(_TupleCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state of shape (B, state_size) = (1, 2) from a step; got tuple"),
+    ("cell wrong state size", lambda: rnnprobe.record(rnnprobe.CellAdapter(_WrongSizeCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state, a tensor of shape (B, 3) (state size 3); got shape (1, 4)"),
+    ("cell tuple state", lambda: rnnprobe.record(rnnprobe.CellAdapter(_TupleCell()), torch.zeros(4, 1)), InvalidArgument, "must return the next state, a tensor of shape (B, 2) (state size 2); got a tuple"),
     ("non-finite step Jacobian", lambda: rnnprobe.jacobian_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "has a step Jacobian with NaN/Inf entries at step t = 0"),
     ("non-finite Jacobian, g", lambda: rnnprobe.gradient_norms(rnnprobe.record(_SqrtRNN(), torch.zeros(3, 1))), InvalidArgument, "its derivative is not finite at the recorded state"),
     ("non-finite Jacobian, Lyapunov", lambda: rnnprobe.lyapunov_spectrum(_SqrtRNN(), torch.zeros(3, 1)), InvalidArgument, "has a step Jacobian with NaN/Inf entries"),
@@ -179,11 +184,34 @@ ROWS = [
     ("memory_length burn_in T", lambda: rnnprobe.memory_length(_traj(), burn_in=5), InvalidArgument, "burn_in must be smaller than the number of steps T = 5; got 5"),
     ("lyapunov k 0", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=0), InvalidArgument, "k must be >= 1; got 0"),
     ("lyapunov k > S", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=4), InvalidArgument, "k must be <= 3; got 4"),
+    ("lyapunov reorthonormalize_every 0", lambda: rnnprobe.lyapunov_spectrum(_model(), X, reorthonormalize_every=0), InvalidArgument, "reorthonormalize_every must be >= 1; got 0"),
+    ("lyapunov reorthonormalize_every 1.5", lambda: rnnprobe.trajectory_lyapunov_spectrum(_traj(), reorthonormalize_every=1.5), InvalidArgument, "reorthonormalize_every must be an integer; got 1.5"),
+    ("clv k 0", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, k=0), InvalidArgument, "k must be >= 1; got 0"),
+    ("clv k > S", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, k=4), InvalidArgument, "k must be <= 3; got 4"),
+    ("clv burn_in T", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, burn_in=5), InvalidArgument, "burn_in must be smaller than the number of steps T = 5; got 5"),
+    ("clv burn_out -1", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, burn_out=-1), InvalidArgument, "burn_out must be >= 0; got -1"),
+    ("clv burn_in + burn_out", lambda: rnnprobe.trajectory_covariant_lyapunov_vectors(_traj(), burn_in=3, burn_out=2), InvalidArgument, "got burn_in=3 + burn_out=2 = 5"),
+    ("clv split", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, split=3), InvalidArgument, "split must be <= 2; got 3"),
+    ("clv seed", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, seed=-1), InvalidArgument, "seed must be an integer in [0, 2**64 - 1]; got -1"),
     ("capacity max_lag 0", lambda: rnnprobe.memory_capacity(_model(), max_lag=0), InvalidArgument, "max_lag must be >= 1; got 0"),
-    ("capacity n_samples", lambda: rnnprobe.memory_capacity(_model(), max_lag=4, n_samples=5), InvalidArgument, "n_samples must exceed max_lag + hidden_size = 7; got 5"),
+    ("capacity n_samples", lambda: rnnprobe.memory_capacity(_model(), max_lag=4, n_samples=5), InvalidArgument, "n_samples must leave at least hidden_size + 2 = 5 training and 3 held-out samples at test_fraction=0.2; got n_samples=5 (4 training, 1 held out)"),
+    ("capacity ridge", lambda: rnnprobe.memory_capacity(_model(), ridge=-0.5), InvalidArgument, "ridge must lie in [0, inf); got -0.5"),
+    ("capacity test_fraction", lambda: rnnprobe.memory_capacity(_model(), test_fraction=1.0), InvalidArgument, "test_fraction must lie in (0, 1); got 1.0"),
     ("capacity input_scale", lambda: rnnprobe.memory_capacity(_model(), input_scale=0.0), InvalidArgument, "input_scale must lie in (0, inf); got 0.0"),
     ("gradient loss not callable", lambda: rnnprobe.gradient_norms(_traj(), loss=3), InvalidArgument, "loss must be a callable h_T -> scalar or None; got int"),
     ("gradient loss vector", lambda: rnnprobe.gradient_norms(_traj(), loss=_scalar_loss_vector), InvalidArgument, "loss must return a scalar tensor"),
+    ("gradient two losses", lambda: rnnprobe.gradient_norms(_traj(), loss=_sum_loss, batch_loss=_sum_loss), InvalidArgument, "give at most one of loss, batch_loss and loss_over_steps; got loss and batch_loss"),
+    ("gradient batch_loss not callable", lambda: rnnprobe.gradient_norms(_traj(), batch_loss="mse"), InvalidArgument, "batch_loss must be a callable h_T (B, n) -> (B,) or None; got str"),
+    ("gradient batch_loss scalar", lambda: rnnprobe.gradient_norms(_traj(), batch_loss=_sum_loss), InvalidArgument, "batch_loss must return one loss per sequence, shape (2,), for h_T of shape (2, 3); got Tensor of shape () (compute the loss with reduction='none'"),
+    ("gradient loss_over_steps shape", lambda: rnnprobe.gradient_norms(_traj(), loss_over_steps=lambda out: out.sum(-1)), InvalidArgument, "loss_over_steps must return one loss per sequence, shape (2,), for h_1…h_T of shape (5, 2, 3); got Tensor of shape (5, 2)"),
+    ("gradient loss_over_steps NaN", lambda: rnnprobe.gradient_norms(_traj(), loss_over_steps=lambda out: float("nan") * out.sum((0, 2))), InvalidArgument, "loss_over_steps must have a finite gradient at h_1…h_T; got NaN/Inf"),
+    ("bounds loss_over_steps", lambda: rnnprobe.gradient_bounds(_traj(), loss_over_steps=lambda out: out.sum((0, 2))), InvalidArgument, "loss_over_steps is not accepted here: this measure needs a loss of the last state s_T"),
+    ("assert with two losses", lambda: rt.assert_gradients_vanish(_model(), X, loss=_sum_loss, loss_over_steps=_sum_loss), InvalidArgument, "give at most one of loss, batch_loss and loss_over_steps; got loss and loss_over_steps"),
+    ("diagnose without inputs", lambda: rnnprobe.diagnose(_model()), InvalidArgument, "inputs must be a tensor (your inputs, as record takes them) for a model; got None"),
+    ("diagnose trajectory and inputs", lambda: rnnprobe.diagnose(_traj(), X), InvalidArgument, "inputs, h0 and batch_first must be None when a Trajectory is passed"),
+    ("diagnose eps", lambda: rnnprobe.diagnose(_model(), X, eps=1.0), InvalidArgument, "eps must lie in (0, 1); got 1.0"),
+    ("diagnose sequence", lambda: diagnose_trajectory(_traj(), sequence=2), InvalidArgument, "sequence must be None or an index in [0, 1]; got 2"),
+    ("diagnose batch_loss not callable", lambda: rnnprobe.diagnose(_traj(), batch_loss=3), InvalidArgument, "batch_loss must be a callable h_T (B, n) -> (B,) or None; got int"),
     ("path_lengths not residual", lambda: rnnprobe.path_lengths(_traj()), InvalidArgument, "traj must come from a residual model"),
     ("probe of a tensor", lambda: rnnprobe.gradient_bounds(torch.zeros(3)), InvalidArgument, "traj must be a Trajectory from rnnprobe.record(model, inputs); got Tensor"),
     ("weight_spectrum of a Linear", lambda: rnnprobe.weight_spectrum(nn.Linear(2, 2)), InvalidArgument, "model must be an rnnprobe StepModel (see rnnprobe.build)"),

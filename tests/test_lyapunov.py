@@ -137,6 +137,124 @@ def test_initial_state_and_default_burn_in():
     assert float(lam.sum()) == pytest.approx(float(logdet.mean()), rel=1e-10)
 
 
+# --------------------------------------------------------------------------- re-orthonormalisation schedule
+def _well_conditioned(traj, limit=1e6):
+    """Every step Jacobian has a row-equilibrated condition number below ``limit`` (see the determinant test)."""
+    J = traj.step_jacobians()[:, 0]
+    rows = torch.linalg.vector_norm(J, dim=-1, keepdim=True)
+    return bool((rows > 0).all()) and bool((torch.linalg.cond(J / rows) < limit).all())
+
+
+@given(model=rs.models(architectures=["vanilla-tanh", "vanilla-sigmoid", "gru", "gru-torch", "lstm", "dense", "residual"],
+                       max_hidden=8, min_input=0, max_input=2, min_gain=0.3, max_gain=4.0),
+       burn_in=st.integers(0, 20), data=st.data())
+def test_automatic_schedule_matches_every_step_to_rounding(model, burn_in, data):
+    # contracting (small gains) and chaotic (large gains) examples alike
+    x = data.draw(rs.sequences_for(model, min_length=30, max_length=200, scales=st.sampled_from([0.3, 1.0])), label="x")
+    traj = rnnprobe.record(model, x)
+    assume(_well_conditioned(traj))
+    auto = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=burn_in)
+    every = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=burn_in, reorthonormalize_every=1)
+    torch.testing.assert_close(auto, every, rtol=1e-11, atol=1e-12)
+
+
+class EulerRateCell(torch.nn.Module):
+    """Engelken et al.'s rate network h <- (1 - dt) h + dt W tanh(h), written as a user's cell."""
+
+    def __init__(self, n, g=4.0, dt=0.1, seed=0):
+        super().__init__()
+        gen = torch.Generator().manual_seed(seed)
+        W = g * torch.randn(n, n, generator=gen, dtype=F64) / math.sqrt(n)
+        self.W = torch.nn.Parameter(W.fill_diagonal_(0.0))
+        self.dt, self.input_size, self.hidden_size = dt, 0, n
+
+    def forward(self, x, h):
+        return (1 - self.dt) * h + self.dt * torch.tanh(h) @ self.W.T
+
+
+def test_chaotic_rate_network_cell_uses_long_blocks_and_matches_every_step():
+    from rnnprobe._qr_sweep import FrameSweep
+    from rnnprobe.lyapunov import start_frame
+
+    model = rnnprobe.CellAdapter(EulerRateCell(30))                 # no analytic Jacobian: autograd, vmapped
+    h0 = 3.0 * torch.randn(30, dtype=F64, generator=torch.Generator().manual_seed(1))
+    h = rnnprobe.record(model, torch.zeros(500, 0), h0).states[-1, 0]
+    traj = rnnprobe.record(model, torch.zeros(1500, 0), h)
+    every = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=300, reorthonormalize_every=1)
+    assert every[0] > 0.005                                           # chaotic
+    auto = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=300)
+    torch.testing.assert_close(auto, every, rtol=0, atol=1e-13)
+    for m in (5, 10):                                                 # the reference's schedule, and another
+        fixed = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=300, reorthonormalize_every=m)
+        torch.testing.assert_close(fixed, every, rtol=0, atol=1e-13)
+    sweep = FrameSweep(traj)
+    for _ in sweep.run(start_frame(traj, 30, 0), 0, traj.length):
+        pass
+    assert sum(sweep.blocks) == 1500 and sorted(sweep.blocks)[len(sweep.blocks) // 2] >= 8
+
+
+def test_contracting_orthogonal_map_uses_the_longest_blocks_and_is_exact():
+    from rnnprobe._qr_sweep import MAX_EVERY, FrameSweep
+
+    W = 0.6 * _orthogonal(5, 7)
+    model = _linear(W, input_size=1)
+    x = torch.randn(400, 1, dtype=F64, generator=torch.Generator().manual_seed(7))
+    lam = rnnprobe.lyapunov_spectrum(model, x, burn_in=0)
+    torch.testing.assert_close(lam, torch.full((5,), math.log(0.6), dtype=F64), rtol=0, atol=1e-13)
+    sweep = FrameSweep(rnnprobe.record(model, x))
+    for _ in sweep.run(torch.eye(5, dtype=F64).expand(1, 5, 5), 0, 400):
+        pass
+    assert max(sweep.blocks) == MAX_EVERY
+
+
+def test_a_rise_in_growth_within_a_block_is_caught_and_redone():
+    # a residual RNN that rests near a fixed point (long blocks), then turns strongly non-normal: before blocks
+    # were checked after the fact, the automatic schedule was off by 0.06 in the smallest exponent here
+    model = rnnprobe.build("residual", hidden_size=16, gain=4.0, seed=0)
+    x = torch.randn(300, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
+    traj = rnnprobe.record(model, x)
+    assert _well_conditioned(traj)
+    auto = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=30)
+    every = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=30, reorthonormalize_every=1)
+    torch.testing.assert_close(auto, every, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e-3])
+def test_blocks_that_would_over_or_underflow_are_redone(scale):
+    # |eigenvalues| ~ 1e±3 per step: 200 steps without a QR would reach 1e±600, beyond float64
+    a = torch.tensor([scale, -0.5 * scale, 0.1 * scale], dtype=F64)
+    model = rnnprobe.build("vanilla-linear", hidden_size=3, input_size=0, seed=0)    # no bias: the states stay 0
+    with torch.no_grad():
+        model.W_h.copy_(torch.diag(a))
+    x = torch.zeros(400, 0)
+    expected = torch.log(a.abs())
+    for every in (None, 1, 200):
+        lam = rnnprobe.lyapunov_spectrum(model, x, burn_in=100, reorthonormalize_every=every)
+        torch.testing.assert_close(lam, expected, rtol=0, atol=1e-12)
+
+
+def test_float32_uses_float32_thresholds_and_matches_float64():
+    m64 = rnnprobe.build("gru", hidden_size=6, gain=2.0, seed=1)
+    m32 = rnnprobe.build("gru", hidden_size=6, gain=2.0, seed=1, dtype="float32")
+    x = torch.randn(300, 1, generator=torch.Generator().manual_seed(0))
+    lam32 = rnnprobe.lyapunov_spectrum(m32, x)
+    assert lam32.dtype == torch.float32
+    torch.testing.assert_close(lam32, rnnprobe.lyapunov_spectrum(m32, x, reorthonormalize_every=1), rtol=0, atol=1e-5)
+    torch.testing.assert_close(lam32.double(), rnnprobe.lyapunov_spectrum(m64, x.double()), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("value, pattern", [
+    (0, r"reorthonormalize_every must be >= 1; got 0"),
+    (-3, r"reorthonormalize_every must be >= 1; got -3"),
+    (2.5, r"reorthonormalize_every must be an integer; got 2.5"),
+    (True, r"reorthonormalize_every must be an integer; got True"),
+])
+def test_reorthonormalize_every_rejects_bad_values(value, pattern):
+    model = rnnprobe.build("gru", hidden_size=2)
+    with pytest.raises(InvalidArgument, match=pattern):
+        rnnprobe.lyapunov_spectrum(model, torch.zeros(10, 1), reorthonormalize_every=value)
+
+
 def test_lyapunov_rejects_bad_arguments():
     model = rnnprobe.build("gru", hidden_size=2)
     x = torch.zeros(10, 1)

@@ -176,7 +176,7 @@ def test_plot_memory_heatmap_from_a_memory_table_and_bad_input():
 def test_plot_memory_capacity():
     ax = reports.plot_memory_capacity(analysis.lag_profile(time_results(gains=(1.0,)), "memory_capacity_lag"))
     assert len(ax.get_lines()) == 3 and tuple(ax.get_ylim()) == (0.0, 1.05)
-    assert ax.get_xlabel().startswith("lag k") and ax.get_ylabel().startswith("MC_k")
+    assert ax.get_xlabel().startswith("delay k") and ax.get_ylabel().startswith("MC_k")
     assert legend_texts(ax.get_legend()) == ["vanilla-tanh", "lstm", "residual"]
 
 

@@ -293,10 +293,15 @@ def test_memory_point_capacity_and_biases():
                  forget_bias=None, update_bias=None, chrono=30)
     record = studies.run_point(point, study="memory")
     mc = rows_of(record, "memory_capacity_lag")
-    assert [k for k, _ in mc] == list(range(1, 9))
-    assert all(0 <= v <= 1 for _, v in mc)
-    assert record["summary"]["memory_capacity"] == pytest.approx(sum(v for _, v in mc), rel=1e-12)
-    assert 0 < record["summary"]["memory_capacity"] <= 4
+    assert [k for k, _ in mc] == list(range(1, 9))            # Jaeger's delays k >= 1: u(t - k)
+    n_test = 400                                                # 20% of mc_settings(4)'s 2000 samples held out
+    assert all(-1 / (n_test - 2) <= v <= 1 for _, v in mc)
+    summary = record["summary"]
+    assert summary["memory_capacity"] == pytest.approx(sum(v for _, v in mc), rel=1e-12)
+    assert 0 < summary["memory_capacity"] <= 4 and 0 < summary["memory_capacity_same_step"] <= 1
+    assert summary["memory_capacity_rank"] == 4
+    direct = rnnprobe.memory_capacity(study.module.build_model(point), max_lag=8, n_samples=2000, washout=200, seed=0)
+    assert direct.n_test == n_test and summary["memory_capacity_same_step"] == direct.same_step
     # chrono: b_f = log U(1, T_max - 1) and b_i = -b_f
     model = study.module.build_model(point)
     b_f, b_i = model.bias_ih[4:8], model.bias_ih[:4]

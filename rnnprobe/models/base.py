@@ -14,6 +14,8 @@ Shapes
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import nn
 
@@ -30,6 +32,13 @@ __all__ = ["FAMILIES", "StepModel", "RecurrentModel", "FeedForwardModel"]
 #: * ``feedforward``: a plain deep stack ``s' = σ(W_l s + b_l)`` (steps are layers);
 #: * ``custom``: not known (a user's cell wrapped without saying).
 FAMILIES = ("vanilla", "gated", "residual", "dense", "diagonal", "feedforward", "custom")
+
+
+@functools.lru_cache(maxsize=4)
+def _basis(S: int, B: int, dtype, device) -> torch.Tensor:
+    """Cotangents ``(S, B, S)``: e_i in every row (contiguous: torch.func batches the products into one
+    matrix product; kept, not rebuilt for every chunk). Read-only."""
+    return torch.eye(S, dtype=dtype, device=device).unsqueeze(1).expand(S, B, S).contiguous()
 
 
 class StepModel(nn.Module):
@@ -70,8 +79,36 @@ class StepModel(nn.Module):
         return self.step(x, state, t)
 
     def step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
-        """Return ``∂step(x, state)/∂state`` per batch row, shape ``(B, S, S)``."""
-        return self.autograd_step_jacobian(x, state, t)
+        """Return ``∂step(x, state)/∂state`` per batch row, shape ``(B, S, S)``.
+
+        The default is autograd, :meth:`rowwise_autograd_jacobian`.
+        """
+        return self.rowwise_autograd_jacobian(x, state, t)
+
+    def rowwise_autograd_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
+        """Step Jacobians ``(B, S, S)`` of B independent rows from one vector–Jacobian product.
+
+        A step treats the rows of its batch independently, so the cotangent e_i in
+        every row gives row i of every row's Jacobian: one ``torch.func.vjp`` of the
+        whole batch, vmapped over the S basis vectors, is one large matrix product
+        where :meth:`autograd_step_jacobian` does one small one per row (the rows of
+        a chunk of time steps of :meth:`RecurrentModel.jacobians`, at once). A step
+        that mixes rows (batch statistics) is detected, a cotangent on row 0 alone
+        having to leave the other rows' gradients exactly zero, and then, as for a
+        step torch.func cannot transform, :meth:`autograd_step_jacobian` is used.
+        """
+        B, S = state.shape
+        try:
+            _, vjp = torch.func.vjp(lambda s: self.step(x, s, t), state)
+            if B > 1:
+                probe = torch.zeros(B, S, dtype=state.dtype, device=state.device)
+                probe[0] = 1.0
+                if bool((vjp(probe)[0][1:] != 0).any()):                    # the step mixes rows
+                    return self.autograd_step_jacobian(x, state, t)
+            (g,) = torch.func.vmap(vjp)(_basis(S, B, state.dtype, state.device))   # g[i, b] = e_i^T J_b
+        except RuntimeError:                                                # not transformable by torch.func
+            return self.autograd_step_jacobian(x, state, t)
+        return g.transpose(0, 1)
 
     def autograd_step_jacobian(self, x: torch.Tensor, state: torch.Tensor, t: int = 0) -> torch.Tensor:
         """The step Jacobian from ``torch.func`` (reference for analytic ones)."""

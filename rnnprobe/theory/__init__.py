@@ -11,7 +11,8 @@ derivations, references and tolerances):
   and the instances that attain it;
 * :mod:`~rnnprobe.theory.isometry` — moments of the squared singular values of
   deep Jacobians (Pennington, Schoenholz & Ganguli 2017);
-* :mod:`~rnnprobe.theory.capacity` — linear memory capacity (Jaeger 2001);
+* :mod:`~rnnprobe.theory.capacity` — linear memory capacity (Jaeger 2001) and the
+  held-out estimator's expected value;
 * :mod:`~rnnprobe.theory.ensembles` — residual nets as ensembles of paths
   (Veit, Wilber & Belongie 2016); the probe is :func:`rnnprobe.paths.path_lengths`;
 * :mod:`~rnnprobe.theory.gates` — timescales set by gate biases (LSTM forget
@@ -31,6 +32,7 @@ Examples
 
 from rnnprobe.theory.capacity import (
     LinearMemoryCapacity,
+    expected_heldout_capacity,
     krylov_rank,
     linear_memory_capacity,
     predicted_memory_capacity,
@@ -117,7 +119,7 @@ __all__ = [
     "jacobian_spectrum_moments", "critical_point", "derivative_moments",
     # memory capacity
     "LinearMemoryCapacity", "linear_memory_capacity", "krylov_rank", "reservoir_matrices",
-    "predicted_memory_capacity",
+    "predicted_memory_capacity", "expected_heldout_capacity",
     # residual ensembles
     "path_length_distribution", "elementary_symmetric", "path_length_weights", "residual_length_iterates",
     "residual_branch_gains",
