@@ -588,14 +588,20 @@ def run_points(
     return report
 
 
-def _keep_finished(futures: Mapping, handled: set, finish, result=lambda fut: fut.result()) -> None:
-    """Save the points whose futures finished but were not handled yet (the run is stopping)."""
+def _pool_result(fut):
+    """``(True, record)`` for a future that finished well, else ``(False, None)`` (never raises)."""
+    if not fut.done() or fut.cancelled() or fut.exception() is not None:
+        return False, None
+    return True, fut.result()
+
+
+def _keep_finished(futures: Mapping, handled: set, finish, result=_pool_result) -> None:
+    """Save the points whose futures finished well but were not handled yet (the run is stopping)."""
     for fut, key in futures.items():
-        if fut in handled or not fut.done() or fut.cancelled():
+        if fut in handled:
             continue
-        try:
-            record = result(fut)
-        except BaseException:  # noqa: BLE001 - that point failed or was stopped: nothing to keep
+        ok, record = result(fut)
+        if not ok:
             continue
         try:
             finish(key, record)
@@ -631,8 +637,8 @@ def _run_pool(func, missing, jobs, finish) -> None:
 
 def _dask_result(fut):
     if fut.status != "finished":
-        raise RnnProbeError(f"task {fut.key} did not finish: {fut.status}")
-    return fut.result()
+        return False, None
+    return True, fut.result()
 
 
 def _run_dask(func, missing, client, finish) -> None:
