@@ -645,6 +645,8 @@ def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
         with PdfPages(tmp, metadata={"Title": meta_title, "Creator": "rnnprobe"}) as pdf:
             for page in pages:
                 pdf.savefig(page)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
@@ -659,6 +661,8 @@ def _atomic_write(path: Path, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:

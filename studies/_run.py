@@ -181,14 +181,15 @@ def _as_values(axis: str, values) -> list:
         return [values]
     if isinstance(values, Mapping):
         raise StudyArgumentError(axis, f"{axis} must be a value or a list of values; got {values!r}")
-    n = len(values) if hasattr(values, "__len__") else None
-    if n is None:
+    sized = hasattr(values, "__len__")
+    if not sized:                   # an iterator: look at no more than needed
         values = list(itertools.islice(values, MAX_POINTS + 1))
-        n = len(values)
+    n = len(values)
     if n > MAX_POINTS:
-        shown = values if isinstance(values, range) else f"{n:,}+ values" if n == MAX_POINTS + 1 else f"{n:,} values"
-        raise GridError(axis, f"{axis} lists {n:,} values, more than the {MAX_POINTS:,} grid points a run may have "
-                              f"(its tables alone would take at least {_bytes(n * ROW_BYTES)} of memory); got {shown!r}")
+        count = f"{n:,} values" if sized else f"more than {MAX_POINTS:,} values"
+        shown = f"; got {values!r}" if isinstance(values, range) else ""
+        raise GridError(axis, f"{axis} lists {count}, more than the {MAX_POINTS:,} grid points a run may have "
+                              f"(its tables alone would take at least {_bytes(n * ROW_BYTES)} of memory){shown}")
     return list(values)
 
 
