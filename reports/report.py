@@ -98,8 +98,9 @@ class StudyData:
         return self.directory.name
 
 
-#: columns a table must have to be read as a study's (the rest of the schema is optional: older runs, other studies)
-_REQUIRED_COLUMNS = {schema.RESULTS_FILE: ("point_id", *schema.ROW_COLUMNS), schema.SUMMARY_FILE: ("point_id",)}
+#: columns a table must have to be read as a study's (the rest of the schema is optional: tables made by hand,
+#: older runs, other studies)
+_REQUIRED_COLUMNS = {schema.RESULTS_FILE: ("metric", "value"), schema.SUMMARY_FILE: ("arch",)}
 
 
 def _read_table(path: Path) -> pd.DataFrame:

@@ -217,7 +217,7 @@ def _read_json(path: Path):
     except UnicodeDecodeError:
         raise DamagedFile(path, "is not UTF-8 text (binary data)") from None
     except json.JSONDecodeError as exc:
-        cut = " (truncated?)" if exc.pos >= len(raw.rstrip()) else ""
+        cut = "" if raw.rstrip().endswith((b"}", b"]")) else " (truncated?)"
         raise DamagedFile(path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}{cut}") from None
 
 

@@ -107,13 +107,13 @@ ROWS = [(args, 2, fragment, detail) for args, fragment, detail in ROWS] + [
     (["report", "{d}/empty-results"], 2, "results_dir", "damaged results.csv: '{d}/empty-results/results.csv' is empty"),  # (#11)
     (["report", "{d}/binary-results"], 2, "results_dir", "results.csv' holds binary data"),             # (#11)
     (["report", "{d}/truncated-results"], 2, "results_dir", "results.csv' is truncated"),               # (#11)
-    (["report", "{d}/not-a-table-results"], 2, "results_dir", "results.csv' lacks the column(s) point_id"),  # (#11)
+    (["report", "{d}/not-a-table-results"], 2, "results_dir", "results.csv' lacks the column(s) metric, value"),  # (#11)
     (["report", "{d}/latin1-results"], 2, "results_dir", "results.csv' is not UTF-8 text"),             # (#11)
     (["report", "{d}/ragged-results"], 2, "results_dir", "results.csv' is truncated or damaged"),       # (#11)
     (["report", "{d}/empty-summary"], 2, "results_dir", "damaged summary.csv"),                         # (#11)
     (["report", "{d}/binary-summary"], 2, "results_dir", "summary.csv' holds binary data"),             # (#11)
     (["report", "{d}/truncated-summary"], 2, "results_dir", "summary.csv' is truncated"),               # (#11)
-    (["report", "{d}/not-a-table-summary"], 2, "results_dir", "summary.csv' lacks the column(s) point_id"),  # (#11)
+    (["report", "{d}/not-a-table-summary"], 2, "results_dir", "summary.csv' lacks the column(s) arch"),  # (#11)
     # train
     (["train", "--out", ""], 2, "--out", "got '' (an empty path"),                                      # (#11)
     (["train", "--steps", "0"], 2, "--steps", "steps must be >= 1; got 0"),

@@ -81,6 +81,26 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, sig, busy):
     assert time.monotonic() - start < 10
 
 
+def test_without_the_kernel_signal_a_worker_sees_its_parent_go(tmp_path):
+    """The fallback where PR_SET_PDEATHSIG does not exist (macOS): a thread polling os.getppid()."""
+    child = ("import os, sys, time\nsys.platform = 'darwin'   # no prctl: only the polling thread\n"
+             "from rnnprobe.studies import _runner\n_runner._exit_with_parent(os.getppid())\n"
+             "print('watching', flush=True)\ntime.sleep(60)\n")
+    parent = (f"import subprocess, sys, time\np = subprocess.Popen([sys.executable, '-c', {child!r}])\n"
+              "print(p.pid, flush=True)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent], env=ENV, stdout=subprocess.PIPE, text=True)
+    worker = psutil.Process(int(proc.stdout.readline()))
+    assert proc.stdout.readline().strip() == "watching" and not _gone(worker)
+    proc.kill()
+    start = time.monotonic()
+    proc.communicate(timeout=10)
+    while time.monotonic() - start < 5 and not _gone(worker):
+        time.sleep(0.02)
+    if not _gone(worker):
+        worker.kill()
+    assert time.monotonic() - start < 5, "the worker outlived its parent"
+
+
 # ------------------------------------------------------------------ damaged point files and identity
 SMALL = dict(quick=True, jobs=1, arch=["vanilla-tanh"], length=[5, 7], gain=[0.5, 1.5])   # 4 points, ~0.1 s
 
