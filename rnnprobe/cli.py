@@ -14,7 +14,9 @@ call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
 runs the probes. Heavy imports (torch, the studies, pandas, the report
 generator) happen inside the commands that need them, so that ``rnnprobe
 --help`` answers at once. Every bad argument is a usage error (exit code 2)
-that names the option and the value, and is caught before anything is written.
+that names the option and the value, and is caught before anything is written;
+a failure of the machine (a full disk) exits with code 1 and one line, and
+Ctrl-C with 130.
 
 Examples
 --------
