@@ -412,12 +412,25 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     ------
     StudyArgumentError
         An :class:`~rnnprobe.errors.InvalidArgument` naming the bad parameter
-        (``parameter``) and value; raised before anything is written.
+        (``parameter``) and value; raised before anything is written. Also for
+        a grid of more than :data:`MAX_POINTS` points or one whose points cannot
+        fit in memory (with the estimate), an ``out`` that holds another run,
+        or one another run is writing to (``out`` is locked while a run writes).
     PointFailed
-        A grid point raised (``key`` names it); the points finished before are
-        saved in ``out``.
+        A grid point raised (``key`` names it); the points finished before, and
+        those that finish while the run stops, are saved in ``out``.
     RunInterrupted
-        Ctrl-C (a ``KeyboardInterrupt``); the points finished before are saved in ``out``.
+        Ctrl-C (a ``KeyboardInterrupt``); the points finished before, and those
+        that finish while the run stops, are saved in ``out``.
+    WriteFailed
+        ``out`` could not be written (a full disk); ``saved`` of ``total``
+        points are there, and no file is left half-written.
+
+    Notes
+    -----
+    A point file in ``out`` that cannot be read back is named in a warning
+    (logger ``rnnprobe.studies``), moved to ``out/points/_set_aside/`` and
+    computed again; ``meta["set_aside"]`` lists it.
     """
     from rnnprobe import studies
     from rnnprobe.studies import _runner
@@ -463,10 +476,13 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
             try:
                 out.mkdir(parents=True, exist_ok=True)
                 lock = _runner.lock_directory(out).__enter__()
-            except _runner.DirectoryBusy as exc:
-                raise StudyArgumentError("out", str(exc).replace("directory", "out directory", 1)) from None
-            except OSError as exc:
-                raise StudyArgumentError("out", f"cannot write to out = {str(out)!r}: {exc.strerror or exc}") from None
+            except _runner.DirectoryBusy:
+                raise StudyArgumentError("out", f"out = {str(out)!r} is in use: another rnnprobe run is writing to it "
+                                                "(it holds the directory's lock); wait for it to finish, or choose "
+                                                "another out directory") from None
+            except OSError as exc:      # _check_out found it writable: the machine failed (a full disk)
+                raise WriteFailed(f"cannot write to out = {str(out)!r}: {exc.strerror or exc}", saved=0,
+                                  total=len(points), out=out, path=exc.filename) from exc
         return _run_locked(study, points, resolved, overrides, identity, store, out, client, scheduler,
                            jobs=jobs, quick=quick, force=force, dtype=dtype, device=device, progress=progress)
     finally:

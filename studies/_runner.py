@@ -283,8 +283,7 @@ class PointStore:
             try:
                 key, record = self._read(p)
             except DamagedFile as exc:
-                raise DamagedFile(p, f"is not a point file of this run directory: {exc.reason.removeprefix('is ')}"
-                                  " (run_points sets damaged point files aside)") from None
+                raise DamagedFile(p, f"{exc.reason} (run_points sets damaged point files aside)") from None
             out[key] = record
         return out
 

@@ -57,6 +57,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, sig, busy):
     proc = subprocess.Popen(args, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     parent = psutil.Process(proc.pid)
     children: list = []
+    workers: list = []
     deadline = time.monotonic() + 120
     try:
         while time.monotonic() < deadline and proc.poll() is None:
@@ -66,6 +67,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, sig, busy):
                 break
             time.sleep(0.05)
         children = parent.children(recursive=True)
+        workers = _workers(children)
     finally:
         os.kill(proc.pid, sig)
     start = time.monotonic()
@@ -79,7 +81,7 @@ def test_workers_exit_when_the_parent_is_killed(tmp_path, sig, busy):
             with contextlib.suppress(psutil.Error):
                 alive[c.pid] = " ".join(c.cmdline())[-80:]
                 c.kill()                # do not leave them behind if the test fails
-    assert len(_workers(children)) >= 2, f"no workers seen: {children}; stderr: {stderr[-500:]!r}"
+    assert len(workers) >= 2, f"no workers seen: {children}; stderr: {stderr[-500:]!r}"
     assert proc.returncode == -sig, f"the run ended by itself ({proc.returncode}): {stderr[-500:]!r}"
     assert not alive, f"processes outlived their parent by 10 s: {alive}"
     assert waited < 10, f"communicate() returned {waited:.1f} s after the kill"
