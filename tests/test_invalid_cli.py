@@ -32,6 +32,14 @@ def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli-files")
     torch.save({"weights": _Blocked()}, d / "blocked.pt")
     torch.save(torch.nn.GRU(2, 3), d / "module.pt")
+    torch.save({"x": torch.zeros(3)}, d / "dict.pt")
+    torch.save(torch.zeros(10, 2), d / "X2.pt")                     # (T, d) with d = 2
+    torch.save(torch.zeros(4, 10, 1), d / "X3.pt")                  # (B, T, d) with d = 1
+    torch.save(torch.full((10, 1), float("nan")), d / "nan.pt")
+    (d / "garbage.npy").write_bytes(b"not numpy")
+    import numpy as np
+
+    np.save(d / "objects.npy", np.array([{"a": 1}], dtype=object))
     (d / "notes.txt").write_text("not a checkpoint\n")
     (d / "a-file").write_text("x")
     (d / "foreign" / "points").mkdir(parents=True)
@@ -77,6 +85,15 @@ ROWS = [
     (["probe", "--model", "{d}/module.pt"], "refused", "unpickling runs arbitrary code"),
     (["probe", "--model", "{d}/module.pt", "--direction", "2"], "--direction", "2 is not in the range 0<=x<=1"),
     (["probe", "--model", "{d}/module.pt", "--layer", "-1"], "--layer", "-1 is not in the range x>=0"),
+    (["probe", "lstm", "--inputs", "{d}/missing.pt"], "--inputs", "does not exist"),
+    (["probe", "lstm", "--inputs", "{d}/dict.pt"], "--inputs", "must hold one tensor (T, d), (T, B, d) or (B, T, d); got dict"),
+    (["probe", "lstm", "--inputs", "{d}/garbage.npy"], "--inputs", "is not a tensor file"),
+    (["probe", "lstm", "--inputs", "{d}/objects.npy"], "--inputs", "is not a tensor file"),
+    (["probe", "lstm", "--inputs", "{d}/X2.pt"], "--inputs", "inputs must have last dimension input_size = 1"),
+    (["probe", "lstm", "--inputs", "{d}/nan.pt"], "--inputs", "inputs must be finite"),
+    (["probe", "lstm", "--inputs", "{d}/X3.pt", "--length", "20"], "--length", "applies to the random inputs only"),
+    (["probe", "lstm", "--batch-first"], "--batch-first", "applies to --inputs only"),
+    (["probe", "lstm", "--inputs", "{d}/X2.pt", "--batch-first"], "--batch-first", "applies to batched inputs (B, T, d)"),
 ]
 
 
