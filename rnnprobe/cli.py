@@ -14,7 +14,9 @@ call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
 runs the probes. Heavy imports (torch, the studies, pandas, the report
 generator) happen inside the commands that need them, so that ``rnnprobe
 --help`` answers at once. Every bad argument is a usage error (exit code 2)
-that names the option and the value, and is caught before anything is written.
+that names the option and the value, and is caught before anything is written;
+a failure of the machine (a full disk) exits with code 1 and one line, and
+Ctrl-C with 130.
 
 Examples
 --------
@@ -31,6 +33,7 @@ vanishing  How do gradients vanish or explode through time, ...
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -76,6 +79,21 @@ class CommaList(click.ParamType):
                 kind = "an integer" if self.item_type is int else "a number"
                 self.fail(f"{item!r} is not {kind} (in {value!r})", param, ctx)
         return out
+
+
+class NonEmptyPath(click.Path):
+    """A ``click.Path`` that refuses the empty string (which would otherwise mean the current directory)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "":
+            self.fail(f"must be a path; got {value!r} (an empty path; write '.' for the current directory)",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: errno values of a failure of the machine (exit code 1) rather than of the arguments (exit code 2)
+_ENVIRONMENTAL = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EIO", "EFBIG", "ENOMEM", "ESTALE")
+                  if hasattr(errno, name)}
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -148,7 +166,7 @@ def _grid_overrides(study, *, arch, lengths, depths, gains, hidden, seeds, setti
     """The grid options as ``rnnprobe.studies.run`` keywords (axis -> values); --set values parsed by axis type."""
     given = {"arch": arch, "length": lengths, "depth": depths, "gain": gains,
              "hidden": None if hidden is None else [hidden],
-             "seed": None if seeds is None else list(range(seeds))}
+             "seed": None if seeds is None else range(seeds)}     # a range: run() checks its size before listing it
     overrides = {axis: values for axis, values in given.items() if values is not None}
     for setting in settings:
         axis, sep, raw = setting.partition("=")
@@ -214,7 +232,7 @@ class _Bar:
 @main.command("study")
 @click.argument("name", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the studies and exit.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               help="Output directory  [default: ./rnnprobe-results/NAME]")
 @click.option("--arch", type=CommaList(str), help="Architectures, comma-separated (overrides the grid).")
 @click.option("--lengths", type=CommaList(int), help="Sequence lengths T, e.g. 10,50,100.")
@@ -264,6 +282,8 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
     except studies.PointFailed as exc:
         raise click.ClickException(f"{exc} ({exc.saved} of {exc.total} points are saved in {out}; "
                                    "a rerun resumes from there)") from exc
+    except studies.WriteFailed as exc:          # a full disk: the machine's failure (exit 1), not the arguments'
+        raise click.ClickException(str(exc)) from exc
     finally:
         if bar:
             bar.close()
@@ -282,8 +302,8 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
 
 # --------------------------------------------------------------------------- report
 @main.command("report")
-@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("results_dir", type=NonEmptyPath(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=NonEmptyPath(path_type=Path),
               help="The PDF to write  [default: RESULTS_DIR/report.pdf]; a directory means DIR/report.pdf.")
 @click.option("--no-png", is_flag=True, help="Do not write the figures as PNG beside the PDF.")
 @click.option("--no-tables", is_flag=True, help="Do not write the tables as CSV and Markdown beside the PDF.")
@@ -312,6 +332,9 @@ def report_command(results_dir, output, no_png, no_tables, dpi) -> None:
     except rnnprobe.InvalidArgument as exc:
         raise click.UsageError(str(exc)) from exc
     except OSError as exc:
+        if exc.errno in _ENVIRONMENTAL:         # a full disk: exit 1; no file is left half-written
+            raise click.ClickException(f"cannot write the report: {exc.strerror or exc}"
+                                       + (f" ({exc.filename})" if exc.filename else "")) from exc
         _fail(f"cannot write the report: {exc}", "--output")
     click.echo(f"report: {written}")
 
@@ -688,7 +711,7 @@ def _parse_option(text: str):
 @main.command("train")
 @click.option("--text", type=click.Path(dir_okay=False, path_type=Path),
               help="A UTF-8 text file  [default: the Python standard library's own sources]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               help="Run directory  [default: ./rnnprobe-results/train-ARCH]")
 @click.option("--arch", default="lstm", show_default=True,
               help="The core: a recurrent architecture (rnnprobe.architectures) or nn.RNN, nn.GRU, nn.LSTM.")
