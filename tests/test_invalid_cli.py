@@ -106,7 +106,7 @@ ROWS = [(args, 2, fragment, detail) for args, fragment, detail in ROWS] + [
     (["study", "vanishing", "--quick", "--lengths", "100000000000000"], 2, "--lengths",
      "length = 100000000000000: one grid point needs at least"),                                       # (#11)
     (["study", "vanishing", "--lengths", "1,2,3,4,5,6,7,8,9,10", "--gains", "1,2,3,4,5,6,7,8,9,10", "--seeds", "2000"],
-     2, "--seeds", "the grid has 1,400,000 points"),                                                    # (#11)
+     2, "--seeds", "points (9 arch × 10 length × 10 gain × 2000 seed), more than the 1,000,000"),                                                    # (#11)
     (["study", "vanishing", "--quick", "--out", ""], 2, "--out", "got '' (an empty path"),             # (#11)
     (["study", "vanishing", "--quick", "--out", "{d}/busy"], 2, "--out", "another rnnprobe run is writing to"),  # (#11)
     (["study", "vanishing", "--quick", "--out", "{d}/foreign"], 2, "--out", "is not a readable rnnprobe run"),

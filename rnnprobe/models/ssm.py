@@ -174,6 +174,9 @@ class S4D(_DiagonalSSM):
 
     name = "s4d"
     input_independent = True
+    #: parameters only :meth:`output` uses (the SSM's own readout): a model that reads the state,
+    #: as the char-RNN does, gives them no gradient
+    readout_only_parameters = ("C", "D_skip")
 
     def __init__(self, hidden_size, input_size=1, *, state_dim=None, dt_min=1e-3, dt_max=1e-1,
                  discretization="zoh", gain=1.0, init="gaussian", bias_std=0.0, seed=0, dtype=torch.float64):
@@ -221,6 +224,9 @@ class S6(_DiagonalSSM):
     name = "s6"
     selective = True
     weights_name = "A_bar(x=0)"
+
+    #: parameters only :meth:`output` uses (see :class:`S4D`)
+    readout_only_parameters = ("W_C", "D_skip")
 
     def __init__(self, hidden_size, input_size=1, *, state_dim=None, dt_min=1e-3, dt_max=1e-1,
                  discretization="mamba", gain=1.0, init="gaussian", bias_std=0.0, seed=0, dtype=torch.float64):
