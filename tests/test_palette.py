@@ -53,7 +53,7 @@ def test_the_lab_conversion_against_known_values():
 
 
 @pytest.mark.parametrize("names, at_least", [
-    (("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense"), 15.0),   # vanishing study
+    (("vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense", "lru", "mingru"), 15.0),  # vanishing
     (("vanilla-tanh", "gru", "gru-torch", "lstm", "residual", "dense"), 15.0),                  # memory study
     (("mlp", "resmlp", "densemlp", "stacked-rnn"), 35.0),                                       # depth study
 ])
