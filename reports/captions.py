@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from rnnprobe.analysis import nearest_gain
+from rnnprobe.analysis import nearest_gain, with_variant
 from rnnprobe.reports._plotting import MAX_CURVES, facets, is_depth
 from rnnprobe.reports.tables import format_value
 
@@ -63,6 +63,8 @@ def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
     """'at gain 1 the fitted e-folding time is 6.3 steps for vanilla-tanh and 41 for lstm' from a decay table."""
     if table.empty:
         return ""
+    if "variant" not in table and "arch" in table:
+        table = with_variant(table)              # 'lstm b_f=4', not a bare 'lstm' for each forget bias
     g = nearest_gain(table) if gain is None else gain
     rows = table[np.isclose(table["gain"].astype(float), g)] if not math.isnan(g) else table
     unit = _unit(table)
@@ -76,6 +78,8 @@ def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
 def _exploding(table: pd.DataFrame) -> str:
     if table.empty or "slope_low" not in table:
         return ""
+    if "variant" not in table and "arch" in table:
+        table = with_variant(table)
     grow = table[table["slope_low"] > 0]
     if grow.empty:
         return ""
@@ -113,6 +117,12 @@ def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) ->
             f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain{_rows_text(profile)}, log scale, "
             "each panel with its own y range. "
             "A straight falling line is geometric vanishing, a rising one explosion. ")
+    if "median" in profile:
+        under = profile[pd.to_numeric(profile["median"], errors="coerce") <= 0]
+        if not under.empty:
+            names = list(dict.fromkeys(map(str, under["variant"] if "variant" in under else under["arch"])))
+            text += (f"Lines that stop above the bottom ({_join(names)}) have fallen below 10⁻³⁰⁸, where float64 "
+                     "(results.csv) reads 0: their decay goes on, as the fitted rates say. ")
     finding = efold_finding(table)
     explode = _exploding(table)
     sentences = [s for s in (finding, explode) if s]
@@ -206,6 +216,8 @@ def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
             "reads 0. The capacity MC = Σ_(k≥1) MC_k (the same-step term MC_0 is not counted) is the area under a "
             f"curve and at most N − MC_0 up to sampling error. One panel per gain{_rows_text(profile)}. ")
     if "memory_capacity" in table and table["memory_capacity"].notna().any():
+        if "variant" not in table and "arch" in table:
+            table = with_variant(table)
         g = nearest_gain(table)
         rows = table[np.isclose(table["gain"].astype(float), g)].dropna(subset=["memory_capacity"])
         rows = rows.sort_values("memory_capacity", ascending=False)
@@ -428,7 +440,7 @@ THEORY_INTROS = {
         "(Δ) pre-activation; S6's decile: the order statistics of one unit's per-step factor over T inputs: the "
         "Jacobian's spectrum moves with the input (selection)."),
     "memory_curse": (
-        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_{t−1} + γx_t with white N(0, 1) input, the mean "
+        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_(t−1) + γx_t with white N(0, 1) input, the mean "
         "of h_T² and of (∂h_T/∂θ)² over 8 × 1000 sequences (rnnprobe.parameter_sensitivity) against the finite-T "
         "sums (hollow: the stationary 1/(1 − λ²) and (1 + λ²)/(1 − λ²)³). linear: a one-unit vanilla-linear RNN, "
         "θ = λ; lru-plain: a one-unit real LRU without normalisation (γ = 1), θ = ν (λ = exp(−e^ν)); lru: with the "

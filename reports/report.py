@@ -571,6 +571,9 @@ def _footer(fig: Figure, text: str) -> None:
 _VALUE_WRAP = 62
 
 
+_LINE = 0.0158       # a 9 pt line of the configuration blocks, as a fraction of the A4 page height (13.3 pt)
+
+
 def _block(fig: Figure, heading: str, pairs, y: float) -> float:
     fig.text(0.085, y, heading, fontsize=12, weight="bold", va="top")
     y -= 0.026
@@ -578,7 +581,7 @@ def _block(fig: Figure, heading: str, pairs, y: float) -> float:
         wrapped = textwrap.fill(str(v), width=_VALUE_WRAP)
         fig.text(0.11, y, str(k), fontsize=9, va="top", color="0.25")
         fig.text(0.36, y, wrapped, fontsize=9, va="top", family="DejaVu Sans Mono")
-        y -= 0.0175 * (wrapped.count("\n") + 1) + 0.003
+        y -= _LINE * (wrapped.count("\n") + 1) + 0.003
     return y - 0.012
 
 
@@ -617,7 +620,7 @@ def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list
 
 
 def _block_height(pairs) -> float:
-    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=_VALUE_WRAP).count("\n") + 1) + 0.003
+    return 0.026 + sum(_LINE * (textwrap.fill(str(v), width=_VALUE_WRAP).count("\n") + 1) + 0.003
                        for _, v in pairs) + 0.012
 
 

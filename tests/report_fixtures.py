@@ -68,7 +68,7 @@ def _points(study: str, grid: dict) -> list[dict]:
         if study == "memory":
             if arch == "lstm":
                 extras = [dict(forget_bias=b, update_bias=np.nan) for b in grid["forget_bias"]]
-            elif arch == "gru":
+            elif arch in ("gru", "gru-torch"):
                 extras = [dict(forget_bias=np.nan, update_bias=b) for b in grid["update_bias"]]
             else:
                 extras = [dict(forget_bias=np.nan, update_bias=np.nan)]

@@ -23,7 +23,7 @@ from rnnprobe.reports import report as report_module
 from rnnprobe.reports._plotting import MAX_CURVES, facets
 from rnnprobe.reports.layout import layout_problems
 from rnnprobe.reports.palette import report_style
-from tests.report_fixtures import make_study
+from tests.report_fixtures import GRIDS, make_study
 
 
 # ------------------------------------------------------------------ the checks find what they should
@@ -112,9 +112,22 @@ def _GREYS(ax):
 
 
 # ------------------------------------------------------------------ every page and figure of every study's report
+#: the fixture grids, widened to the default studies' variety: every architecture of the default vanishing
+#: grid (the diagonal recurrences lru and mingru included), and the memory study's 15 variants (4 forget
+#: biases, 4 update biases for both GRU conventions) on few seeds and short sequences
+LAYOUT_GRIDS = {
+    "vanishing": dict(GRIDS["vanishing"], arch=["vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual",
+                                                "dense", "lru", "mingru"]),
+    "depth": GRIDS["depth"],
+    "memory": dict(GRIDS["memory"], arch=["vanilla-tanh", "gru", "gru-torch", "lstm", "residual", "dense"],
+                   forget_bias=[0.0, 1.0, 2.0, 4.0], update_bias=[0.0, 1.0, 2.0, 4.0]),
+}
+
+
 @pytest.fixture(scope="module", params=["vanishing", "depth", "memory"])
 def built(request, tmp_path_factory):
-    directory = make_study(request.param, tmp_path_factory.mktemp(f"layout-{request.param}"))
+    directory = make_study(request.param, tmp_path_factory.mktemp(f"layout-{request.param}"),
+                           grid=LAYOUT_GRIDS[request.param])
     with report_style(), warnings.catch_warnings():
         warnings.simplefilter("error")
         result = report_module.build_report(directory)
