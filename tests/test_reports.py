@@ -367,3 +367,20 @@ def test_depth_study_rows_with_a_length_are_still_about_depth():
     ax = reports.plot_gradient_decay(profile)
     assert ax.get_xlabel() == "layers back from the output, L − l"
     assert hexes(ax.get_lines()) == [ARCH_PALETTE["stacked-rnn"]]
+
+
+def test_findings_name_each_variant_and_the_lines_that_underflow():
+    from rnnprobe.reports import captions
+
+    table = pd.DataFrame({"arch": ["lstm", "lstm", "gru"], "gain": 1.0, "length": 100, "forget_bias": [1.0, 4.0, NAN],
+                          "efold": [7.2, 201.0, 3.0], "slope": [-0.14, -0.005, -0.33], "slope_low": [-0.15, -0.006, -0.34],
+                          "slope_high": [-0.13, -0.004, -0.32]})
+    assert captions.efold_finding(table) == ("at gain 1 the fitted e-folding time is 7.2 steps for lstm b_f=1, "
+                                             "201 for lstm b_f=4 and 3 for gru")
+    rows = [dict(study="memory", arch="lstm", hidden=4, length=3, depth=NAN, gain=1.0, seed=0, forget_bias=b,
+                 metric="jacobian_norm", lag=k, value=v)
+            for b, values in ((1.0, [1.0, 1e-200, 0.0]), (4.0, [1.0, 0.9, 0.8])) for k, v in enumerate(values, 1)]
+    profile = analysis.lag_profile(pd.DataFrame(rows), "jacobian_norm")
+    text = captions.decay_caption(profile, table, metric="jacobian_norm")
+    assert "Lines that stop above the bottom (lstm b_f=1) have fallen below 10⁻³⁰⁸" in text
+    assert "stop above" not in captions.decay_caption(profile[profile["median"] > 0], table, metric="jacobian_norm")
