@@ -43,7 +43,24 @@ that defines:
   ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
-* ``cost(point) -> float`` (optional): relative cost, to start long points first.
+* ``cost(point) -> float`` (optional): relative cost, to start long points first;
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, per-row columns written
+  before ``metric`` (the ``training`` study's ``step``, declared in
+  :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`); ``rows`` are then tuples
+  ``(*extra, metric, lag, layer, index, block, value)``;
+* ``TABLES`` (optional): ``{table: {column: doc}}``, side tables that may hold text
+  (the ``training`` study's ``samples``; declared in
+  :data:`rnnprobe.schema.EXTRA_TABLES`), written to ``<table>.csv`` beside
+  results.csv with the grid columns and ``point_id`` first; ``probe`` then returns
+  ``(rows, summary, tables)`` with ``tables`` a dict ``table -> list of tuples``
+  (one value per column) and :class:`StudyResult` has them as ``result.tables``;
+* ``WORKDIR = True`` (optional): ``probe`` is called with ``workdir=``, a directory
+  of its own for files it keeps while it runs (checkpoints): ``OUT/work/<point
+  file name without .json>/`` (:data:`rnnprobe.schema.WORK_DIR`), the same one
+  when a stopped run is started again, so that a long point resumes from what
+  it left there, and kept after the point is done; a temporary directory,
+  removed after the point, when ``out`` is None. A study's identity check (same
+  settings, or ``force``) covers it: ``force`` deletes ``OUT/work``.
 
 Every new column, metric and summary field must be documented in
 ``docs/results.md`` (a test checks). This module is light: listing studies reads
@@ -53,7 +70,7 @@ Examples
 --------
 >>> from rnnprobe import studies
 >>> sorted(studies.available())
-['depth', 'memory', 'theory', 'vanishing']
+['depth', 'memory', 'theory', 'training', 'vanishing']
 >>> study = studies.load("vanishing")
 >>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
 >>> [study.point_id(p) for p in study.points(grid)]
@@ -63,6 +80,7 @@ Examples
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib
 import itertools
@@ -76,8 +94,9 @@ from types import ModuleType
 
 from rnnprobe._validation import nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import (CORE_AXES, ELAPSED, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, ROW_COLUMNS,
-                             SUMMARY_COLUMNS, SUMMARY_FIELDS)
+from rnnprobe.schema import (RESULTS_FILE, SUMMARY_FILE, CORE_AXES, ELAPSED, EXTRA_ROW_COLUMNS, EXTRA_TABLES, GRID_COLUMNS, METRICS, POINT_ID,
+                             RESULT_COLUMNS, ROW_COLUMNS, SUMMARY_COLUMNS, SUMMARY_FIELDS, point_file_name,
+                             table_file_name)
 
 __all__ = [
     "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "default_jobs", "DEVICES",
@@ -266,6 +285,15 @@ class Study:
         if clash:
             raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
                                      "rnnprobe.studies.run; rename them")
+        row_extra = dict(getattr(module, "EXTRA_ROW_COLUMNS", {}))
+        bad = set(row_extra) & (set(GRID_COLUMNS) | set(extra) | set(ROW_COLUMNS) | set(POINT_ID))
+        if bad:
+            raise RnnProbeStudyError(f"study {name!r}: EXTRA_ROW_COLUMNS {sorted(bad)} clash with other columns")
+        for table, columns in dict(getattr(module, "TABLES", {})).items():
+            if table_file_name(table) in (RESULTS_FILE, SUMMARY_FILE) or not columns \
+                    or set(columns) & (set(GRID_COLUMNS) | set(extra) | set(POINT_ID)):
+                raise RnnProbeStudyError(f"study {name!r}: table {table!r} needs its own name and columns other "
+                                         "than the grid columns")
         return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
 
     @property
@@ -282,6 +310,21 @@ class Study:
         return tuple(GRID_COLUMNS) + self.extra_columns
 
     @property
+    def extra_row_columns(self) -> tuple[str, ...]:
+        """Per-row columns the study writes before ``metric`` (its ``EXTRA_ROW_COLUMNS``), in order."""
+        return tuple(getattr(self.module, "EXTRA_ROW_COLUMNS", {}))
+
+    @property
+    def tables(self) -> dict[str, dict[str, str]]:
+        """The study's side tables (its ``TABLES``): ``{table: {column: doc}}``."""
+        return {name: dict(cols) for name, cols in getattr(self.module, "TABLES", {}).items()}
+
+    @property
+    def wants_workdir(self) -> bool:
+        """Whether ``probe`` takes a per-point work directory (the study's ``WORKDIR``)."""
+        return bool(getattr(self.module, "WORKDIR", False))
+
+    @property
     def metrics(self) -> dict[str, str]:
         """Metric names this study may write (the common ones and its ``EXTRA_METRICS``)."""
         return {**METRICS, **getattr(self.module, "EXTRA_METRICS", {})}
@@ -292,7 +335,11 @@ class Study:
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {}), **ELAPSED}
 
     def result_columns(self) -> tuple[str, ...]:
-        return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
+        return self.grid_columns + ("point_id",) + self.extra_row_columns + tuple(ROW_COLUMNS)
+
+    def table_columns(self, table: str) -> tuple[str, ...]:
+        """The columns of side table ``table``: the grid columns, ``point_id``, then its own."""
+        return self.grid_columns + ("point_id",) + tuple(self.tables[table])
 
     def summary_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(self.summary_scalars)
@@ -300,9 +347,14 @@ class Study:
     def column_docs(self) -> dict[str, dict[str, str]]:
         """Column meanings of both tables (for meta.json)."""
         extra = {k: a.doc for k, a in self.extra_axes.items()}
-        results = {**GRID_COLUMNS, **extra, **POINT_ID, **ROW_COLUMNS}
+        row_extra = {**EXTRA_ROW_COLUMNS, **getattr(self.module, "EXTRA_ROW_COLUMNS", {})}
+        results = {**GRID_COLUMNS, **extra, **POINT_ID, **{c: row_extra[c] for c in self.extra_row_columns},
+                   **ROW_COLUMNS}
         summary = {**GRID_COLUMNS, **extra, **POINT_ID, **self.summary_scalars}
-        return {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
+        docs = {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
+        for table, columns in self.tables.items():
+            docs[table_file_name(table)] = {**GRID_COLUMNS, **extra, **POINT_ID, **columns}
+        return docs
 
     def resolve(self, overrides: Mapping[str, list] | None = None, *, quick: bool = False) -> dict[str, list]:
         """The grid to run: the default (or quick) grid with ``overrides`` replacing axes.
@@ -340,15 +392,25 @@ class Study:
         """CSV lines of results.csv, in grid order then the study's row order (deterministic)."""
         from rnnprobe.studies._runner import csv_line
 
+        n = len(self.extra_row_columns)
         for point in points:
             pid = self.point_id(point)
             head = csv_line(self._grid_cells(point) + [pid]) + ","
             for row in records[pid]["rows"]:
                 cells = [format_value(v) for v in row]
-                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (cells[0], cells[4])):
+                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (*cells[:n], cells[n],
+                                                                                       cells[n + 4])):
                     yield head + csv_line(cells)      # a metric or block name that needs quoting
                 else:
                     yield head + ",".join(cells)
+
+    def table_rows(self, table: str, points, records: Mapping[str, Mapping]):
+        """Cells of side table ``table``, in grid order then the study's row order."""
+        for point in points:
+            pid = self.point_id(point)
+            head = self._grid_cells(point) + [pid]
+            for row in (records[pid].get("tables") or {}).get(table, []):
+                yield head + [format_value(v) for v in row]
 
     def summary_rows(self, points, records: Mapping[str, Mapping]):
         """Cells of summary.csv, one row per point in grid order."""
@@ -366,34 +428,74 @@ class Study:
         return (self.module.__doc__ or "").strip()
 
 
-def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu") -> dict:
+def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu", work=None) -> dict:
     """Probe one grid point of a study and return a JSON-ready record.
 
     The record holds ``point_id``, ``study``, ``point``, ``rows`` (lists
-    ``[metric, lag, layer, index, block, value]``), ``summary`` (scalars, with
-    ``elapsed_s``). This is the function the runner sends to worker processes or
-    Dask workers; it is deterministic given the point, dtype and device.
+    ``[*extra row columns, metric, lag, layer, index, block, value]``),
+    ``summary`` (scalars, with ``elapsed_s``) and, for a study with side tables,
+    ``tables`` (``{table: [[cell, ...], ...]}``). This is the function the runner
+    sends to worker processes or Dask workers; it is deterministic given the
+    point, dtype and device. ``work`` is the run's work directory (``OUT/work``)
+    for a study that declares ``WORKDIR``: the point gets its own directory in
+    it (a temporary one when ``work`` is None).
     """
+    import tempfile
     import time
 
     st = load(study)
+    pid = st.point_id(point)
     start = time.perf_counter()
-    rows, summary = st.module.probe(dict(point), dtype=dtype, device=device)
+    with contextlib.ExitStack() as stack:
+        kwargs = {}
+        if st.wants_workdir:
+            if work is None:
+                kwargs["workdir"] = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rnnprobe-work-")))
+            else:
+                kwargs["workdir"] = Path(work) / Path(point_file_name(pid)).stem
+                kwargs["workdir"].mkdir(parents=True, exist_ok=True)
+        out = st.module.probe(dict(point), dtype=dtype, device=device, **kwargs)
     elapsed = time.perf_counter() - start
+    tables = st.tables
+    if tables:
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise RnnProbeStudyError(f"study {study!r} declares TABLES, so probe must return (rows, summary, tables)")
+        rows, summary, point_tables = out
+    else:
+        rows, summary = out
+        point_tables = {}
     scalars, metrics = st.summary_scalars, st.metrics
     unknown = set(summary) - set(scalars)
     if unknown:
         raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
     clean_rows = []
+    n_extra = len(st.extra_row_columns)
     for row in rows:
-        metric, lag, layer, index, block, value = row
+        if len(row) != n_extra + len(ROW_COLUMNS):
+            raise RnnProbeStudyError(f"study {study!r} returned a row of {len(row)} values; expected "
+                                     f"{n_extra + len(ROW_COLUMNS)} ({', '.join(st.result_columns()[-n_extra - 6:])})")
+        *extra, metric, lag, layer, index, block, value = row
         if metric not in metrics:
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
-        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
+        clean_rows.append([*map(_plain, extra), metric, _plain(lag), _plain(layer), _plain(index), block,
+                           float(value)])
     clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
     clean_summary["elapsed_s"] = elapsed
-    return {"point_id": st.point_id(point), "study": study, "point": dict(point),
-            "rows": clean_rows, "summary": clean_summary}
+    record = {"point_id": pid, "study": study, "point": dict(point), "rows": clean_rows, "summary": clean_summary}
+    if tables:
+        unknown = set(point_tables) - set(tables)
+        if unknown:
+            raise RnnProbeStudyError(f"study {study!r} returned tables outside its TABLES: {sorted(unknown)}")
+        record["tables"] = {}
+        for table, columns in tables.items():
+            cells = []
+            for row in point_tables.get(table, []):
+                if len(row) != len(columns):
+                    raise RnnProbeStudyError(f"study {study!r} returned a {table!r} row of {len(row)} values; "
+                                             f"expected {len(columns)} ({', '.join(columns)})")
+                cells.append([_plain(v) for v in row])
+            record["tables"][table] = cells
+    return record
 
 
 def _plain(value):

@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -40,7 +41,8 @@ from pathlib import Path
 from rnnprobe import __version__
 from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, check_output_directory, nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES
+from rnnprobe.schema import (EXTRA_TABLES, META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES, WORK_DIR,
+                             table_file_name)
 from rnnprobe.studies import GridError, StudyArgumentError
 
 __all__ = ["run", "StudyResult", "RunInterrupted", "default_jobs", "DEVICES"]
@@ -103,13 +105,19 @@ class StudyResult:
         ``meta.json``: configuration, grid, seeds, versions, host, timings, column meanings.
     out : pathlib.Path or None
         The run directory, or None when nothing was written.
+    tables : dict of str -> pandas.DataFrame
+        The study's side tables (e.g. the ``training`` study's ``samples``), each
+        as ``pandas.read_csv`` reads its ``<table>.csv``; empty for most studies.
     """
 
-    def __init__(self, study: str, results_csv: str, summary_csv: str, meta: dict, out: Path | None):
+    def __init__(self, study: str, results_csv: str, summary_csv: str, meta: dict, out: Path | None,
+                 tables_csv: Mapping[str, str] | None = None):
         self.study = study
         self.meta = meta
         self.out = out
         self._csv = {"results": results_csv, "summary": summary_csv}
+        self._table_names = tuple(tables_csv or {})
+        self._csv.update({f"table:{name}": text for name, text in (tables_csv or {}).items()})
         self._frames: dict = {}
 
     def _frame(self, name: str):
@@ -128,6 +136,11 @@ class StudyResult:
     def summary(self):
         """``summary.csv`` as a DataFrame (parsed on first use)."""
         return self._frame("summary")
+
+    @property
+    def tables(self) -> dict:
+        """The study's side tables, ``{name: DataFrame}`` (parsed on first use; empty for most studies)."""
+        return {name: self._frame(f"table:{name}") for name in self._table_names}
 
     def __repr__(self) -> str:
         n = self.meta.get("n_points", 0)
@@ -151,7 +164,7 @@ class StudyResult:
         if path is None and self.out is None:
             raise InvalidArgument("path must be given for the report of a run held in memory (out=None); got None")
         data = reports.StudyData(self.out if self.out is not None else Path(path), self.results, self.summary,
-                                 self.meta)
+                                 self.meta, tables=self.tables)
         return reports.write_report(data, path, png=png, tables=tables, dpi=dpi, title=title)
 
 
@@ -253,7 +266,7 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     Parameters
     ----------
     name : str
-        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory).
+        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory, training).
     out : str or Path, optional
         The run directory: results.csv, summary.csv, meta.json and the point store
         ``points/`` are written there, and a run stopped before the end resumes
@@ -344,8 +357,9 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
             if previous is not None and previous.get("identity") != identity:
                 log.warning("force: discarding the run in %s", out)
                 store.clear()
-                for f in TABLE_FILES:
+                for f in TABLE_FILES + tuple(table_file_name(t) for t in EXTRA_TABLES):
                     (out / f).unlink(missing_ok=True)
+                shutil.rmtree(out / WORK_DIR, ignore_errors=True)
                 previous, done_before = None, set()
             created = previous.get("created", created) if previous else created
             _runner.write_identity(out / POINTS_DIR, {"identity": identity, "created": created})
@@ -358,7 +372,8 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     by_id = {study.point_id(p): p for p in points}
     done_before &= set(by_id)
     order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
-    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device)
+    work = None if out is None or not study.wants_workdir else out / WORK_DIR
+    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device, work=work)
     tasks = [(pid, by_id[pid]) for pid in order]
     log.info("%s: %d points (%d already done), %s", study.name, len(points), len(done_before),
              f"Dask scheduler {scheduler}" if client else f"{n_jobs} job(s)")
@@ -385,6 +400,8 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     records = store.load()
     results_csv, n_rows = _runner.csv_text(study.result_columns(), study.result_rows(points, records))
     summary_csv, _ = _runner.csv_text(study.summary_columns(), study.summary_rows(points, records))
+    tables_csv = {table: _runner.csv_text(study.table_columns(table), study.table_rows(table, points, records))[0]
+                  for table in study.tables}
     meta = {
         "study": study.name,
         "question": study.question,
@@ -403,11 +420,14 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
                     "computed": len(report.computed), "resumed": len(report.resumed)},
         "n_points": len(points),
         "n_rows": n_rows,
+        "tables": {table: table_file_name(table) for table in study.tables},
         "columns": study.column_docs(),
         "schema": "docs/results.md",
     }
     if out is not None:
         _runner.atomic_write(out / RESULTS_FILE, results_csv)
         _runner.atomic_write(out / SUMMARY_FILE, summary_csv)
+        for table, text in tables_csv.items():
+            _runner.atomic_write(out / table_file_name(table), text)
         _runner.atomic_write(out / META_FILE, json.dumps(meta, indent=1, allow_nan=True))
-    return StudyResult(study.name, results_csv, summary_csv, meta, out)
+    return StudyResult(study.name, results_csv, summary_csv, meta, out, tables_csv)
