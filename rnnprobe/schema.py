@@ -50,6 +50,7 @@ __all__ = [
     "CHECK_KEYS", "CHECK_PARAMETERS", "CHECK_METRICS", "CHECK_SUMMARY_FIELDS",
     "WORK_DIR", "EXTRA_ROW_COLUMNS", "EXTRA_TABLES", "table_file_name",
     "MONITOR_COLUMNS", "MONITOR_METRICS", "TRAINING_METRICS", "TRAINING_SUMMARY_FIELDS", "SAMPLE_COLUMNS",
+    "TABLE_TEXT_COLUMNS",
 ]
 
 # --------------------------------------------------------------------------- files
@@ -239,3 +240,6 @@ SAMPLE_COLUMNS = {
 }
 #: side tables of text (and numbers) a study may write beside results.csv: name -> its columns
 EXTRA_TABLES = {"samples": SAMPLE_COLUMNS}
+#: the columns of each side table that hold text and are read verbatim ("", "NA", "nan" are text there, not
+#: missing values; in every other column an empty cell is missing)
+TABLE_TEXT_COLUMNS = {"samples": ("prime", "text")}

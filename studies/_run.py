@@ -41,8 +41,8 @@ from pathlib import Path
 from rnnprobe import __version__
 from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, check_output_directory, nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import (EXTRA_TABLES, META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES, WORK_DIR,
-                             table_file_name)
+from rnnprobe.schema import (EXTRA_TABLES, META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES,
+                             TABLE_TEXT_COLUMNS, WORK_DIR, table_file_name)
 from rnnprobe.studies import GridError, StudyArgumentError
 
 __all__ = ["run", "StudyResult", "RunInterrupted", "default_jobs", "DEVICES"]
@@ -124,7 +124,13 @@ class StudyResult:
         if name not in self._frames:
             import pandas as pd
 
-            self._frames[name] = pd.read_csv(io.StringIO(self._csv[name]), low_memory=False)
+            text = self._csv[name]
+            kwargs = {}
+            if name.startswith("table:"):       # text columns verbatim: '', 'NA' and 'nan' are text there
+                verbatim = TABLE_TEXT_COLUMNS.get(name.removeprefix("table:"), ())
+                header = pd.read_csv(io.StringIO(text), nrows=0).columns
+                kwargs = {"keep_default_na": False, "na_values": {c: [""] for c in header if c not in verbatim}}
+            self._frames[name] = pd.read_csv(io.StringIO(text), low_memory=False, **kwargs)
         return self._frames[name]
 
     @property
