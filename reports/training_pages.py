@@ -360,8 +360,9 @@ def profiles_caption(profiles: pd.DataFrame) -> str:
     finite = {v: g for v, g in ends.items() if np.isfinite(g) and g > 0}
     if len(finite) > 1:
         hi, lo = max(finite, key=finite.get), min(finite, key=finite.get)
-        text += (f" At the end, {hi} keeps G({lag}) {math.log10(finite[hi] / finite[lo]):.0f} orders of magnitude "
-                 f"above {lo}.")
+        ratio = finite[hi] / finite[lo]
+        size = f"a factor {ratio:.2g}" if ratio < 100 else f"{math.log10(ratio):.0f} orders of magnitude"
+        text += f" At the end, {hi} keeps G({lag}) {size} above {lo}."
     return text
 
 
@@ -399,7 +400,7 @@ def weight_norms_caption(norms: pd.DataFrame) -> str:
         top = ends["last"].idxmax()
         parts.append(f"{v} {top} {ends.loc[top, 'first']:.2f} → {ends.loc[top, 'last']:.2f}")
     if parts:
-        text += "Finding: the block that ends largest grew as " + "; ".join(parts) + "."
+        text += "Finding, from initialisation to the end, for the block that ends largest: " + "; ".join(parts) + "."
     return text
 
 
@@ -496,7 +497,7 @@ METHODS = [
      "parallel streams; each step reads the next 64 characters of every stream and predicts each next character "
      "(mean cross-entropy), the state carried between chunks and cut from the graph. Adam (learning rate 2·10⁻³), "
      "global gradient-norm clipping at 1, float32. Step s means the weights after s updates."),
-    ("Corpus", "The first `chars` characters of the standard library's own Python sources (rnnprobe.sequence's "
+    ("Corpus", "The first 'chars' characters of the standard library's own Python sources (rnnprobe.sequence's "
      "default corpus; the files, size and SHA-256 are in each point's work directory, meta.json); the last 10% is the "
      "validation text, of which at most 20 000 characters are evaluated."),
     ("Probes at every checkpoint", "On a fixed probe sequence — the first T validation characters, embedded by the "
@@ -516,6 +517,5 @@ METHODS = [
      "rows of an uninterrupted run."),
 ]
 
-REFERENCES = ("Cho et al. (2014) EMNLP; Engelken (2023) NeurIPS (gradient flossing); Hochreiter & Schmidhuber (1997) "
-              "Neural Computation 9; Karpathy (2015) 'The unreasonable effectiveness of recurrent neural networks'; "
-              "Benettin et al. (1980) Meccanica 15; Sen (1968) JASA 63.")
+REFERENCES = ("Benettin et al. (1980) Meccanica 15; Cho et al. (2014) EMNLP; Engelken (2023) NeurIPS (gradient "
+              "flossing); Hochreiter & Schmidhuber (1997) Neural Computation 9; Sen (1968) JASA 63.")

@@ -61,6 +61,8 @@ that defines:
   it left there, and kept after the point is done; a temporary directory,
   removed after the point, when ``out`` is None. A study's identity check (same
   settings, or ``force``) covers it: ``force`` deletes ``OUT/work``.
+* ``DEVICES`` (optional): the devices the study runs on (default ``('cpu', 'cuda')``);
+  another device is refused before anything runs.
 
 Every new column, metric and summary field must be documented in
 ``docs/results.md`` (a test checks). This module is light: listing studies reads

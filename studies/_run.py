@@ -346,6 +346,10 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     points = study.points(resolved)
     if not points:
         raise StudyArgumentError(None, f"the grid of study {study.name!r} is empty: {json.dumps(resolved)}")
+    allowed = tuple(getattr(study.module, "DEVICES", DEVICES))     # a study may run on fewer devices
+    if isinstance(device, str) and device in DEVICES and device not in allowed:
+        raise StudyArgumentError("device", f"device must be {' or '.join(map(repr, allowed))} for study "
+                                           f"{study.name!r}; got {device!r}")
     device = _check_device(device)
     out = None if out is None else _check_out(out)
     identity = {"study": study.name, "grid": resolved, "dtype": dtype, "device": device, "rnnprobe": __version__}

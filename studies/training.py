@@ -65,7 +65,7 @@ import tempfile
 from pathlib import Path
 
 from rnnprobe.schema import EXTRA_GRID_COLUMNS, EXTRA_ROW_COLUMNS, EXTRA_TABLES, TRAINING_METRICS, TRAINING_SUMMARY_FIELDS
-from rnnprobe.studies import Axis
+from rnnprobe.studies import Axis, GridError
 
 # torch and rnnprobe.sequence are imported inside the functions: loading a study to read its grid stays light
 
@@ -83,6 +83,8 @@ def __getattr__(name):
 #: the training settings every point shares (rnnprobe.sequence.TrainConfig fields)
 TRAINING = {"embedding_size": 32, "batch_size": 32, "bptt": 64, "lr": 2e-3, "clip": 1.0, "val_chars": 20_000,
             "lyapunov_k": 4, "eps": 0.01, "floss_weight": 0.1, "dtype": "float32"}
+#: the share of the corpus kept for validation (rnnprobe.sequence.load_corpus's default)
+VAL_FRACTION = 0.1
 #: checkpoints per run: probes, evaluations, samples and checkpoints every steps // CHECKPOINTS updates
 CHECKPOINTS = 20
 #: the text samples: characters, temperature, and what the model reads first
@@ -95,6 +97,8 @@ FLOSS_FAMILIES = ("vanilla",)
 SAMPLES_FILE = "samples.json"
 
 WORKDIR = True
+#: training runs on the CPU (rnnprobe.sequence.train does not move the model)
+DEVICES = ("cpu",)
 EXTRA_ROW_COLUMNS = {"step": EXTRA_ROW_COLUMNS["step"]}
 EXTRA_METRICS = TRAINING_METRICS
 EXTRA_SUMMARY = TRAINING_SUMMARY_FIELDS
@@ -104,7 +108,7 @@ EXTRA_AXES = {
     "init": Axis(str, EXTRA_GRID_COLUMNS["init"], choices=("gaussian", "orthogonal", "spectral")),
     "floss": Axis(int, EXTRA_GRID_COLUMNS["floss"], min_value=0),
     "train_steps": Axis(int, EXTRA_GRID_COLUMNS["train_steps"], min_value=1),
-    "chars": Axis(int, EXTRA_GRID_COLUMNS["chars"], min_value=1000),
+    "chars": Axis(int, EXTRA_GRID_COLUMNS["chars"], min_value=2500),
 }
 
 GRID = {
@@ -133,9 +137,22 @@ QUICK = {
 
 
 def points(grid):
-    """Every combination; the ``floss`` values apply to the vanilla cores, the other cores train once (floss empty)."""
+    """Every combination; the ``floss`` values apply to the vanilla cores, the other cores train once (floss empty).
+
+    Raises :class:`~rnnprobe.studies.GridError` for a probe sequence (``length``)
+    shorter than 2 characters or longer than the validation text (``chars`` / 10).
+    """
     from rnnprobe.models.registry import architectures
 
+    for length in grid["length"]:
+        if length < 2:
+            raise GridError("length", f"length values must be >= 2 for study 'training' (the probe sequence needs "
+                                      f"two characters); got {length!r}")
+        for chars in grid["chars"]:
+            val = min(chars - 1, max(1, round(chars * VAL_FRACTION)))
+            if length > val:
+                raise GridError("length", f"length values must be at most the {val} validation characters of "
+                                          f"chars = {chars} (its last {VAL_FRACTION:.0%}); got {length!r}")
     out = []
     for arch in grid["arch"]:
         flossed = architectures[arch].family in FLOSS_FAMILIES
@@ -228,7 +245,10 @@ def probe(point, *, dtype="float64", device="cpu", workdir=None):
         raise InvalidArgument(f"device must be 'cpu' for the training study (rnnprobe.sequence.train trains on the "
                               f"CPU); got {device!r}")
     config = train_config(point)
-    corpus = load_corpus(max_chars=point["chars"])
+    corpus = load_corpus(max_chars=point["chars"], val_fraction=VAL_FRACTION)
+    if corpus.source["chars"] < point["chars"]:
+        raise InvalidArgument(f"chars must be at most the default corpus's {corpus.source['chars']} characters; "
+                              f"got {point['chars']!r}")
     with tempfile.TemporaryDirectory(prefix="rnnprobe-train-") as scratch:
         directory = Path(scratch) if workdir is None else Path(workdir)
         monitor = _sampling_monitor()(corpus.val[: config.probe_length], vocab=corpus.vocab,

@@ -16,7 +16,7 @@ from rnnprobe.linalg import start_vectors
 from rnnprobe.studies._probes import sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["depth", "memory", "theory", "vanishing"]
+NAMES = ["depth", "memory", "theory", "training", "vanishing"]
 
 
 def rows_of(record, metric, **where):
