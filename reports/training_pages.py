@@ -107,7 +107,16 @@ def plot_training_curves(curves: pd.DataFrame, *, fig=None):
             _line(ax, curve, "step", colours[str(v)], _style(str(v)))
         ax.set_xlabel("training step")
         ax.set_ylabel(_CURVE_LABELS[metric])
-    fig.legend(handles=_handles(colours), loc="outside right upper", title="run")
+    # the initial cross-entropy (about log2 of the vocabulary) would flatten the rest: the axis starts after it
+    first = curves["step"].min()
+    later = curves.loc[curves["step"] > first, ["median", "low", "high"]].to_numpy(float)
+    start = curves.loc[(curves["step"] == first) & (curves["metric"] == "val_bits_per_char"), "median"]
+    if later.size and np.isfinite(later).any() and len(start) and start.max() > 1.25 * np.nanmax(later):
+        lo, hi = np.nanmin(later), np.nanmax(later)
+        axes[0].set_ylim(lo - 0.05 * (hi - lo), hi + 0.08 * (hi - lo))
+        axes[0].text(0.98, 0.98, f"step {int(first)}: {start.min():.2f}–{start.max():.2f} bits/char (off scale)",
+                     transform=axes[0].transAxes, ha="right", va="top", fontsize=8, color="0.35")
+    fig.legend(handles=_handles(colours), loc="outside lower center", ncols=min(4, len(colours)), title="run")
     return fig
 
 
@@ -269,18 +278,20 @@ def plot_samples(samples: pd.DataFrame, *, fig=None, bits: pd.DataFrame | None =
             blocks.append(("text", _sample_lines(str(r["text"]), width, max_lines), "0.1"))
     n_lines = sum(len(b[1]) if b[0] == "text" else 1.4 for b in blocks) + 0.6 * len(blocks)
     step = 1.0 / max(n_lines, 40.0)
+    ax = fig.add_subplot()          # an empty axes, so that the page's layout places the text like a plot
+    ax.axis("off")
     y = 1.0
     for kind, content, colour in blocks:
+        kw = dict(transform=ax.transAxes, va="top", color=colour, parse_math=False)
         if kind == "head":
             y -= 0.4 * step
-            fig.text(0.01, y, content, fontsize=10.5, weight="bold", color=colour, va="top", parse_math=False)
+            ax.text(0.0, y, content, fontsize=10.5, weight="bold", **kw)
             y -= 1.5 * step
         elif kind == "label":
-            fig.text(0.02, y, content, fontsize=8.5, style="italic", color=colour, va="top", parse_math=False)
+            ax.text(0.01, y, content, fontsize=8.5, style="italic", **kw)
             y -= 1.3 * step
         else:
-            fig.text(0.04, y, "\n".join(content), fontsize=7.4, family="DejaVu Sans Mono", color=colour, va="top",
-                     linespacing=1.15, parse_math=False)
+            ax.text(0.03, y, "\n".join(content), fontsize=7.4, family="DejaVu Sans Mono", linespacing=1.15, **kw)
             y -= (len(content) + 0.6) * step
     return fig
 
@@ -318,6 +329,20 @@ def curves_caption(curves: pd.DataFrame) -> str:
     best = ends["last"].idxmin()
     text += (f"Finding: after {int(ends['step'].max())} steps the validation cross-entropy fell from its value at "
              f"initialisation to the end as " + _join(parts) + f" bits/char; {best} ends lowest.")
+    val, train = (curves[curves["metric"] == m] for m in ("val_bits_per_char", "train_bits_per_char"))
+    rising, falling = [], True
+    for v, g in val.groupby("variant", sort=False):
+        g = g.sort_values("step")
+        low = g.loc[g["median"].idxmin()]
+        if g["median"].iloc[-1] - low["median"] >= 0.02 and low["step"] < g["step"].max():
+            rising.append(f"{v} (lowest {low['median']:.3g} at step {int(low['step'])})")
+            t = train[train["variant"] == v].sort_values("step")
+            after = t[t["step"] > low["step"]]["median"]
+            falling &= bool(len(after)) and float(after.iloc[-1]) < float(after.iloc[0])
+    if rising:
+        text += " The validation cross-entropy rose again after its lowest value for " + _join(rising)
+        text += (", while the training cross-entropy kept falling: overfitting to the training text." if falling
+                 else ".")
     flossed = [v for v in ends.index if _flossed(v)]
     for v in flossed:
         plain = v.split(" flossed")[0]
@@ -333,13 +358,21 @@ def _g_at(profiles: pd.DataFrame, variant: str, stage: str, lag: int) -> float:
     return float(part["median"].iloc[0]) if not part.empty else float("nan")
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def _sci(x: float) -> str:
+    """A number for captions and tables: 0.063, or 3.5·10⁻¹⁰ outside 10⁻³ … 10³."""
     if not np.isfinite(x) or x == 0:
         return _v(x)
     e = int(math.floor(math.log10(abs(x))))
     if -3 <= e <= 3:
         return f"{x:.2g}"
-    return f"{x / 10 ** e:.1f}·10^{e}"
+    return f"{x / 10 ** e:.1f}·10" + str(e).translate(_SUPERSCRIPT)
+
+
+def _ratio(ratio: float) -> str:
+    return f"a factor {ratio:.2g}" if ratio < 100 else f"{math.log10(ratio):.0f} orders of magnitude"
 
 
 def profiles_caption(profiles: pd.DataFrame) -> str:
@@ -360,9 +393,14 @@ def profiles_caption(profiles: pd.DataFrame) -> str:
     finite = {v: g for v, g in ends.items() if np.isfinite(g) and g > 0}
     if len(finite) > 1:
         hi, lo = max(finite, key=finite.get), min(finite, key=finite.get)
-        ratio = finite[hi] / finite[lo]
-        size = f"a factor {ratio:.2g}" if ratio < 100 else f"{math.log10(ratio):.0f} orders of magnitude"
-        text += f" At the end, {hi} keeps G({lag}) {size} above {lo}."
+        text += f" At the end, {hi} keeps G({lag}) {_ratio(finite[hi] / finite[lo])} above {lo}."
+        for v in [v for v in finite if _flossed(v)]:
+            plain = v.split(" flossed")[0]
+            if plain in finite and finite[v] != finite[plain]:
+                more = finite[v] > finite[plain]
+                ratio = finite[v] / finite[plain] if more else finite[plain] / finite[v]
+                text += (f" Flossing leaves G({lag}) {_ratio(ratio)} {'above' if more else 'below'} the same core "
+                         "trained without it.")
     return text
 
 
@@ -384,6 +422,11 @@ def measures_caption(measures: pd.DataFrame) -> str:
             parts.append(f"{v}: " + ", ".join(bits))
     if parts:
         text += "Finding, from initialisation to the end: " + "; ".join(parts) + "."
+    T = measures.attrs.get("length")
+    if "length" in measures and measures["length"].notna().any():
+        T = int(measures["length"].max())
+    if T is not None and not thr.empty and (thr["last"] >= T).any():
+        text += f" A threshold of {T} is censored at the probe length: every lag passes."
     return text
 
 

@@ -91,7 +91,8 @@ def test_study_contract(name):
 def test_default_grid_sizes():
     counts = {name: len(studies.load(name).points(studies.load(name).resolve())) for name in NAMES}
     assert counts == {"vanishing": 7 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2,
-                      "theory": 65 * 5}       # 65 checks (prediction x setting x quantity) x 5 seeds
+                      "theory": 65 * 5,       # 65 checks (prediction x setting x quantity) x 5 seeds
+                      "training": 3 + 1}      # vanilla-tanh, gru, lstm, and vanilla-tanh flossed
 
 
 def test_depth_length_only_for_stacked_rnn():
