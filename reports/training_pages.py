@@ -113,7 +113,8 @@ def plot_training_curves(curves: pd.DataFrame, *, fig=None):
     start = curves.loc[(curves["step"] == first) & (curves["metric"] == "val_bits_per_char"), "median"]
     if later.size and np.isfinite(later).any() and len(start) and start.max() > 1.25 * np.nanmax(later):
         lo, hi = np.nanmin(later), np.nanmax(later)
-        axes[0].set_ylim(lo - 0.05 * (hi - lo), hi + 0.08 * (hi - lo))
+        span = (hi - lo) or 0.1 * max(abs(hi), 1.0)
+        axes[0].set_ylim(lo - 0.05 * span, hi + 0.08 * span)
         axes[0].text(0.98, 0.98, f"step {int(first)}: {start.min():.2f}–{start.max():.2f} bits/char (off scale)",
                      transform=axes[0].transAxes, ha="right", va="top", fontsize=8, color="0.35")
     fig.legend(handles=_handles(colours), loc="outside lower center", ncols=min(4, len(colours)), title="run")
@@ -337,8 +338,8 @@ def curves_caption(curves: pd.DataFrame) -> str:
         if g["median"].iloc[-1] - low["median"] >= 0.02 and low["step"] < g["step"].max():
             rising.append(f"{v} (lowest {low['median']:.3g} at step {int(low['step'])})")
             t = train[train["variant"] == v].sort_values("step")
-            after = t[t["step"] > low["step"]]["median"]
-            falling &= bool(len(after)) and float(after.iloc[-1]) < float(after.iloc[0])
+            before, end = t[t["step"] <= low["step"]]["median"], t["median"]
+            falling &= bool(len(before)) and float(end.iloc[-1]) < float(before.iloc[-1])
     if rising:
         text += " The validation cross-entropy rose again after its lowest value for " + _join(rising)
         text += (", while the training cross-entropy kept falling: overfitting to the training text." if falling
@@ -348,8 +349,11 @@ def curves_caption(curves: pd.DataFrame) -> str:
         plain = v.split(" flossed")[0]
         if plain in ends.index:
             diff = ends.loc[v, "last"] - ends.loc[plain, "last"]
-            text += (f" Flossing {'costs' if diff > 0 else 'gains'} {abs(diff):.2f} bits/char against the same core "
-                     "trained without it.")
+            if abs(diff) < 0.005:
+                text += " Flossing changes the final value by less than 0.005 bits/char against the same core."
+            else:
+                text += (f" Flossing {'costs' if diff > 0 else 'gains'} {abs(diff):.2f} bits/char against the same "
+                         "core trained without it.")
     return text
 
 
