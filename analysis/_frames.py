@@ -34,8 +34,8 @@ __all__ = [
     "point_key", "aggregate_seeds", "nearest_gain", "select_points",
 ]
 
-#: Columns that locate a row inside a grid point (results.csv; the training study's ``step`` too).
-LOCATOR_COLUMNS = tuple(schema.EXTRA_ROW_COLUMNS) + tuple(schema.ROW_COLUMNS)
+#: Columns that locate a row inside a grid point (results.csv), with the row columns some studies add.
+LOCATOR_COLUMNS = tuple(schema.ROW_COLUMNS) + tuple(schema.EXTRA_ROW_COLUMNS)
 #: Grid columns every study writes, in order.
 BASE_GRID_COLUMNS = tuple(schema.GRID_COLUMNS)
 #: Extra grid columns studies are known to add (recognised even in derived frames without ``point_id``).

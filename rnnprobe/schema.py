@@ -17,7 +17,7 @@ A run directory (``rnnprobe study NAME --out DIR`` or
   (:data:`SUMMARY_FIELDS`, for the ``theory`` study also
   :data:`CHECK_SUMMARY_FIELDS`), ``elapsed_s`` last; one row per grid point.
 
-The ``training`` study puts a per-row column before ``metric`` (``step``,
+The ``training`` study adds a row column before ``value`` (``step``,
 :data:`EXTRA_ROW_COLUMNS`), writes the metrics of the probe monitor
 (:data:`MONITOR_METRICS`; its own are :data:`TRAINING_METRICS`) and
 :data:`TRAINING_SUMMARY_FIELDS`, keeps each point's checkpoints in
@@ -126,7 +126,7 @@ ROW_COLUMNS = {
              "the parameter group of the training study's parameter_gradient_norm; empty otherwise",
     "value": "the measured value, natural units (float)",
 }
-#: per-row columns a study may put before ``metric`` (declared in its ``EXTRA_ROW_COLUMNS``)
+#: row columns a study may add (its ``EXTRA_ROW_COLUMNS``), written between ``block`` and ``value``
 EXTRA_ROW_COLUMNS = {
     "step": "training study: the weights after this many optimizer updates (int; 0 is the initialisation)",
 }

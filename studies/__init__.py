@@ -44,10 +44,10 @@ that defines:
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
 * ``cost(point) -> float`` (optional): relative cost, to start long points first;
-* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, per-row columns written
-  before ``metric`` (the ``training`` study's ``step``, declared in
-  :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`); ``rows`` are then tuples
-  ``(*extra, metric, lag, layer, index, block, value)``;
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, row columns of results.csv beyond
+  ``lag, layer, index, block`` (declared in :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`;
+  the ``training`` study's ``step``), written between ``block`` and ``value``: ``rows``
+  are then tuples ``(metric, lag, layer, index, block, *extra, value)``;
 * ``TABLES`` (optional): ``{table: {column: doc}}``, side tables that may hold text
   (the ``training`` study's ``samples``; declared in
   :data:`rnnprobe.schema.EXTRA_TABLES`), written to ``<table>.csv`` beside
@@ -96,8 +96,8 @@ from types import ModuleType
 
 from rnnprobe._validation import nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import (RESULTS_FILE, SUMMARY_FILE, CORE_AXES, ELAPSED, EXTRA_ROW_COLUMNS, EXTRA_TABLES, GRID_COLUMNS, METRICS, POINT_ID,
-                             RESULT_COLUMNS, ROW_COLUMNS, SUMMARY_COLUMNS, SUMMARY_FIELDS, point_file_name,
+from rnnprobe.schema import (CORE_AXES, ELAPSED, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, RESULTS_FILE,
+                             ROW_COLUMNS, SUMMARY_COLUMNS, SUMMARY_FIELDS, SUMMARY_FILE, point_file_name,
                              table_file_name)
 
 __all__ = [
@@ -270,6 +270,7 @@ class Study:
     grid: Mapping[str, list]
     quick: Mapping[str, list]
     extra_axes: Mapping[str, Axis] = field(default_factory=dict)
+    extra_rows: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_module(cls, name: str, module: ModuleType) -> Study:
@@ -287,16 +288,17 @@ class Study:
         if clash:
             raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
                                      "rnnprobe.studies.run; rename them")
-        row_extra = dict(getattr(module, "EXTRA_ROW_COLUMNS", {}))
-        bad = set(row_extra) & (set(GRID_COLUMNS) | set(extra) | set(ROW_COLUMNS) | set(POINT_ID))
-        if bad:
-            raise RnnProbeStudyError(f"study {name!r}: EXTRA_ROW_COLUMNS {sorted(bad)} clash with other columns")
+        rows = dict(getattr(module, "EXTRA_ROW_COLUMNS", {}))
+        taken = set(GRID_COLUMNS) | set(extra) | set(ROW_COLUMNS) | set(POINT_ID)
+        if set(rows) & taken:
+            raise RnnProbeStudyError(f"study {name!r}: EXTRA_ROW_COLUMNS {sorted(set(rows) & taken)} are named like "
+                                     "grid or row columns; rename them")
         for table, columns in dict(getattr(module, "TABLES", {})).items():
             if table_file_name(table) in (RESULTS_FILE, SUMMARY_FILE) or not columns \
                     or set(columns) & (set(GRID_COLUMNS) | set(extra) | set(POINT_ID)):
                 raise RnnProbeStudyError(f"study {name!r}: table {table!r} needs its own name and columns other "
                                          "than the grid columns")
-        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
+        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra, rows)
 
     @property
     def archs(self) -> tuple[str, ...]:
@@ -312,9 +314,10 @@ class Study:
         return tuple(GRID_COLUMNS) + self.extra_columns
 
     @property
-    def extra_row_columns(self) -> tuple[str, ...]:
-        """Per-row columns the study writes before ``metric`` (its ``EXTRA_ROW_COLUMNS``), in order."""
-        return tuple(getattr(self.module, "EXTRA_ROW_COLUMNS", {}))
+    def row_columns(self) -> tuple[str, ...]:
+        """The per-row columns of results.csv: ``metric, lag, layer, index, block``, its extra row columns, ``value``."""
+        names = tuple(ROW_COLUMNS)
+        return names[:-1] + tuple(self.extra_rows) + names[-1:]
 
     @property
     def tables(self) -> dict[str, dict[str, str]]:
@@ -337,7 +340,7 @@ class Study:
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {}), **ELAPSED}
 
     def result_columns(self) -> tuple[str, ...]:
-        return self.grid_columns + ("point_id",) + self.extra_row_columns + tuple(ROW_COLUMNS)
+        return self.grid_columns + ("point_id",) + self.row_columns
 
     def table_columns(self, table: str) -> tuple[str, ...]:
         """The columns of side table ``table``: the grid columns, ``point_id``, then its own."""
@@ -349,9 +352,8 @@ class Study:
     def column_docs(self) -> dict[str, dict[str, str]]:
         """Column meanings of both tables (for meta.json)."""
         extra = {k: a.doc for k, a in self.extra_axes.items()}
-        row_extra = {**EXTRA_ROW_COLUMNS, **getattr(self.module, "EXTRA_ROW_COLUMNS", {})}
-        results = {**GRID_COLUMNS, **extra, **POINT_ID, **{c: row_extra[c] for c in self.extra_row_columns},
-                   **ROW_COLUMNS}
+        rows = {**ROW_COLUMNS, **self.extra_rows}
+        results = {**GRID_COLUMNS, **extra, **POINT_ID, **{c: rows[c] for c in self.row_columns}}
         summary = {**GRID_COLUMNS, **extra, **POINT_ID, **self.summary_scalars}
         docs = {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
         for table, columns in self.tables.items():
@@ -394,14 +396,12 @@ class Study:
         """CSV lines of results.csv, in grid order then the study's row order (deterministic)."""
         from rnnprobe.studies._runner import csv_line
 
-        n = len(self.extra_row_columns)
         for point in points:
             pid = self.point_id(point)
             head = csv_line(self._grid_cells(point) + [pid]) + ","
             for row in records[pid]["rows"]:
                 cells = [format_value(v) for v in row]
-                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (*cells[:n], cells[n],
-                                                                                       cells[n + 4])):
+                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in cells[:-1]):
                     yield head + csv_line(cells)      # a metric or block name that needs quoting
                 else:
                     yield head + ",".join(cells)
@@ -434,7 +434,8 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
     """Probe one grid point of a study and return a JSON-ready record.
 
     The record holds ``point_id``, ``study``, ``point``, ``rows`` (lists
-    ``[*extra row columns, metric, lag, layer, index, block, value]``),
+    ``[metric, lag, layer, index, block, value]``, the study's extra row columns before
+    ``value``),
     ``summary`` (scalars, with ``elapsed_s``) and, for a study with side tables,
     ``tables`` (``{table: [[cell, ...], ...]}``). This is the function the runner
     sends to worker processes or Dask workers; it is deterministic given the
@@ -471,15 +472,15 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
     if unknown:
         raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
     clean_rows = []
-    n_extra = len(st.extra_row_columns)
+    width = len(st.row_columns)
     for row in rows:
-        if len(row) != n_extra + len(ROW_COLUMNS):
-            raise RnnProbeStudyError(f"study {study!r} returned a row of {len(row)} values; expected "
-                                     f"{n_extra + len(ROW_COLUMNS)} ({', '.join(st.result_columns()[-n_extra - 6:])})")
-        *extra, metric, lag, layer, index, block, value = row
+        if len(row) != width:
+            raise RnnProbeStudyError(f"study {study!r} returned a row of {len(row)} fields; its rows have {width}: "
+                                     f"{', '.join(st.row_columns)}")
+        metric, lag, layer, index, block, *extra, value = row
         if metric not in metrics:
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
-        clean_rows.append([*map(_plain, extra), metric, _plain(lag), _plain(layer), _plain(index), block,
+        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, *map(_plain, extra),
                            float(value)])
     clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
     clean_summary["elapsed_s"] = elapsed

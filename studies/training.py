@@ -30,7 +30,7 @@ default):
 * a text sample: 300 characters drawn at temperature 0.8 after a newline,
   seeded by the seed (``samples.csv``).
 
-Rows carry the training ``step`` before ``metric``; summary.csv holds the values
+Rows carry the training ``step`` (before ``value``); summary.csv holds the values
 at the last step (and the initial validation bits/char).
 
 Resumable: each point trains in its own directory ``OUT/work/<point>/``, where
@@ -52,7 +52,7 @@ Examples
 >>> rows, summary, tables = study.module.probe(point)
 >>> [s[0] for s in tables["samples"]], len(tables["samples"][0][3])   # steps sampled, characters per sample
 ([0, 1, 2, 3, 4], 300)
->>> sorted(set(r[0] for r in rows)) == [0, 1, 2, 3, 4], summary["val_bits_per_char"] > 0
+>>> sorted(set(r[5] for r in rows)) == [0, 1, 2, 3, 4], summary["val_bits_per_char"] > 0
 (True, True)
 """
 
@@ -262,7 +262,7 @@ def probe(point, *, dtype="float64", device="cpu", workdir=None):
         raise InvalidArgument(f"the work directory {str(workdir)!r} holds a run without the samples of steps "
                               f"{missing} ({SAMPLES_FILE}); remove it (or rerun with force) to train again")
     end = result.step
-    out_rows = [(r["step"], r["metric"], r["lag"], r["layer"], r["index"], r["block"], r["value"]) for r in rows]
+    out_rows = [(r["metric"], r["lag"], r["layer"], r["index"], r["block"], r["step"], r["value"]) for r in rows]
     lam = _final(rows, "lyapunov_exponent", end, index=0)
     threshold = _final(rows, "memory_threshold", end)
     summary = {
