@@ -426,9 +426,7 @@ def measures_caption(measures: pd.DataFrame) -> str:
             parts.append(f"{v}: " + ", ".join(bits))
     if parts:
         text += "Finding, from initialisation to the end: " + "; ".join(parts) + "."
-    T = measures.attrs.get("length")
-    if "length" in measures and measures["length"].notna().any():
-        T = int(measures["length"].max())
+    T = int(measures["length"].max()) if "length" in measures and measures["length"].notna().any() else None
     if T is not None and not thr.empty and (thr["last"] >= T).any():
         text += f" A threshold of {T} is censored at the probe length: every lag passes."
     return text

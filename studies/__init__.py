@@ -401,7 +401,7 @@ class Study:
             head = csv_line(self._grid_cells(point) + [pid]) + ","
             for row in records[pid]["rows"]:
                 cells = [format_value(v) for v in row]
-                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in cells[:-1]):
+                if any(c and (c[0] == " " or any(ch in c for ch in ',"\n\r')) for c in (cells[0], cells[4])):
                     yield head + csv_line(cells)      # a metric or block name that needs quoting
                 else:
                     yield head + ",".join(cells)
