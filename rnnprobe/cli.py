@@ -289,8 +289,10 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
             bar.close()
     meta = result.meta
     timings = meta["timings"]
+    side = "".join(f", {name}" for name in (meta.get("tables") or {}).values())
     click.echo(f"{study.name}: {meta['n_points']} points ({timings['computed']} computed, {timings['resumed']} resumed) "
-               f"in {timings['total_s']:.1f} s -> {out}/results.csv ({meta['n_rows']} rows), summary.csv, meta.json")
+               f"in {timings['total_s']:.1f} s -> {out}/results.csv ({meta['n_rows']} rows), summary.csv{side}, "
+               "meta.json")
     if not no_report:
         try:
             written = _write_report(out)
