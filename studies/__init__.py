@@ -36,10 +36,15 @@ that defines:
   ones, before ``elapsed_s``), declared in :mod:`rnnprobe.schema` as well
   (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
   :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, row columns of results.csv beyond
+  ``lag, layer, index, block`` (declared in :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`;
+  the ``attention`` study's target and source positions), written between ``block``
+  and ``value``;
 * ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
   returns measurements (statistics and verdicts belong to ``rnnprobe.analysis``).
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
-  field does not apply) and ``summary`` a dict of the scalar columns of
+  field does not apply; with ``EXTRA_ROW_COLUMNS``, their values come before ``value``:
+  ``(metric, lag, layer, index, block, *extra, value)``) and ``summary`` a dict of the scalar columns of
   ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
@@ -249,6 +254,7 @@ class Study:
     grid: Mapping[str, list]
     quick: Mapping[str, list]
     extra_axes: Mapping[str, Axis] = field(default_factory=dict)
+    extra_rows: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_module(cls, name: str, module: ModuleType) -> Study:
@@ -266,7 +272,12 @@ class Study:
         if clash:
             raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
                                      "rnnprobe.studies.run; rename them")
-        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
+        rows = dict(getattr(module, "EXTRA_ROW_COLUMNS", {}))
+        taken = set(GRID_COLUMNS) | set(extra) | set(ROW_COLUMNS) | set(POINT_ID)
+        if set(rows) & taken:
+            raise RnnProbeStudyError(f"study {name!r}: EXTRA_ROW_COLUMNS {sorted(set(rows) & taken)} are named like "
+                                     "grid or row columns; rename them")
+        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra, rows)
 
     @property
     def archs(self) -> tuple[str, ...]:
@@ -291,8 +302,14 @@ class Study:
         """Scalar columns of its summary.csv: the common ones, its ``EXTRA_SUMMARY``, then ``elapsed_s``."""
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {}), **ELAPSED}
 
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """The per-row columns of results.csv: ``metric, lag, layer, index, block``, its extra row columns, ``value``."""
+        names = tuple(ROW_COLUMNS)
+        return names[:-1] + tuple(self.extra_rows) + names[-1:]
+
     def result_columns(self) -> tuple[str, ...]:
-        return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
+        return self.grid_columns + ("point_id",) + self.row_columns
 
     def summary_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(self.summary_scalars)
@@ -300,7 +317,8 @@ class Study:
     def column_docs(self) -> dict[str, dict[str, str]]:
         """Column meanings of both tables (for meta.json)."""
         extra = {k: a.doc for k, a in self.extra_axes.items()}
-        results = {**GRID_COLUMNS, **extra, **POINT_ID, **ROW_COLUMNS}
+        rows = {**ROW_COLUMNS, **self.extra_rows}
+        results = {**GRID_COLUMNS, **extra, **POINT_ID, **{c: rows[c] for c in self.row_columns}}
         summary = {**GRID_COLUMNS, **extra, **POINT_ID, **self.summary_scalars}
         return {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
 
@@ -370,7 +388,8 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
     """Probe one grid point of a study and return a JSON-ready record.
 
     The record holds ``point_id``, ``study``, ``point``, ``rows`` (lists
-    ``[metric, lag, layer, index, block, value]``), ``summary`` (scalars, with
+    ``[metric, lag, layer, index, block, value]``, the study's extra row columns before
+    ``value``), ``summary`` (scalars, with
     ``elapsed_s``). This is the function the runner sends to worker processes or
     Dask workers; it is deterministic given the point, dtype and device.
     """
@@ -385,11 +404,16 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
     if unknown:
         raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
     clean_rows = []
+    width = len(st.row_columns)
     for row in rows:
-        metric, lag, layer, index, block, value = row
+        if len(row) != width:
+            raise RnnProbeStudyError(f"study {study!r} returned a row of {len(row)} fields; its rows have {width}: "
+                                     f"{', '.join(st.row_columns)}")
+        metric, lag, layer, index, block, *extra, value = row
         if metric not in metrics:
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
-        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
+        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, *map(_plain, extra),
+                           float(value)])
     clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
     clean_summary["elapsed_s"] = elapsed
     return {"point_id": st.point_id(point), "study": study, "point": dict(point),
