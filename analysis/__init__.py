@@ -16,6 +16,8 @@ DataFrame out; no plotting, no I/O.
 * the theory study's checks, their tolerances and verdicts (``prediction_checks``): :func:`check_points`,
   :func:`pool_checks`, :func:`check_summary`, :func:`check_settings`, :func:`check_tolerances`,
   :func:`critical_value`;
+* the attention study (``attention``): :func:`accuracy_table`, :func:`gradient_by_distance`,
+  :func:`attention_maps`, :func:`is_attention`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
@@ -42,6 +44,7 @@ from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
 from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
 from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
                                              critical_value, is_theory, pool_checks, setting_label)
+from rnnprobe.analysis.attention import accuracy_table, attention_maps, gradient_by_distance, is_attention
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -55,4 +58,5 @@ __all__ = [
     "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
     "is_theory", "critical_value", "SIGNIFICANCE",
     "summary_table", "SUMMARY_MEASURES",
+    "accuracy_table", "gradient_by_distance", "attention_maps", "is_attention",
 ]

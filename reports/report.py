@@ -50,7 +50,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from rnnprobe import analysis, schema
-from rnnprobe.reports import captions
+from rnnprobe.reports import attention_pages, captions
 from rnnprobe.reports._plotting import is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
                              plot_memory_heatmap, plot_pascanu)
@@ -70,6 +70,9 @@ STUDY_QUESTIONS = {
               "biases change it?",
     "theory": "Do rnnprobe's measurements agree with published theory: mean-field propagation, the Pascanu bound, "
               "dynamical isometry, memory capacity, residual path ensembles and gate timescales?",
+    "attention": "Does attention cure 'asking the network too much': accuracy, gradient paths and alignments of "
+                 "encoder–decoders with and without attention and of a causal transformer, on copy and reversal "
+                 "against length?",
 }
 
 
@@ -172,6 +175,14 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
         if S is not None and "tolerance_basis" in S:
             run("theory_settings", lambda: analysis.check_settings(S))
             run("theory_tolerances", lambda: analysis.check_tolerances(S))
+        return frames, skipped
+    if analysis.is_attention(R) or analysis.is_attention(S):
+        # the attention study: accuracy, gradient paths, attention maps; the chain analyses have nothing to read
+        if S is not None:
+            run("attention_accuracy", lambda: analysis.accuracy_table(S))
+        if R is not None:
+            run("attention_gradients", lambda: analysis.gradient_by_distance(R))
+            run("attention_maps", lambda: analysis.attention_maps(R))
         return frames, skipped
     if S is not None:
         run("summary", lambda: analysis.summary_table(S, R))
@@ -614,6 +625,20 @@ def _summary_note(table: pd.DataFrame) -> str:
             "medians over seeds. " + "; ".join(parts) + ".")
 
 
+# ----------------------------------------------------------------------------------------------- attention study
+_ATTENTION_FRAMES = ("attention_accuracy", "attention_gradients", "attention_maps")
+
+
+def _attention_items(frames) -> tuple[list[_Item], list[_Item]]:
+    """The attention study's figures (reports.attention_pages) and its full tables (files only, not in the PDF)."""
+    figures = [_Item("figure", **spec) for spec in attention_pages.figure_specs(frames)]
+    tables = [_Item("table", name, title, frame=frames[name], display=format_table(frames[name]), in_pdf=False)
+              for name, title in (("attention_gradients", "Gradient norms against distance, by path"),
+                                  ("attention_maps", "Attention weights of the example sequences"))
+              if _nonempty(frames, name)]
+    return figures, tables
+
+
 # ----------------------------------------------------------------------------------------------- theory study
 _THEORY_ORDER = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates")
 _THEORY_PAGE_CHECKS = 14      # more checks than this on one prediction: one page per architecture group
@@ -833,6 +858,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     frames, skipped = analyse(study)
     theory = _nonempty(frames, "theory_summary")
+    attention = not theory and any(_nonempty(frames, k) for k in _ATTENTION_FRAMES)
     with report_style():
         footer = f"rnnprobe · {study.name} study"
         summary_pages, summary_title, summary_frame = [], "Table 1: Summary", None
@@ -844,6 +870,14 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             summary_display = _theory_summary_display(summary_frame)
             summary_pages = table_pages(summary_display, title=summary_title, note=_theory_summary_note(summary_frame),
                                         n_keys=3, max_cell_chars=40)
+        elif attention:
+            figure_items, table_items = _attention_items(frames)
+            if _nonempty(frames, "attention_accuracy"):
+                summary_frame = frames["attention_accuracy"]
+                summary_title = "Table 1: Accuracy and alignment"
+                summary_display = attention_pages.summary_display(summary_frame)
+                summary_pages = table_pages(summary_display, title=summary_title,
+                                            note=attention_pages.summary_note(summary_frame), n_keys=3)
         else:
             figure_items = _figure_items(study, frames)
             table_items = _table_items(frames)
@@ -874,7 +908,10 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
         for _, tp in table_page_lists:
             pages += tp
-        pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES) if theory else _methods_pages()
+        if attention:
+            pages += _methods_pages(attention_pages.METHODS, attention_pages.REFERENCES)
+        else:
+            pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES) if theory else _methods_pages()
         for n, page in enumerate(pages, start=1):
             _footer(page, f"{footer} · page {n} of {len(pages)}")
         _atomic_pdf(pdf_path, pages, title or f"rnnprobe report: {study.name} study")
