@@ -292,9 +292,10 @@ def _at(curve: pd.DataFrame, which: str) -> pd.Series:
 
 def _factor(near: float, far: float) -> str:
     """' (1/260 of it)' when the far value is much smaller."""
-    if far > 0 and near / far >= 3:
-        return f" ({_g(far / near, 2) if near / far < 10 else '1/' + _g(near / far, 2)} of it)"
-    return ""
+    ratio = near / far if far > 0 else np.inf
+    if not 3 <= ratio < np.inf:
+        return ""
+    return f" (1/{ratio:.0f} of it)" if ratio < 1e4 else f" (1/{ratio:.2g} of it)"
 
 
 def gradient_caption(profile: pd.DataFrame) -> str:
