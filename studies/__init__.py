@@ -58,7 +58,7 @@ Examples
 --------
 >>> from rnnprobe import studies
 >>> sorted(studies.available())
-['depth', 'memory', 'theory', 'vanishing']
+['attention', 'depth', 'memory', 'theory', 'vanishing']
 >>> study = studies.load("vanishing")
 >>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
 >>> [study.point_id(p) for p in study.points(grid)]

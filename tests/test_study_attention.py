@@ -139,12 +139,14 @@ def test_encoder_decoder_rows_against_autograd(model):
     for b in range(n):
         src, inp = batch.source[:, b], batch.decoder_inputs[:, b]
         x = net.source_embedding(src).detach().requires_grad_(True)
+        logits = net(x, inp).logits
         for s in range(T):
-            (gx,) = torch.autograd.grad(net(x, inp).logits[s] @ u, x)
+            (gx,) = torch.autograd.grad(logits[s] @ u, x, retain_graph=True)
             ref["source"][s] += gx.norm(dim=-1).numpy() / n
-            for part, cut in (("total", None), ("attention", "recurrence"), ("recurrence", "attention")):
-                out = net.unrolled(src, inp, stepwise=True, cut=cut)
-                grads = torch.autograd.grad(out["logits"][s] @ u, out["states"], allow_unused=True)
+        for part, cut in (("total", None), ("attention", "recurrence"), ("recurrence", "attention")):
+            out = net.unrolled(src, inp, stepwise=True, cut=cut)
+            for s in range(T):
+                grads = torch.autograd.grad(out["logits"][s] @ u, out["states"], allow_unused=True, retain_graph=True)
                 ref[part][s] += np.array([0.0 if g is None else float(g.norm()) for g in grads]) / n
     names = {"source": "source_gradient_norm", "total": "path_gradient_total",
              "attention": "path_gradient_attention", "recurrence": "path_gradient_recurrence"}
@@ -191,8 +193,9 @@ def test_transformer_rows_against_autograd():
     ref = np.zeros((T, T))
     for b in range(MODULE.GRADIENT_SAMPLES):
         x = net.embedding(batch.source[:, b]).detach().requires_grad_(True)
+        logits = net(x, batch.decoder_inputs[:, b]).logits
         for s in range(T):
-            (gx,) = torch.autograd.grad(net(x, batch.decoder_inputs[:, b]).logits[s] @ u, x)
+            (gx,) = torch.autograd.grad(logits[s] @ u, x, retain_graph=True)
             ref[s] += gx.norm(dim=-1).numpy() / MODULE.GRADIENT_SAMPLES
     table = np.array([[got["source_gradient_norm"][(s, t, None)] for t in range(T)] for s in range(T)])
     np.testing.assert_allclose(table, ref, rtol=1e-9, atol=1e-14)
