@@ -167,10 +167,10 @@ def plot_gradient_paths(profile: pd.DataFrame, *, fig=None):
                         ax.fill_between(x, curve["low"].astype(float), curve["high"].astype(float),
                                         color=_colour(model), alpha=0.12, lw=0)
             ax.set_yscale("log")
+            if i == len(rows) - 1:
+                ax.set_xlabel("distance d = T − t + s (steps)")
             T = sorted(part["length"].unique()) if not part.empty else []
             ax.set_title(f"{task}, T = {', '.join(f'{t:g}' for t in T)}" if i == 0 else "")
-            if i == len(rows) - 1:
-                ax.set_xlabel("distance d = T − t + s (steps from source position t to target position s)")
             if j == 0:
                 ax.set_ylabel("‖∂L_s/∂s_t‖ at encoder state s_t" if row == "paths" else "‖∂L_s/∂x_t‖ at source embedding")
     models = model_order(profile["model"])
@@ -180,6 +180,15 @@ def plot_gradient_paths(profile: pd.DataFrame, *, fig=None):
                     for p in ("attention", "recurrence")]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)), frameon=False)
     return fig
+
+
+def _ticks(n: int) -> list[int]:
+    """Positions 0 … n − 1 every few steps, the last one too unless it would crowd its neighbour."""
+    step = max(1, n // 4)
+    ticks = list(range(0, n, step))
+    if n - 1 - ticks[-1] >= max(2, step // 2):
+        ticks.append(n - 1)
+    return ticks
 
 
 def plot_attention_maps(maps: pd.DataFrame, *, fig=None, max_examples: int = 3):
@@ -219,9 +228,8 @@ def plot_attention_maps(maps: pd.DataFrame, *, fig=None, max_examples: int = 3):
             for _, c in cells[cells["aligned"].astype(bool)].iterrows():
                 ax.add_patch(Rectangle((c["source_position"] - 0.5, c["target_position"] - 0.5), 1, 1, fill=False,
                                        ec="white", lw=0.9))
-            ticks = sorted({0, T - 1} | set(range(0, T, max(1, T // 4))))
-            ax.set_xticks(ticks)
-            ax.set_yticks(sorted({0, S - 1} | set(range(0, S, max(1, S // 4)))))
+            ax.set_xticks(_ticks(T))
+            ax.set_yticks(_ticks(S))
             ax.grid(False)
             ax.tick_params(labelsize=8, length=2)
             if i == 0:
@@ -304,25 +312,29 @@ def gradient_caption(profile: pd.DataFrame) -> str:
     for task in _tasks(profile):
         part = profile[profile["task"] == task]
         T = int(part["length"].max())
-        clauses = []
-        for model in model_order(part["model"]):
-            rec = part[(part["model"] == model) & (part["path"] == "recurrence")]
-            att = part[(part["model"] == model) & (part["path"] == "attention")]
-            src = part[(part["model"] == model) & (part["path"] == "source")]
-            if not rec.empty:
-                a, b = _at(rec, "first"), _at(rec, "last")
-                clause = (f"{_label(model)}: through the recurrence {_num(a['median'])} at d = {int(a['distance'])}, "
-                          f"{_num(b['median'])} at d = {int(b['distance'])}{_factor(a['median'], b['median'])}")
-                if not att.empty:
-                    far = _at(att, "last")
-                    clause += (f", through the attention {_num(att['median'].min())}–{_num(att['median'].max())} "
-                               f"({_num(far['median'])} at d = {int(far['distance'])})")
-                clauses.append(clause)
-            elif not src.empty:
-                a, b = _at(src, "first"), _at(src, "last")
-                clauses.append(f"{_label(model)}: at the source embeddings {_num(a['median'])} at d = "
-                               f"{int(a['distance'])}, {_num(b['median'])} at d = {int(b['distance'])}")
-        parts.append(f"{task} (T = {T}): " + "; ".join(clauses))
+        models = model_order(part["model"])
+        sentences = []
+        rec = [(m, part[(part["model"] == m) & (part["path"] == "recurrence")]) for m in models]
+        rec = [(m, c) for m, c in rec if not c.empty]
+        if rec:
+            d0, d1 = int(rec[0][1]["distance"].min()), int(rec[0][1]["distance"].max())
+            sentences.append(f"through the recurrence from d = {d0} to d = {d1}, " + ", ".join(
+                f"{_label(m)} {_num(_at(c, 'first')['median'])} → {_num(_at(c, 'last')['median'])}"
+                f"{_factor(_at(c, 'first')['median'], _at(c, 'last')['median'])}" for m, c in rec))
+        att = [(m, part[(part["model"] == m) & (part["path"] == "attention")]) for m in models]
+        att = [(m, c) for m, c in att if not c.empty]
+        if att:
+            sentences.append("through the attention, over all distances, " + ", ".join(
+                f"{_label(m)} {_num(c['median'].min())}–{_num(c['median'].max())} (largest at d = "
+                f"{int(c.loc[c['median'].idxmax(), 'distance'])})" for m, c in att))
+        src = [(m, part[(part["model"] == m) & (part["path"] == "source")]) for m in models if m == "transformer"]
+        src = [(m, c) for m, c in src if not c.empty]
+        if src:
+            sentences.append(", ".join(f"at the {_label(m)}'s source embeddings {_num(c['median'].min())}–"
+                                       f"{_num(c['median'].max())}" for m, c in src))
+        parts.append(f"{task} (T = {T}): " + "; ".join(sentences))
+    aligned = ("For copy every aligned pair (t = s) sits at d = T; for reverse the aligned pairs (t = T − 1 − s) "
+               "spread over d = 1, 3, …, 2T − 1. ")
     return ("The gradient of L_s = uᵀy_s (a fixed random unit readout u of the logits at target position s) reaching "
             "source position t, against their distance d = T − t + s: the recurrent steps from the encoder state s_t "
             "through the decoder's start state to d_s (for the transformer, the positions between t and the position "
@@ -331,7 +343,7 @@ def gradient_caption(profile: pd.DataFrame) -> str:
             "along the encoder, the only path without attention). Bottom: at the source embeddings, every model. Each "
             "curve: the median over the (s, t) pairs at that distance of the mean norm over 16 evaluation sequences"
             + (", then the median over seeds (band: range)" if profile["n_seeds"].max() > 1 else " (one seed)")
-            + ", at the longest length. Measured: " + ". ".join(parts) + ".")
+            + ", at the longest length. " + aligned + "Measured: " + ". ".join(parts) + ".")
 
 
 def attention_caption(maps: pd.DataFrame, table: pd.DataFrame) -> str:

@@ -326,7 +326,7 @@ def test_figures_and_captions_from_hand_made_frames():
                             "distance": [1, 2, 3, 4, 5], "median": [1.0, 0.3, 0.1, 0.02, 0.01],
                             "low": 0.0, "high": 2.0, "n_seeds": 2})
     text = attention_pages.gradient_caption(profile)
-    assert "copy (T = 3): no attention: through the recurrence 1 at d = 1, 0.01 at d = 5 (1/100 of it)" in text
+    assert "copy (T = 3): through the recurrence from d = 1 to d = 5, no attention 1 → 0.01 (1/100 of it)" in text
     fig = attention_pages.plot_gradient_paths(profile)
     assert len(fig.axes) == 1 and fig.axes[0].get_yscale() == "log"
     maps = pd.DataFrame([dict(model=m, task="reverse", length=3, seed=0, example=0, target_position=s,
