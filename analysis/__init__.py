@@ -19,6 +19,8 @@ DataFrame out; no plotting, no I/O.
   :func:`critical_value`;
 * the training study (``training``): :func:`is_training`, :func:`training_curves`, :func:`gradient_profiles`,
   :func:`training_measures`, :func:`weight_norms`, :func:`training_table`, :func:`sample_table`;
+* the attention study (``attention``): :func:`accuracy_table`, :func:`gradient_by_distance`,
+  :func:`attention_maps`, :func:`is_attention`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
@@ -48,6 +50,7 @@ from rnnprobe.analysis.training import (STAGES, TRAINING_MEASURES, gradient_prof
                                        with_run_label)
 from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
                                              critical_value, is_theory, pool_checks, setting_label)
+from rnnprobe.analysis.attention import accuracy_table, attention_maps, gradient_by_distance, is_attention
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -63,4 +66,5 @@ __all__ = [
     "summary_table", "SUMMARY_MEASURES",
     "is_training", "with_run_label", "training_curves", "stage_steps", "gradient_profiles", "training_measures",
     "weight_norms", "training_table", "sample_table", "STAGES", "TRAINING_MEASURES",
+    "accuracy_table", "gradient_by_distance", "attention_maps", "is_attention",
 ]

@@ -42,6 +42,7 @@ BASE_GRID_COLUMNS = tuple(schema.GRID_COLUMNS)
 EXTRA_GRID_COLUMNS = tuple(schema.EXTRA_GRID_COLUMNS)
 #: Scalar columns of summary.csv (anything else before them is a grid column).
 SUMMARY_SCALARS = (*schema.SUMMARY_FIELDS, *schema.CHECK_SUMMARY_FIELDS, *schema.TRAINING_SUMMARY_FIELDS,
+                   *schema.ATTENTION_SUMMARY_FIELDS,
                    *schema.ELAPSED)
 _NOT_GRID = set(LOCATOR_COLUMNS) | set(SUMMARY_SCALARS) | {"point_id", "steps"}
 

@@ -12,7 +12,9 @@
 * the training study's pages (``training_pages``): :func:`plot_training_curves`,
   :func:`plot_gradient_profiles`, :func:`plot_training_measures`, :func:`plot_weight_norms`, :func:`plot_samples`;
 * the theory study's report pages (``prediction_pages``): :func:`plot_theory_prediction`
-  (and its panels :func:`plot_theory_profile`, :func:`plot_theory_scatter`, :func:`plot_theory_scores`).
+  (and its panels :func:`plot_theory_profile`, :func:`plot_theory_scatter`, :func:`plot_theory_scores`);
+* the attention study's pages (``attention_pages``): :func:`plot_accuracy_against_length`,
+  :func:`plot_gradient_paths`, :func:`plot_attention_maps`.
 
 Nothing here calls ``plt.show()``; figures are pyplot-free and render with Agg.
 
@@ -34,6 +36,7 @@ from rnnprobe.reports.training_pages import (plot_gradient_profiles, plot_sample
                                              plot_training_measures, plot_weight_norms)
 from rnnprobe.reports.prediction_pages import (plot_theory_prediction, plot_theory_profile, plot_theory_scatter, plot_theory_scores,
                             theory_palette)
+from rnnprobe.reports.attention_pages import plot_accuracy_against_length, plot_attention_maps, plot_gradient_paths
 
 __all__ = [
     "write_report", "load_study", "analyse", "StudyData", "STUDY_QUESTIONS",
@@ -44,4 +47,5 @@ __all__ = [
     "format_table", "format_value", "to_markdown", "table_pages", "COLUMN_LABELS",
     "plot_theory_profile", "plot_theory_scatter", "plot_theory_scores", "plot_theory_prediction", "theory_palette",
     "plot_training_curves", "plot_gradient_profiles", "plot_training_measures", "plot_weight_norms", "plot_samples",
+    "plot_accuracy_against_length", "plot_gradient_paths", "plot_attention_maps",
 ]

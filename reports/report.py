@@ -52,7 +52,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from rnnprobe import analysis, schema
-from rnnprobe.reports import captions, training_pages
+from rnnprobe.reports import attention_pages, captions, training_pages
 from rnnprobe.reports._plotting import is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
                              plot_memory_heatmap, plot_pascanu)
@@ -77,6 +77,9 @@ STUDY_QUESTIONS = {
               "dynamical isometry, memory capacity, residual path ensembles and gate timescales?",
     "training": "How do gradient flow and memory change while a char-RNN learns, for vanilla tanh, GRU and LSTM "
                 "cores and a flossed vanilla RNN?",
+    "attention": "Does attention cure 'asking the network too much': accuracy, gradient paths and alignments of "
+                 "encoder–decoders with and without attention and of a causal transformer, on copy and reversal "
+                 "against length?",
 }
 
 
@@ -244,6 +247,14 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
         if S is not None and "tolerance_basis" in S:
             run("theory_settings", lambda: analysis.check_settings(S))
             run("theory_tolerances", lambda: analysis.check_tolerances(S))
+        return frames, skipped
+    if analysis.is_attention(R) or analysis.is_attention(S):
+        # the attention study: accuracy, gradient paths, attention maps; the chain analyses have nothing to read
+        if S is not None:
+            run("attention_accuracy", lambda: analysis.accuracy_table(S))
+        if R is not None:
+            run("attention_gradients", lambda: analysis.gradient_by_distance(R))
+            run("attention_maps", lambda: analysis.attention_maps(R))
         return frames, skipped
     if S is not None:
         run("summary", lambda: analysis.summary_table(S, R))
@@ -716,6 +727,20 @@ def _summary_note(table: pd.DataFrame) -> str:
             "medians over seeds. " + "; ".join(parts) + ".")
 
 
+# ----------------------------------------------------------------------------------------------- attention study
+_ATTENTION_FRAMES = ("attention_accuracy", "attention_gradients", "attention_maps")
+
+
+def _attention_items(frames) -> tuple[list[_Item], list[_Item]]:
+    """The attention study's figures (reports.attention_pages) and its full tables (files only, not in the PDF)."""
+    figures = [_Item("figure", **spec) for spec in attention_pages.figure_specs(frames)]
+    tables = [_Item("table", name, title, frame=frames[name], display=format_table(frames[name]), in_pdf=False)
+              for name, title in (("attention_gradients", "Gradient norms against distance, by path"),
+                                  ("attention_maps", "Attention weights of the example sequences"))
+              if _nonempty(frames, name)]
+    return figures, tables
+
+
 # ----------------------------------------------------------------------------------------------- theory study
 _THEORY_ORDER = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates")
 _THEORY_PAGE_CHECKS = 14      # more checks than this on one prediction: one page per architecture group
@@ -936,6 +961,7 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     frames, skipped = analyse(study)
     theory = _nonempty(frames, "theory_summary")
     training = _nonempty(frames, "training_table")
+    attention = not theory and any(_nonempty(frames, k) for k in _ATTENTION_FRAMES)
     with report_style():
         footer = f"rnnprobe · {study.name} study"
         summary_pages, summary_title, summary_frame = [], "Table 1: Summary", None
@@ -955,6 +981,14 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             summary_display = training_pages.summary_display(summary_frame)
             summary_pages = table_pages(summary_display, title=summary_title,
                                         note=training_pages.summary_note(summary_frame), n_keys=1, max_cell_chars=40)
+        elif attention:
+            figure_items, table_items = _attention_items(frames)
+            if _nonempty(frames, "attention_accuracy"):
+                summary_frame = frames["attention_accuracy"]
+                summary_title = "Table 1: Accuracy and alignment"
+                summary_display = attention_pages.summary_display(summary_frame)
+                summary_pages = table_pages(summary_display, title=summary_title,
+                                            note=attention_pages.summary_note(summary_frame), n_keys=3)
         else:
             figure_items = _figure_items(study, frames)
             table_items = _table_items(frames)
@@ -989,6 +1023,8 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES)
         elif training:
             pages += _methods_pages(training_pages.METHODS, training_pages.REFERENCES)
+        elif attention:
+            pages += _methods_pages(attention_pages.METHODS, attention_pages.REFERENCES)
         else:
             pages += _methods_pages()
         for n, page in enumerate(pages, start=1):

@@ -54,7 +54,7 @@ __all__ = [
     "CHECK_KEYS", "CHECK_PARAMETERS", "CHECK_METRICS", "CHECK_SUMMARY_FIELDS",
     "WORK_DIR", "EXTRA_ROW_COLUMNS", "EXTRA_TABLES", "table_file_name",
     "MONITOR_COLUMNS", "MONITOR_METRICS", "TRAINING_METRICS", "TRAINING_SUMMARY_FIELDS", "SAMPLE_COLUMNS",
-    "TABLE_TEXT_COLUMNS",
+    "TABLE_TEXT_COLUMNS", "ATTENTION_METRICS", "ATTENTION_SUMMARY_FIELDS",
 ]
 
 # --------------------------------------------------------------------------- files
@@ -89,8 +89,9 @@ def point_file_name(point_id: str) -> str:
 #: grid columns every table has, in this order (a study's extra grid columns follow)
 GRID_COLUMNS = {
     "study": "name of the study (str)",
-    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn')",
-    "hidden": "hidden size n (the width for feed-forward stacks) (int)",
+    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn'; attention "
+            "study: the encoder's and decoder's recurrent core, empty for the transformer)",
+    "hidden": "hidden size n (the width for feed-forward stacks; the attention study's transformer: d_model) (int)",
     "length": "sequence length T (int); empty for feed-forward depth rows",
     "depth": "number of layers L (int; depth study only, empty otherwise)",
     "gain": "gain of the matrices acting on the state (float; see the study's init)",
@@ -114,8 +115,14 @@ EXTRA_GRID_COLUMNS = {
     "alpha": "theory study: α, the residual branch scale of resmlp",
     "floss": "training study: gradient flossing, how many top Lyapunov exponents are pushed towards 0 "
              "(0: plain training; vanilla cores only, empty for gated ones)",
-    "train_steps": "training study: optimizer updates of the training run (int)",
+    "train_steps": "training and attention studies: optimizer (Adam) updates of the training run (int; attention: "
+                   "one batch of 32 fresh sequences each)",
     "chars": "training study: characters of the default corpus used (its first ones; the last 10% validate)",
+    "model": "attention study: the sequence model: encoder–decoder with attention 'none', 'dot' or 'bilinear' "
+             "(suffix '-nofeedback': the decoder reads BOS at every step, not its previous output), or 'transformer' "
+             "(one causal transformer layer over [source; target])",
+    "task": "attention study: 'copy' or 'reverse' (the target is the source, or the source reversed)",
+    "vocab": "attention study: number of source symbols V (uniform random sources)",
 }
 
 POINT_ID = {"point_id": "string key of the grid point, stable across runs: '<study>:axis=value,...'"}
@@ -134,6 +141,10 @@ ROW_COLUMNS = {
 #: row columns a study may add (its ``EXTRA_ROW_COLUMNS``), written between ``block`` and ``value``
 EXTRA_ROW_COLUMNS = {
     "step": "training study: the weights after this many optimizer updates (int; 0 is the initialisation)",
+    "target_position": "attention study: target position s = 0 … T-1, the decoder's output index (attention and "
+                       "gradient rows; empty otherwise)",
+    "source_position": "attention study: source position t = 0 … T-1 (attention and gradient rows; empty otherwise)",
+    "example": "attention study: which evaluation sequence (0, 1, …) an attention_weight row shows (empty otherwise)",
 }
 #: results.csv's columns for a study without extra grid or row columns
 RESULT_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **ROW_COLUMNS}
@@ -249,3 +260,31 @@ EXTRA_TABLES = {"samples": SAMPLE_COLUMNS}
 #: the columns of each side table that hold text and are read verbatim ("", "NA", "nan" are text there, not
 #: missing values; in every other column an empty cell is missing)
 TABLE_TEXT_COLUMNS = {"samples": ("prime", "text")}
+# --------------------------------------------------------------------------- the attention study
+#: the attention study's metrics (results.csv), indexed by target_position s and source_position t
+ATTENTION_METRICS = {
+    "attention_weight": "attention study: α_{t,s}, the weight of source position t in the context of target position s, "
+                        "teacher-forced, for one evaluation sequence (example); transformer: its layer's head-averaged "
+                        "weight from the decoder position that predicts s onto source position t",
+    "path_gradient_total": "attention study: ||dL_s/ds_t||, L_s = u.y_s a fixed random unit readout of the logits at "
+                           "target position s, s_t the encoder state after source position t; mean over the gradient "
+                           "sequences (encoder–decoders)",
+    "path_gradient_attention": "attention study: the part of dL_s/ds_t that crossed the attention (norm, mean over "
+                               "the gradient sequences; encoder–decoders with attention)",
+    "path_gradient_recurrence": "attention study: the part of dL_s/ds_t that crossed the decoder's start state, the "
+                                "encoder's last state (norm, mean over the gradient sequences; encoder–decoders)",
+    "source_gradient_norm": "attention study: ||dL_s/dx_t|| at the source embedding x_t, the same readout L_s (every "
+                            "model); mean over the gradient sequences",
+}
+#: the attention study's scalar fields (summary.csv)
+ATTENTION_SUMMARY_FIELDS = {
+    "token_accuracy": "attention study: share of target symbols right, greedy decoding, fresh evaluation sequences",
+    "sequence_accuracy": "attention study: share of evaluation sequences with every symbol right (greedy decoding)",
+    "teacher_forced_accuracy": "attention study: share of target symbols right when the decoder reads the true "
+                               "previous symbols",
+    "final_loss": "attention study: training cross-entropy, nats per symbol, mean over the last 20 steps",
+    "alignment_accuracy": "attention study: share of target positions whose largest attention weight is on the aligned "
+                          "source position (copy t = s, reverse t = T-1-s); teacher-forced, evaluation sequences",
+    "alignment_shifted": "attention study: share of target positions whose largest attention weight is one source "
+                         "position after the aligned one (reverse: t = T-s)",
+}

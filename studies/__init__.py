@@ -36,10 +36,15 @@ that defines:
   ones), declared in :mod:`rnnprobe.schema` as well
   (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
   :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, row columns of results.csv beyond
+  ``lag, layer, index, block`` (declared in :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`;
+  the ``attention`` study's target and source positions), written between ``block``
+  and ``value``;
 * ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
   returns measurements (statistics and verdicts belong to ``rnnprobe.analysis``).
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
-  field does not apply) and ``summary`` a dict of the scalar columns of
+  field does not apply; with ``EXTRA_ROW_COLUMNS``, their values come before ``value``:
+  ``(metric, lag, layer, index, block, *extra, value)``) and ``summary`` a dict of the scalar columns of
   ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
@@ -72,7 +77,7 @@ Examples
 --------
 >>> from rnnprobe import studies
 >>> sorted(studies.available())
-['depth', 'memory', 'theory', 'training', 'vanishing']
+['attention', 'depth', 'memory', 'theory', 'training', 'vanishing']
 >>> study = studies.load("vanishing")
 >>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
 >>> [study.point_id(p) for p in study.points(grid)]
@@ -341,6 +346,12 @@ class Study:
         runs): they are in meta.json (``timings.points``).
         """
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {})}
+
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """The per-row columns of results.csv: ``metric, lag, layer, index, block``, its extra row columns, ``value``."""
+        names = tuple(ROW_COLUMNS)
+        return names[:-1] + tuple(self.extra_rows) + names[-1:]
 
     def result_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + self.row_columns

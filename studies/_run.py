@@ -392,7 +392,7 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     Parameters
     ----------
     name : str
-        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory, training).
+        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory, training, attention).
     out : str or Path, optional
         The run directory: results.csv, summary.csv, meta.json and the point store
         ``points/`` are written there, and a run stopped before the end resumes
