@@ -121,8 +121,8 @@ def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) ->
         under = profile[pd.to_numeric(profile["median"], errors="coerce") <= 0]
         if not under.empty:
             names = list(dict.fromkeys(map(str, under["variant"] if "variant" in under else under["arch"])))
-            text += (f"Lines that stop above the bottom ({_join(names)}) have fallen below 10⁻³⁰⁸, where float64 "
-                     "(results.csv) reads 0: their decay goes on, as the fitted rates say. ")
+            text += (f"Lines that end at a panel's lower edge ({_join(names)}) fell below 10⁻³⁰⁸ there, where float64 "
+                     "(results.csv) reads 0; their decay goes on, as the fitted rates say. ")
     finding = efold_finding(table)
     explode = _exploding(table)
     sentences = [s for s in (finding, explode) if s]

@@ -56,9 +56,14 @@ def _renderer(fig):
 
 
 def _undrawn_tick_labels(container) -> set[int]:
-    """Tick labels matplotlib keeps but does not draw (ticks outside the view limits)."""
+    """Texts matplotlib keeps but does not draw: tick labels outside the view limits, and every text of the
+    axis of an axes that is switched off (``ax.axis("off")``)."""
     out = set()
     for ax in container.findobj(Axes):
+        if not ax.axison:
+            for axis in ax._axis_map.values():
+                out.update(id(t) for t in axis.findobj(Text))
+            continue
         for axis in ax._axis_map.values():
             drawn = {id(t) for t in axis._update_ticks()}
             for tick in axis.get_major_ticks() + axis.get_minor_ticks():

@@ -382,5 +382,5 @@ def test_findings_name_each_variant_and_the_lines_that_underflow():
             for b, values in ((1.0, [1.0, 1e-200, 0.0]), (4.0, [1.0, 0.9, 0.8])) for k, v in enumerate(values, 1)]
     profile = analysis.lag_profile(pd.DataFrame(rows), "jacobian_norm")
     text = captions.decay_caption(profile, table, metric="jacobian_norm")
-    assert "Lines that stop above the bottom (lstm b_f=1) have fallen below 10⁻³⁰⁸" in text
-    assert "stop above" not in captions.decay_caption(profile[profile["median"] > 0], table, metric="jacobian_norm")
+    assert "Lines that end at a panel's lower edge (lstm b_f=1) fell below 10⁻³⁰⁸" in text
+    assert "lower edge" not in captions.decay_caption(profile[profile["median"] > 0], table, metric="jacobian_norm")
