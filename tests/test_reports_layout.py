@@ -85,6 +85,14 @@ def test_labels_of_neighbouring_axes_that_collide_are_found():
     assert any("of two axes overlap" in p for p in layout_problems(fig))
 
 
+def test_the_axis_texts_of_an_axes_switched_off_are_not_counted():
+    fig = Figure(figsize=(4, 3))
+    ax = fig.add_axes([0.0, 0.0, 1.0, 1.0])        # tick labels below and left of the figure
+    assert any("reaches outside the figure" in p for p in layout_problems(fig))
+    ax.axis("off")                                  # not drawn: nothing reaches outside
+    assert layout_problems(fig) == []
+
+
 def test_layout_problems_refuses_what_is_not_a_figure():
     with pytest.raises(InvalidArgument, match="fig must be a matplotlib Figure or SubFigure; got str"):
         layout_problems("figure")
