@@ -37,14 +37,16 @@ __all__ = ["ARCH_PALETTE", "ARCH_COLOURS", "EXTRA_LABELS", "arch_color", "varian
 #: vanilla-sigmoid olive, vanilla-linear grey, gru green, gru-torch light green, lstm vermilion, residual
 #: wine, dense dark brown; the stacks mlp sky blue, resmlp dark purple, densemlp dark red; then the
 #: architectures registered after them (lru cyan, s4d indigo, s6 dark green, mingru pink, minlstm rust,
-#: unitary violet, in the order they are registered). Chosen from the colour-blind-safe sets of Okabe & Ito,
+#: unitary violet, in the order they are registered; then teal, magenta and gold for the next ones, and for
+#: labels that are not architectures). Chosen from the colour-blind-safe sets of Okabe & Ito,
 #: Paul Tol and seaborn so that the architectures one study draws together stay apart in normal vision and
 #: in simulated protanopia, deuteranopia and tritanopia (CIELAB ΔE ≥ 15 for the vanishing and memory
 #: studies' recurrent nets, ≥ 35 for the depth study's stacks; tests/test_palette.py). Past the end, tints
 #: of the same colours, in order.
 ARCH_COLOURS = ("#0173b2", "#e69f00", "#999933", "#949494", "#029e73", "#80ba5a", "#d55e00", "#aa3377", "#592f0d",
                 "#56b4e9", "#591e71", "#8c0800",
-                "#33bbee", "#332288", "#117733", "#cc79a7", "#b1400d", "#7f3c8d")
+                "#33bbee", "#332288", "#117733", "#cc79a7", "#b1400d", "#7f3c8d",
+                "#009988", "#ee3377", "#ddaa33")
 
 #: Labels studies draw that are not registry architectures, with their own colours (not in ARCH_COLOURS).
 EXTRA_LABELS = {

@@ -181,7 +181,7 @@ def clv_angle_rows(traj, *, seed: int = 0, exponents=None) -> tuple[list[tuple],
     lam = rnnprobe.trajectory_lyapunov_spectrum(traj) if exponents is None else exponents
     k, split = clv_directions(lam)
     if k < 2 or T < 3:
-        return [], {"clv_min_angle": math.nan}
+        return [], {"clv_min_angle": None}
     clv = None
     for kk in range(k, max(k - 8, split), -1):      # a step singular on the frame: fewer directions, a few times
         try:
@@ -190,7 +190,7 @@ def clv_angle_rows(traj, *, seed: int = 0, exponents=None) -> tuple[list[tuple],
         except (InvalidArgument, RnnProbeError):
             continue
     if clv is None:
-        return [], {"clv_min_angle": math.nan}
+        return [], {"clv_min_angle": None}
     angles, times = clv.angles.tolist(), clv.times.tolist()
     keep = np.unique(np.linspace(0, len(angles) - 1, min(CLV_ANGLE_POINTS, len(angles))).round().astype(int))
     rows = [("clv_angle", int(T - times[i]), None, None, None, float(angles[i])) for i in keep]
