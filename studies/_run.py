@@ -328,6 +328,8 @@ def _connect(scheduler):
 def _record_check(study, dtype: str, device: str):
     """``check(key, record)`` for the point store: what is wrong with a point record read back (None: nothing)."""
 
+    width = len(study.row_columns)          # metric, lag, layer, index, block, the study's extra columns, value
+
     def check(key, record):
         if not isinstance(record, dict):
             return f"the record is not an object: {type(record).__name__}"
@@ -337,9 +339,9 @@ def _record_check(study, dtype: str, device: str):
         if not isinstance(summary, dict):
             return "it has no object 'summary'"
         for i, row in enumerate(rows):
-            if not (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)
-                    and isinstance(row[5], (int, float)) and not isinstance(row[5], bool)):
-                return f"row {i} is not [metric, lag, layer, index, block, value]: {str(row)[:80]}"
+            if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)
+                    and isinstance(row[-1], (int, float)) and not isinstance(row[-1], bool)):
+                return f"row {i} is not [{', '.join(study.row_columns)}]: {str(row)[:80]}"
         if record.get("point_id", key) != key:
             return f"its point_id is {record.get('point_id')!r}"
         for name, want in (("study", study.name), ("dtype", dtype), ("device", device)):
