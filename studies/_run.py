@@ -328,8 +328,6 @@ def _connect(scheduler):
 def _record_check(study, dtype: str, device: str):
     """``check(key, record)`` for the point store: what is wrong with a point record read back (None: nothing)."""
 
-    width = len(study.row_columns)          # metric, lag, layer, index, block, the study's extra columns, value
-
     def check(key, record):
         if not isinstance(record, dict):
             return f"the record is not an object: {type(record).__name__}"
@@ -338,6 +336,7 @@ def _record_check(study, dtype: str, device: str):
             return "it has no list 'rows'"
         if not isinstance(summary, dict):
             return "it has no object 'summary'"
+        width = len(study.row_columns)
         for i, row in enumerate(rows):
             if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)
                     and isinstance(row[-1], (int, float)) and not isinstance(row[-1], bool)):
