@@ -87,10 +87,28 @@ def _mul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return torch.stack([row0, row1], dim=-2)
 
 
+def _scaled(P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(P / m, log m)`` per 2×2 block, ``m`` its largest |entry| (``0`` and ``-inf`` for a zero block).
+
+    The entries of ``P / m`` lie in [−1, 1], so squares, products and determinants of them neither
+    overflow nor underflow however large or small (down to subnormal) the entries of ``P`` are.
+    """
+    m = P.abs().amax(dim=(-2, -1))
+    return P / torch.where(m > 0, m, 1.0)[..., None, None], torch.log(m)
+
+
+def _log_abs_det(J: torch.Tensor) -> torch.Tensor:
+    """``log|det J|`` per 2×2 block, computed on the scaled block (exact range, ``-inf`` for singular blocks)."""
+    S, log_m = _scaled(J)
+    det = S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 1, 0]
+    return torch.where(torch.isfinite(log_m), 2 * log_m + torch.log(det.abs()), log_m)
+
+
 def _normalise(P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(P / ‖P‖_F, log ‖P‖_F)`` per 2×2 block (``0`` and ``-inf`` for a zero block)."""
-    norm = torch.linalg.vector_norm(P, dim=(-2, -1))
-    return P / norm.clamp_min(torch.finfo(P.dtype).tiny)[..., None, None], torch.log(norm)
+    """``(P / ‖P‖_F, log ‖P‖_F)`` per 2×2 block (``0`` and ``-inf`` for a zero block), for entries of any finite size."""
+    S, log_m = _scaled(P)
+    norm = torch.linalg.vector_norm(S, dim=(-2, -1))                  # in [1, 2] for a non-zero block
+    return S / torch.where(norm > 0, norm, 1.0)[..., None, None], log_m + torch.log(norm)
 
 
 def _suffix_products(J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,8 +173,7 @@ def iter_block_log_singular_values(traj: Trajectory, chunk_size: int | None = No
             yield start, logs[..., None]
             continue
         # log|det| of each block product, exact by summation: within the chunk, and with the later chunks
-        det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
-        logdet_chunk = _reverse_cumsum(torch.log(det.abs()), 0.0)
+        logdet_chunk = _reverse_cumsum(_log_abs_det(J), 0.0)
         later = 0.0 if log_det is None else log_det
         if _conformal(J):
             # rotation–scaling blocks (complex numbers): the chunk's products are |r|·rotation, so their
