@@ -107,7 +107,10 @@ class LRU(DiagonalRecurrentModel):
         g = draw.generator
         u1 = torch.rand(n, generator=g, dtype=torch.float64)
         u2 = torch.rand(n, generator=g, dtype=torch.float64)
-        modulus = torch.sqrt(u1 * (self.r_max**2 - self.r_min**2) + self.r_min**2)
+        if self.r_min > 1e-150:
+            modulus = torch.sqrt(u1 * (self.r_max**2 - self.r_min**2) + self.r_min**2)
+        else:   # r_min² would underflow: the same |λ|², written relative to r_max
+            modulus = self.r_max * torch.sqrt(u1 + (1 - u1) * (self.r_min / self.r_max) ** 2)
         tiny = torch.finfo(torch.float64).tiny          # |λ| = 1 as ν = log(tiny): exp(−exp(ν)) == 1.0
         nu_log = torch.log((-torch.log(modulus)).clamp_min(tiny))
         theta = u2 * self.max_phase
