@@ -583,6 +583,24 @@ def _gated_story(f: dict, torch_param) -> tuple[str, str]:
             f"raise {bias}, so that the gate carries the state")
 
 
+#: what moves a built-in diagonal recurrence's factors at zero input toward 1 (None: any other model)
+_DIAGONAL_KNOB = {
+    "lru": "the LRU ring's r_max closer to 1, e.g. build('lru', r_min=0.9, r_max=0.999)",
+    "s4d": "smaller steps Δ, so that exp(ΔA) is nearer 1: lower dt_min and dt_max",
+    "s6": "smaller steps Δ, so that exp(ΔA) is nearer 1: lower dt_min and dt_max",
+    "mingru": "a negative update_bias b_z: minGRU's z writes and 1 − σ(b_z) is kept per step at zero input",
+    "minlstm": "a larger forget_bias b_f",
+    None: "e.g. an LRU ring with r_max closer to 1, or a larger gain",
+}
+#: the gate bias that makes a built-in diagonal recurrence keep its state when the inputs close the gates
+_DIAGONAL_GATE_KNOB = {
+    "mingru": "lower minGRU's update_bias b_z: its z is the fraction written",
+    "minlstm": "raise minLSTM's forget_bias b_f",
+    "s6": "lower dt_min and dt_max, which set S6's Δ bias b_Δ, so that the inputs' Δ_t stay small",
+    None: "raise the bias of the gate that keeps the state; minGRU: lower its update_bias, whose z writes",
+}
+
+
 def _conformal_moduli(M: torch.Tensor, index: torch.Tensor) -> torch.Tensor | None:
     """|λ_j| of the 2×2 blocks ``(..., S, S)`` at ``index`` ``(m, 2)`` when every block is a rotation–scaling
     ``[[a, −b], [b, a]]`` (a complex factor a + ib, as the LRU's) and nothing lies outside them; else None."""
@@ -645,12 +663,12 @@ def _diagonal_fields(traj: Trajectory, model: StepModel, pick: list[int], slope:
         out.update(cause=f"the factors themselves set the decay: the slowest unit's factor at zero input is "
                          f"{_fmt(math.exp(parts['weights']))} ({_fmt(parts['weights'])} per step); the inputs add "
                          f"{_fmt(parts['gates'])}",
-                   remedy="move the largest factors toward 1 (e.g. an LRU ring init with r_max closer to 1, a larger gain)")
+                   remedy=f"move the largest factors toward 1 ({_DIAGONAL_KNOB.get(model.name, _DIAGONAL_KNOB[None])})")
     else:
         out.update(cause=f"the inputs close the gates: they move the slowest unit's rate by {_fmt(parts['gates'])} per "
                          f"step, against {_fmt(parts['weights'])} at zero input",
-                   remedy="raise the bias of the gate that keeps the state (minGRU's update bias, minLSTM's forget "
-                          "bias), or scale the inputs down")
+                   remedy=f"bias the gate towards keeping the state ({_DIAGONAL_GATE_KNOB.get(model.name, _DIAGONAL_GATE_KNOB[None])}), "
+                          "or scale the inputs down")
     return out
 
 

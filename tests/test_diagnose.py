@@ -252,6 +252,24 @@ def test_diagonal_factors_that_are_exactly_zero_give_no_nan(arch):
     assert "nan" not in d.cause and "nan" not in str(d)
 
 
+@pytest.mark.parametrize("arch, kw, dominant, knob", [
+    ("mingru", {}, "weights", "a negative update_bias b_z"),
+    ("minlstm", {}, "weights", "a larger forget_bias b_f"),
+    ("lru", dict(r_min=0.3, r_max=0.5), "weights", "the LRU ring's r_max closer to 1"),
+    ("s4d", dict(dt_min=0.5, dt_max=1.0), "weights", "lower dt_min and dt_max"),
+    ("mingru", dict(update_bias=-4.0, input_gain=6.0), "gates", "lower minGRU's update_bias b_z"),
+])
+def test_diagonal_remedies_name_the_models_own_knob(arch, kw, dominant, knob):
+    """Each remedy moves the factor the right way: minGRU's z is the fraction *written*, so its memory needs a
+    lower update_bias (before: "raise ... minGRU's update bias", which shortens it)."""
+    model = rnnprobe.build(arch, hidden_size=4, seed=0, **kw)
+    d = rnnprobe.diagnose(model, seq(200, 4))
+    assert d.dominant == dominant and knob in d.remedy, d.remedy
+    if arch == "mingru":    # the direction is right: a lower update bias lengthens the measured memory
+        lower = rnnprobe.build(arch, hidden_size=4, seed=0, **{**kw, "update_bias": kw.get("update_bias", 0.0) - 2})
+        assert rnnprobe.diagnose(lower, seq(200, 4)).rate > d.rate
+
+
 # --------------------------------------------------------------------------- honest where it does not decompose
 @pytest.mark.parametrize("arch", ["residual", "dense", "mlp"])
 def test_other_families_are_not_decomposed_and_say_so(arch):
