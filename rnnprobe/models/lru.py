@@ -54,6 +54,10 @@ def check_ring(r_min, r_max) -> tuple[float, float]:
                        hint="the smallest eigenvalue modulus of the ring, in (0, 1]")
     r_max = check_real("r_max", r_max, low=0.0, high=1.0, low_open=True,
                        hint="the largest eigenvalue modulus of the ring, in (0, 1]")
+    tiny = torch.finfo(torch.float64).tiny
+    if r_min < tiny:
+        raise InvalidArgument(f"r_min must be >= {tiny!r} (the smallest normal float64: below it |λ| loses its "
+                              f"precision); got {r_min!r}")
     if r_min > r_max:
         raise InvalidArgument(f"r_min must be <= r_max (the ring r_min <= |λ| <= r_max); got r_min={r_min!r} > "
                               f"r_max={r_max!r}")

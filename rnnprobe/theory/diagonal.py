@@ -38,7 +38,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from rnnprobe._validation import check_real
+from rnnprobe._validation import check_bool, check_real
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.theory._gauss import bivariate_expectation, normal_expectation
 
@@ -78,15 +78,29 @@ def diagonal_jacobian_norms(eigenvalues, lags, *, log: bool = False) -> np.ndarr
     eigenvalues : array_like
         The (complex) factors λ_j.
     lags : array_like
-        Lags k >= 0.
+        Lags k >= 0, integers.
     log : bool
-        Return ``k·log max|λ_j|`` (natural log; finite where G underflows).
+        Return ``k·log max|λ_j|`` (natural log; finite where G underflows or overflows).
+        Without it, a G(k) beyond the largest float raises InvalidArgument naming ``log``
+        (never ``inf``), as the probes do.
     """
     rho = _moduli(eigenvalues).max()
-    k = np.asarray(lags, dtype=float)
+    log = check_bool("log", log)
+    try:
+        k = np.asarray(lags, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"lags must be an array of integers k >= 0; got {lags!r}") from None
+    if not (np.isfinite(k).all() and (k >= 0).all() and (k == np.floor(k)).all()):
+        raise InvalidArgument(f"lags must be an array of integers k >= 0; got {lags!r}")
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.where(k == 0, 0.0, k * np.log(rho))
-    return logs if log else np.exp(logs)
+    if log:
+        return logs
+    if (logs > math.log(np.finfo(float).max)).any():
+        raise InvalidArgument(f"log must be True here: G(k) = max|λ|^k exceeds the largest float64 at lag "
+                              f"k = {int(k[logs > math.log(np.finfo(float).max)].min())} (max|λ| = {float(rho)!r}); "
+                              f"pass log=True for k·log max|λ|")
+    return np.exp(logs)
 
 
 def diagonal_efold_time(eigenvalues) -> float:
