@@ -247,8 +247,10 @@ def order_statistic_mean(quantile, k: int, n: int) -> float:
     """``E Q(U_(k))``: the mean k-th smallest of n i.i.d. draws of the law with quantile function Q.
 
     ``U_(k) ~ Beta(k, n + 1 − k)``; the expectation is ``∫₀¹ Q(B⁻¹(v)) dv`` with B⁻¹ the
-    Beta quantile, by composite Gauss–Legendre quadrature in v (768 nodes). This is what
-    a sample order statistic estimates without bias (unlike the quantile Q(k/(n + 1))).
+    Beta quantile, by composite Gauss–Legendre quadrature in v (768 nodes): to about 1e-4
+    relative (at most 6.3e-5 against closed forms in the tests; the Beta quantile's
+    behaviour at v → 0, 1 limits it). This is what a sample order statistic estimates without bias (unlike the
+    quantile Q(k/(n + 1))).
 
     Parameters
     ----------
@@ -266,8 +268,15 @@ def order_statistic_mean(quantile, k: int, n: int) -> float:
 
     n = check_int("n", n, min_value=1)
     k = check_int("k", k, min_value=1, max_value=n)
+    if not callable(quantile):
+        raise InvalidArgument(f"quantile must be a callable u -> Q(u); got {type(quantile).__name__}")
     u = stats.beta.ppf(_NODES, k, n + 1 - k)
-    return float(_WEIGHTS @ np.asarray(quantile(u), dtype=float))
+    values = np.asarray(quantile(u), dtype=float)
+    if values.shape != u.shape or not np.isfinite(values).all():
+        raise InvalidArgument(f"quantile must map an array of u in (0, 1) to as many finite values; got "
+                              f"{'shape ' + str(values.shape) if values.shape != u.shape else 'NaN/Inf'} for "
+                              f"{u.size} points")
+    return float(_WEIGHTS @ values)
 
 
 def gated_efold_time(rates) -> float:
