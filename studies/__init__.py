@@ -347,12 +347,6 @@ class Study:
         """
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {})}
 
-    @property
-    def row_columns(self) -> tuple[str, ...]:
-        """The per-row columns of results.csv: ``metric, lag, layer, index, block``, its extra row columns, ``value``."""
-        names = tuple(ROW_COLUMNS)
-        return names[:-1] + tuple(self.extra_rows) + names[-1:]
-
     def result_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + self.row_columns
 

@@ -336,10 +336,11 @@ def _record_check(study, dtype: str, device: str):
             return "it has no list 'rows'"
         if not isinstance(summary, dict):
             return "it has no object 'summary'"
+        width = len(study.row_columns)
         for i, row in enumerate(rows):
-            if not (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)
-                    and isinstance(row[5], (int, float)) and not isinstance(row[5], bool)):
-                return f"row {i} is not [metric, lag, layer, index, block, value]: {str(row)[:80]}"
+            if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)
+                    and isinstance(row[-1], (int, float)) and not isinstance(row[-1], bool)):
+                return f"row {i} is not [{', '.join(study.row_columns)}]: {str(row)[:80]}"
         if record.get("point_id", key) != key:
             return f"its point_id is {record.get('point_id')!r}"
         for name, want in (("study", study.name), ("dtype", dtype), ("device", device)):

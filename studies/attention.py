@@ -104,7 +104,7 @@ EXTRA_AXES = {
     "vocab": Axis(int, EXTRA_GRID_COLUMNS["vocab"], min_value=2),
     "train_steps": Axis(int, EXTRA_GRID_COLUMNS["train_steps"], min_value=1),
 }
-EXTRA_ROW_COLUMNS = dict(EXTRA_ROW_COLUMNS)
+EXTRA_ROW_COLUMNS = {k: EXTRA_ROW_COLUMNS[k] for k in ("target_position", "source_position", "example")}
 EXTRA_METRICS = dict(ATTENTION_METRICS)
 EXTRA_SUMMARY = dict(ATTENTION_SUMMARY_FIELDS)
 
