@@ -761,7 +761,7 @@ def _save_plot_png(page: Figure, path: Path, dpi: int) -> None:
     plot's part of it rendered, rather than the figure being drawn and laid out
     a second time.
     """
-    page.set_layout_engine("none")
+    page.set_layout_engine(None)
     plot = page.subfigs[1]
     box = plot.bbox.transformed(page.dpi_scale_trans.inverted())
     png_bytes = io.BytesIO()
