@@ -33,7 +33,6 @@ need per-lag results are left out):
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import platform
@@ -57,6 +56,7 @@ from rnnprobe.reports._plotting import facets, is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity_panels,
                              plot_memory_heatmap, plot_pascanu)
 from rnnprobe.reports.lyapunov import plot_hyperbolicity
+from rnnprobe.reports._pngs import PngRenderer
 from rnnprobe.reports.palette import report_style
 from rnnprobe.reports.spectra import _n_blocks, plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
@@ -754,28 +754,16 @@ def _methods_pages(methods=None, references=None) -> list[Figure]:
     return pages
 
 
-def _save_plot_png(page: Figure, path: Path, dpi: int) -> None:
-    """The figure of a figure page as PNG, without its title and caption, as laid out in the PDF.
-
-    The page was laid out when the PDF was drawn: its layout is frozen and the
-    plot's part of it rendered, rather than the figure being drawn and laid out
-    a second time.
-    """
-    page.set_layout_engine(None)
-    plot = page.subfigs[1]
-    box = plot.bbox.transformed(page.dpi_scale_trans.inverted())
-    png_bytes = io.BytesIO()
-    page.savefig(png_bytes, format="png", dpi=dpi, bbox_inches=box)
-    _atomic_write(path, png_bytes.getvalue())
-
-
-def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
+def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str, after_page: Callable[[int], None] | None = None) -> None:
+    """Write the pages as one PDF, whole or not at all; ``after_page(i)`` is called once page ``i`` is drawn."""
     fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".pdf", dir=path.parent)
     os.close(fd)
     try:
         with PdfPages(tmp, metadata={"Title": meta_title, "Creator": "rnnprobe"}) as pdf:
-            for page in pages:
+            for i, page in enumerate(pages):
                 pdf.savefig(page)
+                if after_page is not None:
+                    after_page(i)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
@@ -1156,12 +1144,20 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     with report_style():
         built = build_report(study, title=title)
-        _atomic_pdf(pdf_path, built.pages, title or f"rnnprobe report: {study.name} study")
-        if png:
-            fig_dir = pdf_path.parent / "figures"
-            fig_dir.mkdir(exist_ok=True)
-            for item, page in zip(built.figures, built.figure_pages):
-                _save_plot_png(page, fig_dir / f"{item.name}.png", dpi)
+        # the PNGs are cut from the figure pages as the PDF laid them out: rendered (in a child process where
+        # possible) from when the PDF has drawn its last figure page, while it draws the rest, and written after it
+        pngs = PngRenderer(built.figure_pages if png else [], dpi)
+        last = max((i for i, page in enumerate(built.pages) if any(page is f for f in built.figure_pages)), default=-1)
+        try:
+            _atomic_pdf(pdf_path, built.pages, title or f"rnnprobe report: {study.name} study",
+                        after_page=lambda i: pngs.start() if i == last else None)
+            if png:
+                fig_dir = pdf_path.parent / "figures"
+                fig_dir.mkdir(exist_ok=True)
+                for item, data in zip(built.figures, pngs.result()):
+                    _atomic_write(fig_dir / f"{item.name}.png", data)
+        finally:
+            pngs.close()
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)
