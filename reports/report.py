@@ -56,6 +56,7 @@ from rnnprobe.reports._plotting import facets, is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity_panels,
                              plot_memory_heatmap, plot_pascanu)
 from rnnprobe.reports.lyapunov import plot_hyperbolicity
+from rnnprobe.reports._metrics import shared_pdf_text_metrics
 from rnnprobe.reports._pngs import PngRenderer
 from rnnprobe.reports.palette import report_style
 from rnnprobe.reports.spectra import _n_blocks, plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
@@ -1149,8 +1150,9 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         pngs = PngRenderer(built.figure_pages if png else [], dpi)
         last = max((i for i, page in enumerate(built.pages) if any(page is f for f in built.figure_pages)), default=-1)
         try:
-            _atomic_pdf(pdf_path, built.pages, title or f"rnnprobe report: {study.name} study",
-                        after_page=lambda i: pngs.start() if i == last else None)
+            with shared_pdf_text_metrics():
+                _atomic_pdf(pdf_path, built.pages, title or f"rnnprobe report: {study.name} study",
+                            after_page=lambda i: pngs.start() if i == last else None)
             if png:
                 fig_dir = pdf_path.parent / "figures"
                 fig_dir.mkdir(exist_ok=True)

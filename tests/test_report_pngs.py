@@ -122,3 +122,34 @@ def test_write_report_writes_the_same_pngs_with_and_without_a_child(tmp_path, mo
     no_png = tmp_path / "no-png"
     reports.write_report(directory, no_png, png=False, tables=False)
     assert (no_png / "report.pdf").exists() and not (no_png / "figures").exists()
+
+
+# ------------------------------------------------------------------ text metrics shared by the PDF renderers
+def _pdf_bytes(fig) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    fig.savefig(out, format="pdf", metadata={"CreationDate": None})
+    return out.getvalue()
+
+
+def test_shared_pdf_text_metrics_give_the_same_pdf_and_measure_each_text_once():
+    import matplotlib.text as mtext
+
+    from rnnprobe.reports._metrics import shared_pdf_text_metrics
+
+    hook = mtext._get_text_metrics_function
+    pages = laid_out_pages(2)
+    alone = [_pdf_bytes(p) for p in pages]
+    with shared_pdf_text_metrics() as cache:
+        shared = [_pdf_bytes(p) for p in pages]
+        n = len(cache)
+        again = [_pdf_bytes(p) for p in pages]          # new renderers, nothing new to measure
+        assert len(cache) == n > 0
+    assert shared == alone and again == alone
+    assert mtext._get_text_metrics_function is hook     # restored
+    assert any(key[0] == "lag $k$" for key in cache)
+    # the PNGs (Agg) keep matplotlib's own cache
+    with shared_pdf_text_metrics() as cache:
+        _pngs.plot_png(laid_out_pages(1)[0], 40)
+    assert cache == {}
