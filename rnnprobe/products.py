@@ -26,7 +26,8 @@ import torch
 
 from rnnprobe._validation import check_bool, check_choice, check_int, check_real
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import exact_spectral_norms, mul_pow2, pow2_normalize, spectral_norms, start_vectors
+from rnnprobe.linalg import (exact_spectral_norms, mul_pow2, pow2_normalize, start_vectors, subspace_iteration,
+                             warm_block)
 from rnnprobe.trajectory import Trajectory, check_jacobians_finite
 
 __all__ = [
@@ -52,7 +53,7 @@ _NOISE_TOL = 1e-2
 # the shortest lags (no warm start yet, and clustered top singular values) are done
 # exactly, this many of them; longer lags in blocks of _WARM_BLOCK, each warm-started from
 # the top left singular subspace (of _SUBSPACE vectors) of the adjacent, shorter lag
-_COLD_LAGS = 32
+_COLD_LAGS = 8
 _WARM_BLOCK = 32
 _SUBSPACE = 8
 
@@ -66,15 +67,21 @@ def _check_trajectory(traj) -> Trajectory:
     return traj
 
 
-def default_chunk_size(state_size: int, batch: int) -> int:
-    """Steps per chunk: about 4 MiB of float64 products per chunk, at least 1."""
-    return max(1, min(256, (1 << 19) // max(1, state_size * state_size * batch)))
+def default_chunk_size(state_size: int, batch: int, *, elements: int = 1 << 19) -> int:
+    """Steps per chunk: about 4 MiB of float64 products per chunk (``elements`` entries), at least 1."""
+    return max(1, min(256, elements // max(1, state_size * state_size * batch)))
 
 
-def chunk_size_of(traj: Trajectory, chunk_size) -> int:
+#: entries of the products one chunk of the product sweep holds: 2 MiB of float64, about the
+#: size of a core's L2 cache, where the spectral iteration reads them (measured on the project's
+#: VM at n = 128 and 256: 4 MiB chunks made the sweep 10-15 % slower)
+_PRODUCT_CHUNK = 1 << 18
+
+
+def chunk_size_of(traj: Trajectory, chunk_size, *, elements: int = 1 << 19) -> int:
     """The ``chunk_size`` argument of a probe, checked (an integer >= 1), or the default."""
     if chunk_size is None:
-        return default_chunk_size(traj.state_size, traj.batch_size)
+        return default_chunk_size(traj.state_size, traj.batch_size, elements=elements)
     return check_int("chunk_size", chunk_size, min_value=1)
 
 
@@ -112,6 +119,29 @@ def normalized_products(traj: Trajectory, chunk_size: int | None = None, *, pert
     every step Jacobian entry is multiplied by ``1 + perturbation·ξ`` (ξ standard
     normal, from ``seed``): a model of rounding, to see which results it moves.
     """
+    for start, P, logs, _ in _sweep(traj, chunk_size, perturbation=perturbation, seed=seed):
+        yield start, P, logs
+
+
+class _Rows:
+    """Rows ``U`` ``(B, k, S)`` that :func:`_sweep` carries through a chunk as ``Y = U P̂`` (None: none).
+
+    Set before the sweep reaches a chunk; ``Y[i] = U P̂[i]`` comes at the cost of k more rows
+    in each step's matrix product instead of a separate (thin, slower) product per step.
+    """
+
+    def __init__(self):
+        self.U: torch.Tensor | None = None
+
+
+def _sweep(traj: Trajectory, chunk_size: int | None = None, *, perturbation: float = 0.0, seed: int = 0,
+           rows: _Rows | None = None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    """:func:`normalized_products`, yielding ``(start, P̂, c, Y)``: ``Y`` ``(C, B, k, S)`` is ``rows.U P̂``
+    as ``rows.U`` stood when the chunk began, or None (no rows, or a chunk redone scaled).
+
+    A model whose step Jacobians are ``diag(d_t) W`` (:meth:`StepModel.jacobian_factors`) has
+    its products formed as ``(P̂ diag(d_t)) W``, without forming the Jacobians.
+    """
     traj = _check_trajectory(traj)
     B, S = traj.batch_size, traj.state_size
     chunk_size = chunk_size_of(traj, chunk_size)
@@ -119,24 +149,59 @@ def normalized_products(traj: Trajectory, chunk_size: int | None = None, *, pert
     log_scale = torch.zeros(B, dtype=traj.dtype, device=traj.device)
     generator = torch.Generator().manual_seed(seed) if perturbation else None
     lo, hi = safe_norm_range(traj.dtype)
-    for start, J in traj.iter_jacobians(chunk_size, reverse=True, check=False):
-        if perturbation:
-            xi = torch.randn(J.shape, generator=generator, dtype=torch.float64).to(J)
-            J = J * (1 + perturbation * xi)
-        buf, step_logs = _sweep_chunk(P, J)
+    W = None if perturbation else _checked_factors(traj)
+    for start in reversed(range(0, traj.length, chunk_size)):
+        stop = min(start + chunk_size, traj.length)
+        U = rows.U if rows is not None else None
+        J = d = None
+        if W is not None:
+            with torch.no_grad():
+                d = traj.model.jacobian_factors(traj.inputs[start:stop], traj.states[start:stop], start)[0]
+        else:
+            J = traj.step_jacobians(start, stop)
+            if perturbation:
+                xi = torch.randn(J.shape, generator=generator, dtype=torch.float64).to(J)
+                J = J * (1 + perturbation * xi)
+        buf, step_logs = _sweep_chunk(P, J, d=d, W=W, U=U)
         norms = torch.exp(step_logs)
         if not bool(((norms >= lo) & (norms <= hi)).all()):
             # a step's product left the range where its Frobenius norm is formed safely (huge or
             # tiny weights), or a Jacobian is not finite: redo the chunk with every factor and
             # every product split exactly as 2^e × (entries of magnitude < 1), which cannot over-
             # or underflow for any finite Jacobians
+            if J is None:
+                J = traj.step_jacobians(start, stop)
             check_jacobians_finite(traj.model, J, start)
             buf, step_logs = _sweep_chunk(P, J, scaled=True)
-        P = buf[0]
+            U = None
+        P_hat = buf[..., :S, :]
+        P = P_hat[0]
         # c[i] = log_scale + Σ_{j >= i} (log norms[j] + e[j] log 2)   (reverse cumulative sum)
         logs = step_logs.flip(0).cumsum(0).flip(0) + log_scale
         log_scale = logs[0]
-        yield start, buf, logs
+        yield start, P_hat, logs, (None if U is None else buf[..., S:, :])
+
+
+def _checked_factors(traj: Trajectory) -> torch.Tensor | None:
+    """``W`` of the model's :meth:`~rnnprobe.models.base.StepModel.jacobian_factors`, or None.
+
+    Only if ``diag(d_0) W`` reproduces the step Jacobian of the first step (a model that
+    declares factors its Jacobians do not have falls back to the Jacobians themselves).
+    """
+    if traj.length == 0:
+        return None
+    with torch.no_grad():
+        factors = traj.model.jacobian_factors(traj.inputs[:1], traj.states[:1], 0)
+    if factors is None:
+        return None
+    d, W = factors
+    S = traj.state_size
+    if d.shape != (1, traj.batch_size, S) or W.shape != (S, S) or W.dtype != traj.dtype:
+        return None
+    J = traj.step_jacobians(0, 1)[0]
+    if not bool(torch.equal(d[0].unsqueeze(-1) * W, J)):
+        return None
+    return W.detach()
 
 
 def safe_norm_range(dtype: torch.dtype) -> tuple[float, float]:
@@ -145,30 +210,68 @@ def safe_norm_range(dtype: torch.dtype) -> tuple[float, float]:
     return 2.0**-half, 2.0**half
 
 
-def _sweep_chunk(P: torch.Tensor, J: torch.Tensor, *, scaled: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``P̂[i] = P̂[i+1] J[i] / ‖·‖_F`` for one chunk, from ``P`` (the product after it): (P̂, log norms).
+def _sweep_chunk(P: torch.Tensor, J: torch.Tensor | None, *, scaled: bool = False, d: torch.Tensor | None = None,
+                 W: torch.Tensor | None = None, U: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``P̂[i] = P̂[i+1] J[i] / ‖·‖_F`` for one chunk, from ``P`` (the product after it): (buffer, log norms).
+
+    The buffer is ``(C, B, S + k, S)``: ``P̂[i]`` in its first S rows, ``U P̂[i]`` in the k
+    rows after them (``U`` ``(B, k, S)``, or none). ``J`` ``(C, B, S, S)``, or its factors
+    ``d`` ``(C, B, S)`` and ``W`` ``(S, S)`` with ``J[i] = diag(d[i]) W``.
 
     ``scaled``: every ``J[i]`` and every product is split exactly as ``2^e M̂`` (max|M̂| in
     [1/2, 1)) before its norm is taken, so that nothing over- or underflows; otherwise
-    (faster) the norms are formed directly, valid while they stay in :func:`safe_norm_range`.
+    (faster) the norms are formed directly, valid while they stay in :func:`safe_norm_range`
+    (a zero product gives norm 0 and NaN after it, outside that range: the caller redoes
+    the chunk scaled).
     """
-    C, B, S, _ = J.shape
-    buf = torch.empty(C, B, S, S, dtype=J.dtype, device=J.device)
-    norms = torch.empty(C, B, dtype=J.dtype, device=J.device)
     if scaled:
-        J, e = pow2_normalize(J)
-        e = e.clone()
+        C, B, S, _ = J.shape
+        buf = torch.empty(C, B, S, S, dtype=J.dtype, device=J.device)
+        return buf, _sweep_chunk_scaled(P, J, buf)
+    C, B, S = (J.shape[:3] if J is not None else d.shape)
+    k = 0 if U is None else U.shape[1]
+    dtype, device = P.dtype, P.device
+    buf = torch.empty(C, B, S + k, S, dtype=dtype, device=device)
+    norms = torch.empty(C, B, 1, 1, dtype=dtype, device=device)
+    if k:
+        P = torch.cat([P, torch.matmul(U, P)], dim=1)               # the rows U P̂ ride along
+    # views made once per chunk: indexing a tensor per step costs more than a small product
+    if B == 1:          # 2-d products (the batched path of a (1, S, S) product is slower)
+        mats, nv, P, mul = buf[:, 0].unbind(0), norms[:, 0].unbind(0), P[0], torch.mm
+        Js = J[:, 0].unbind(0) if J is not None else None
+        ds = d[:, 0].unbind(0) if d is not None else None
+    else:
+        mats, nv, mul = buf.unbind(0), norms.unbind(0), torch.bmm
+        Js = J.unbind(0) if J is not None else None
+        ds = d.unsqueeze(-2).unbind(0) if d is not None else None
+    if d is not None:
+        scaled_P = torch.empty_like(P)
+    for i in range(C - 1, -1, -1):
+        if d is None:
+            P = mul(P, Js[i], out=mats[i])
+        else:                                                      # P J = (P diag(d)) W
+            torch.mul(P, ds[i], out=scaled_P)
+            P = torch.matmul(scaled_P, W, out=mats[i])
+        torch.linalg.vector_norm(P[..., :S, :], dim=(-2, -1), keepdim=True, out=nv[i])
+        P.div_(nv[i])
+    return buf, torch.log(norms.reshape(C, B))
+
+
+def _sweep_chunk_scaled(P: torch.Tensor, J: torch.Tensor, buf: torch.Tensor) -> torch.Tensor:
+    """The scaled sweep of :func:`_sweep_chunk` into ``buf``; returns the log norms ``(C, B)``."""
+    C, B = J.shape[:2]
+    norms = torch.empty(C, B, dtype=J.dtype, device=J.device)
+    J, e = pow2_normalize(J)
+    e = e.clone()
     for i in range(C - 1, -1, -1):
         torch.matmul(P, J[i], out=buf[i])
         P = buf[i]
-        if scaled:
-            M, e_m = pow2_normalize(P)
-            P.copy_(M)
-            e[i] += e_m
+        M, e_m = pow2_normalize(P)
+        P.copy_(M)
+        e[i] += e_m
         torch.linalg.vector_norm(P, dim=(-2, -1), out=norms[i])
         P.div_(torch.where(norms[i] > 0, norms[i], torch.ones_like(norms[i]))[:, None, None])
-    logs = torch.log(norms)
-    return buf, (logs + e.to(J.dtype) * _LN2 if scaled else logs)
+    return torch.log(norms) + e.to(J.dtype) * _LN2
 
 
 def jacobian_product(traj: Trajectory, start: int = 0, stop: int | None = None) -> torch.Tensor:
@@ -256,42 +359,71 @@ def jacobian_norms(
     """
     traj = _check_trajectory(traj)
     check_bool("log", log)
-    chunk_size = chunk_size_of(traj, chunk_size)
+    chunk_size = chunk_size_of(traj, chunk_size, elements=_PRODUCT_CHUNK)
     check_choice("method", method, NORM_METHODS)
     if method == "auto":
         method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
     tol = check_real("tol", tol, low=0.0, high=1e-3, low_open=True)
-    B, T = traj.batch_size, traj.length
-    out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
-    u = None
-    for start, P, logs in normalized_products(traj, chunk_size):
-        C, _, S, _ = P.shape
-        if method == "svd":
-            sigma = torch.linalg.matrix_norm(P, ord=2)
-        else:
-            sigma = torch.empty(C, B, dtype=P.dtype, device=P.device)
-            # Short lags first. The left singular vectors (in s_T's space) settle as the lag
-            # grows, so every block of lags starts from the top left subspace of the adjacent,
-            # shorter lag already done.
-            stop = C
-            while stop > 0:
-                done = T - start - stop                 # lags already measured (the shortest)
-                size = _COLD_LAGS - done if done < _COLD_LAGS else _WARM_BLOCK
-                block = slice(stop - min(stop, size), stop)
-                A = P[block].reshape(-1, S, S)
-                if done < _COLD_LAGS:
-                    # the shortest lags: exactly (their top singular values cluster, and there is
-                    # no neighbour to start from yet)
-                    s, u_all = exact_spectral_norms(A, _SUBSPACE)
-                else:
-                    u0 = u.expand(block.stop - block.start, *u.shape).reshape(A.shape[0], *u.shape[1:])
-                    s, u_all, _ = spectral_norms(A, u0, tol=tol, block=_SUBSPACE, return_subspace=True)
-                sigma[block] = s.reshape(-1, B)
-                u = u_all.reshape(-1, B, *u_all.shape[1:])[0]
-                stop = block.start
-        out[start : start + C] = logs + torch.log(sigma)
+    if method == "svd":
+        out = torch.empty(traj.length, traj.batch_size, dtype=traj.dtype, device=traj.device)
+        for start, P, logs in normalized_products(traj, chunk_size):
+            out[start : start + P.shape[0]] = logs + torch.log(torch.linalg.matrix_norm(P, ord=2))
+    else:
+        out = _log_norms_power(traj, chunk_size, tol)
     out = out.T
     return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
+
+
+def _log_norms_power(traj: Trajectory, chunk_size: int, tol: float) -> torch.Tensor:
+    """log G(t) ``(T, B)`` by the warm-started subspace iteration (``method='power'``).
+
+    Short lags first: the left singular vectors (in s_T's space) settle as the lag
+    grows, so every block of lags starts from the top left Ritz subspace of the
+    adjacent, shorter lag already done (the sweep carries ``U P̂`` for the first block
+    of each chunk, the iteration's first product). The shortest lags are done exactly
+    (their top singular values cluster, and there is no neighbour to start from yet):
+    the largest eigenvalue of ``P Pᵀ``, with eigenvectors only for the block's longest lag.
+    """
+    B, T, S = traj.batch_size, traj.length, traj.state_size
+    k = min(_SUBSPACE, S)
+    noise = start_vectors(k, S, dtype=traj.dtype, device=traj.device, seed=12345)
+    patience = max(8, S // 8)               # as spectral_norms: beyond it the exact method is cheaper
+    out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
+    u = None                                # (B, k, S): Ritz rows of the longest lag done so far
+    done = 0                                # lags measured so far (the shortest ones)
+    rows = _Rows()
+    for start, P, logs, Y in _sweep(traj, chunk_size, rows=rows):
+        C = P.shape[0]
+        sigma = torch.empty(C, B, dtype=P.dtype, device=P.device)
+        stop = C
+        while stop > 0:
+            size = _COLD_LAGS - done if done < _COLD_LAGS else _WARM_BLOCK
+            block = slice(stop - min(stop, size), stop)
+            L = block.stop - block.start
+            A = P[block].reshape(-1, S, S)                          # rows (lag, sequence)
+            if done < _COLD_LAGS:
+                s = torch.linalg.eigvalsh(A @ A.mT)[:, -1].clamp_min(0).sqrt()
+                u = exact_spectral_norms(P[block.start], k)[1]       # the block's longest lag
+            else:
+                # the chunk's rows U P̂ are this block's first product if the block starts from rows.U
+                W0 = Y[block].reshape(-1, k, S) if Y is not None and stop == C else None
+                U0 = rows.U if W0 is not None else warm_block(u, noise)
+                # ‖P̂‖_F = 1 by construction (0 for a product that is exactly zero)
+                fro2 = torch.isfinite(logs[block]).to(P.dtype).reshape(L * B)
+                s, ritz, converged = subspace_iteration(A, U0.expand(L, B, k, S).reshape(L * B, k, S), tol=tol,
+                                                        max_iter=100, patience=patience, fro2=fro2, power_first=True,
+                                                        W0=W0)
+                slow = (~converged).nonzero().squeeze(-1)
+                if slow.numel():
+                    s[slow], ritz[slow] = exact_spectral_norms(A[slow], k)
+                u = ritz[:B]
+            sigma[block] = s.reshape(L, B)
+            done += L
+            stop = block.start
+        out[start : start + C] = logs + torch.log(sigma)
+        # the next chunk's first block starts from the longest lag done
+        rows.U = warm_block(u, noise) if done >= _COLD_LAGS else None
+    return out
 
 
 def jacobian_singular_values(

@@ -358,6 +358,72 @@ def test_diagonal_rnn_singular_values_are_powers_of_the_diagonal(T):
         torch.testing.assert_close(rnnprobe.jacobian_singular_values(traj), torch.exp(expected), rtol=1e-10, atol=0)
 
 
+# --------------------------------------------------------------------------- the fast paths of the sweep
+@pytest.mark.parametrize("chunk", [None, 5, 16])
+@pytest.mark.parametrize("arch, hidden", [("vanilla-tanh", 40), ("gru", 20)])
+def test_power_path_over_many_chunks_matches_the_svd(arch, hidden, chunk):
+    # several chunks: from the second warm chunk on, the sweep carries the rows U P̂ (the
+    # iteration's first product) and every block starts from the previous chunk's subspace
+    model = rnnprobe.build(arch, hidden_size=hidden, gain=1.2, init="orthogonal", seed=2)
+    x = torch.randn(90, 2, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    power = rnnprobe.jacobian_norms(traj, method="power", log=True, chunk_size=chunk)
+    svd = rnnprobe.jacobian_norms(traj, method="svd", log=True)
+    torch.testing.assert_close(power, svd, rtol=0, atol=1e-10)
+
+
+def test_factored_products_equal_the_products_of_formed_jacobians(monkeypatch):
+    # a vanilla RNN's J_t = diag(d_t) W_h: the sweep forms P J_t as (P diag(d_t)) W_h
+    from rnnprobe.products import normalized_products
+    model = rnnprobe.build("vanilla-tanh", hidden_size=6, gain=1.5, seed=1, bias_std=0.3)
+    traj = rnnprobe.record(model, torch.randn(30, 2, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    assert model.jacobian_factors(traj.inputs[:3], traj.states[:3]) is not None
+    factored = [(s, P.clone(), c) for s, P, c in normalized_products(traj, 7)]
+    monkeypatch.setattr(type(model), "jacobian_factors", lambda self, xs, states, t0=0: None)
+    formed = list(normalized_products(traj, 7))
+    for (s1, P1, c1), (s2, P2, c2) in zip(factored, formed, strict=True):
+        assert s1 == s2
+        torch.testing.assert_close(P1, P2, rtol=0, atol=1e-14)
+        torch.testing.assert_close(c1, c2, rtol=0, atol=1e-13)
+
+
+def test_declared_factors_that_the_jacobians_do_not_have_are_not_used():
+    # a model that claims the lecture's form but whose Jacobian has another: checked, then ignored
+    class Wrong(type(rnnprobe.build("vanilla-tanh", hidden_size=2))):
+        def derivative_diagonals(self, xs, states, t0=0):
+            return torch.ones_like(super().derivative_diagonals(xs, states, t0))
+
+    model = Wrong(hidden_size=5, gain=1.3, seed=2, bias_std=0.5)
+    traj = rnnprobe.record(model, torch.randn(8, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    ref = torch.stack([torch.linalg.matrix_norm(unrolled_jacobian(traj, t), ord=2) for t in range(8)])
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj), ref, rtol=1e-10, atol=0)
+
+
+def test_models_outside_the_lecture_form_have_no_factors():
+    for name in ("gru", "lstm", "residual", "dense"):
+        model = rnnprobe.build(name, hidden_size=3, seed=0)
+        traj = rnnprobe.record(model, torch.zeros(2, 1))
+        assert model.jacobian_factors(traj.inputs, traj.states[:-1]) is None, name
+
+
+def test_a_converged_ritz_value_is_certified_by_its_gap_from_a_residual_near_sqrt_tol():
+    # Kato–Temple: with θ₁ − α >= gap·θ₁ (α >= λ₂ from ‖A‖_F² and the other Ritz values), a residual
+    # ε <= √(tol·gap)·θ₁ already pins σ₁ to tol/2; a residual test ε <= tol·θ₁ would iterate on
+    from rnnprobe.linalg import subspace_iteration
+    s = [1.0, 0.6, 0.3, 0.1, 0.05, 0.01]
+    A = torch.stack([_with_singular_values(s, 6, 6, seed) for seed in range(5)])
+    left = torch.linalg.svd(A)[0]
+    g = torch.Generator().manual_seed(0)
+    start = left[:, :, :3].mT + 1e-6 * torch.randn(5, 3, 6, generator=g, dtype=torch.float64)
+    U = torch.linalg.qr(start.mT)[0].mT
+    sigma, ritz, converged = subspace_iteration(A, U, tol=1e-10, max_iter=1, patience=8)
+    assert bool(converged.all())                       # one Rayleigh–Ritz step, residual ~1e-6 > tol
+    torch.testing.assert_close(sigma, torch.full((5,), 1.0, dtype=torch.float64), rtol=5e-11, atol=0)
+    # told ‖A‖_F² = 3 (not the true 1.46), α >= 3 − θ₁ − θ₃ > θ₁: no gap is certified, so not converged
+    too_big = torch.full((5,), 3.0, dtype=torch.float64)
+    assert not bool(subspace_iteration(A, U, tol=1e-10, max_iter=1, patience=8, fro2=too_big)[2].any())
+
+
 # --------------------------------------------------------------------------- long horizons
 LONG_T = 100_000
 
