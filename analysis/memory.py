@@ -21,12 +21,13 @@ Examples
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from rnnprobe.analysis._frames import aggregate_seeds, as_bool, group_columns, require_columns, select_horizon, sort_by_arch, with_variant
 from rnnprobe.errors import InvalidArgument
 
-__all__ = ["MEMORY_MEASURES", "memory_table", "memory_grid"]
+__all__ = ["MEMORY_MEASURES", "memory_table", "memory_grid", "spectral_memory"]
 
 #: Memory measures of summary.csv, in the order tables show them.
 MEMORY_MEASURES = ("memory_threshold", "memory_efold", "lyapunov_time", "memory_capacity")
@@ -116,3 +117,49 @@ def memory_grid(table: pd.DataFrame, measure: str = "memory_efold", *, index: st
     grid.attrs["horizon"] = sorted(frame[hcol].dropna().unique().tolist()) if hcol in frame else []
     grid.attrs["measure"] = measure
     return grid
+
+
+def spectral_memory(summary: pd.DataFrame) -> pd.DataFrame:
+    """Measured memory against the spectral prediction, for diagonal recurrences with fixed factors.
+
+    A linear diagonal recurrence whose factors λ_j do not depend on the input (``lru``,
+    ``s4d``: ``model_class.input_independent``) has ``G(k) = ρ^k`` exactly, ρ = max_j |λ_j|,
+    the spectral radius summary.csv reports; its e-folding time is ``−1/log ρ`` (∞ for ρ >= 1).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        ``summary.csv`` with ``arch``, ``memory_efold`` and ``spectral_radius``.
+
+    Returns
+    -------
+    DataFrame
+        The rows of those architectures, with ``predicted_efold`` and ``rel_error``
+        (``|measured/predicted − 1|``; 0 where both are ∞); empty when there are none.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"arch": ["lru", "gru"], "gain": 1.0, "seed": 0, "memory_efold": [9.49, 3.0],
+    ...                   "spectral_radius": [0.9, 0.9]})
+    >>> spectral_memory(s)[["arch", "predicted_efold"]].round(3).to_dict("records")
+    [{'arch': 'lru', 'predicted_efold': 9.491}]
+    """
+    from rnnprobe.models.registry import architectures
+
+    require_columns(summary, ["arch", "memory_efold", "spectral_radius"], name="summary")
+    fixed = [a for a in summary["arch"].astype(str).unique()
+             if a in architectures and getattr(architectures[a].model_class, "input_independent", False)]
+    frame = summary[summary["arch"].astype(str).isin(fixed)].copy()
+    if frame.empty:
+        return frame
+    rho = pd.to_numeric(frame["spectral_radius"], errors="coerce").to_numpy(float)
+    with np.errstate(divide="ignore"):
+        predicted = np.where(rho >= 1, np.inf, -1.0 / np.log(rho))
+    measured = pd.to_numeric(frame["memory_efold"], errors="coerce").to_numpy(float)
+    both_inf = np.isinf(predicted) & np.isinf(measured)
+    with np.errstate(invalid="ignore"):
+        err = np.where(both_inf, 0.0, np.abs(measured / predicted - 1.0))
+    frame["predicted_efold"] = predicted
+    frame["rel_error"] = err
+    return sort_by_arch(frame, then=[c for c in ("gain", "length", "seed") if c in frame])

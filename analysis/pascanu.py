@@ -10,12 +10,14 @@ The measured outcome of one grid point is
 
 * ``'vanishing'`` when the whole interval is below 0 (G decays geometrically);
 * ``'exploding'`` when the whole interval is above 0;
-* ``'neutral'`` when the interval contains 0;
-* ``'undetermined'`` when no slope could be fitted.
+* ``'neutral'`` when the interval contains 0 and is finite;
+* ``'undetermined'`` when no slope could be fitted: the interval is NaN, or it
+  contains 0 and is unbounded (``(-inf, inf)`` for a single lag, T = 1).
 
-A ``'vanishing'`` verdict *agrees* with a measured ``'vanishing'`` and is
-*contradicted* by anything else (which would be a bug: the condition is a
-theorem). ``'inconclusive'`` and ``'not applicable'`` make no prediction.
+A ``'vanishing'`` verdict *agrees* with a measured ``'vanishing'``, is
+*undetermined* when nothing was measured, and is *contradicted* by anything
+else (which would be a bug: the condition is a theorem). ``'inconclusive'`` and
+``'not applicable'`` make no prediction.
 
 Examples
 --------
@@ -47,6 +49,8 @@ def measured_outcome(slope_low: float, slope_high: float) -> str:
     --------
     >>> measured_outcome(-0.3, -0.1), measured_outcome(-0.1, 0.2), measured_outcome(float("nan"), 1.0)
     ('vanishing', 'neutral', 'undetermined')
+    >>> measured_outcome(-float("inf"), float("inf")), measured_outcome(-float("inf"), -float("inf"))   # T = 1; G = 0
+    ('undetermined', 'vanishing')
     """
     if np.isnan(slope_low) or np.isnan(slope_high):
         return "undetermined"
@@ -54,6 +58,8 @@ def measured_outcome(slope_low: float, slope_high: float) -> str:
         return "vanishing"
     if slope_low > 0:
         return "exploding"
+    if np.isinf(slope_low) or np.isinf(slope_high):
+        return "undetermined"           # an unbounded interval around 0 measured nothing
     return "neutral"
 
 
@@ -74,7 +80,7 @@ def pascanu_agreement(summary: pd.DataFrame, fits: pd.DataFrame | None = None) -
         Grid columns, ``pascanu``, ``gamma``, ``sigma_max``, ``gamma_sigma_max``
         (γσ_max; below 1 is the sufficient condition), ``slope``, ``slope_low``,
         ``slope_high``, ``measured`` and ``agreement`` ('agrees', 'contradicts',
-        'no prediction').
+        'undetermined' where a 'vanishing' verdict meets no measured slope, 'no prediction').
     """
     require_columns(summary, ["pascanu"], name="summary")
     keys = grid_columns(summary)
@@ -97,7 +103,8 @@ def pascanu_agreement(summary: pd.DataFrame, fits: pd.DataFrame | None = None) -
         out["slope_high"] = summary["efold_slope_high"].astype(float)
     out["measured"] = [measured_outcome(lo, hi) for lo, hi in zip(out["slope_low"], out["slope_high"])]
     out["agreement"] = np.where(out["pascanu"] != "vanishing", "no prediction",
-                                np.where(out["measured"] == "vanishing", "agrees", "contradicts"))
+                                np.where(out["measured"] == "vanishing", "agrees",
+                                         np.where(out["measured"] == "undetermined", "undetermined", "contradicts")))
     return sort_by_arch(out, then=[c for c in keys if c != "arch"])
 
 
@@ -114,8 +121,8 @@ def pascanu_crosstab(agreement: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         Index: the verdicts present, in the order of :data:`VERDICTS`; columns:
         every measured outcome of :data:`MEASURED_OUTCOMES`, then ``total`` and
-        ``agreement`` (the share of 'agrees' among points with a prediction; NaN
-        for rows without one).
+        ``agreement`` (the share of 'agrees' among points with a prediction and a
+        measured slope; NaN for rows without one).
 
     Examples
     --------
@@ -131,7 +138,7 @@ def pascanu_crosstab(agreement: pd.DataFrame) -> pd.DataFrame:
     table = pd.crosstab(agreement["pascanu"], agreement["measured"])
     table = table.reindex(index=verdicts, columns=list(MEASURED_OUTCOMES), fill_value=0).astype(int)
     table["total"] = table.sum(axis=1)
-    predicted = agreement[agreement["agreement"] != "no prediction"]
+    predicted = agreement[~agreement["agreement"].isin(["no prediction", "undetermined"])]
     rate = (predicted["agreement"] == "agrees").groupby(predicted["pascanu"]).mean()
     table["agreement"] = rate.reindex(table.index).astype(float)
     table.index.name = "pascanu"

@@ -64,7 +64,7 @@ def test_without_the_forget_bias_it_forgets_within_30_steps(lstm, inputs):
 
 def test_a_forget_bias_of_3_makes_gradients_explode(lstm, inputs):
     init_lstm(lstm, forget_bias=3.0)
-    with pytest.raises(AssertionError, match=r"gradients explode: G\(k\) = .* > max_norm = 10 at lag k = "):
+    with pytest.raises(AssertionError, match=r"gradients explode \(criterion max_norm = 10\): G\(k\) = .* > max_norm at lag k = "):
         assert_gradients_do_not_explode(lstm, inputs, max_norm=10)
 
 

@@ -4,6 +4,8 @@
   and CSV/Markdown tables) out;
 * figure functions ``plot_<quantity>(data, *, ax=None | fig=None) -> Axes | Figure``
   that draw analysis frames (from :mod:`analysis`) and compute nothing;
+* :func:`plot_lags`: G(k) or g(k) of your own models' trajectories, one line per label
+  (it runs the probes itself);
 * :data:`ARCH_PALETTE`, the one colour per architecture every figure uses, and
   :func:`report_style`;
 * :func:`format_table`, :func:`to_markdown`, :func:`table_pages` for tables;
@@ -21,6 +23,7 @@ Examples
 
 from rnnprobe.reports.figures import (METRIC_LABELS, plot_bounds, plot_chi1, plot_gradient_decay, plot_gradient_decay_panels,
                              plot_memory_capacity, plot_memory_heatmap, plot_pascanu)
+from rnnprobe.reports.lags import plot_lags
 from rnnprobe.reports.palette import ARCH_PALETTE, REPORT_RC, arch_color, report_style, variant_palette
 from rnnprobe.reports.report import STUDY_QUESTIONS, StudyData, analyse, load_study, write_report
 from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
@@ -31,7 +34,7 @@ from rnnprobe.reports.prediction_pages import (plot_theory_prediction, plot_theo
 __all__ = [
     "write_report", "load_study", "analyse", "StudyData", "STUDY_QUESTIONS",
     "plot_gradient_decay", "plot_gradient_decay_panels", "plot_bounds", "plot_memory_heatmap",
-    "plot_memory_capacity", "plot_pascanu", "plot_chi1",
+    "plot_memory_capacity", "plot_pascanu", "plot_chi1", "plot_lags",
     "plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra",
     "ARCH_PALETTE", "arch_color", "variant_palette", "report_style", "REPORT_RC", "METRIC_LABELS",
     "format_table", "format_value", "to_markdown", "table_pages", "COLUMN_LABELS",

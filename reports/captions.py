@@ -132,8 +132,25 @@ def bounds_caption(selected: pd.DataFrame, tightness: pd.DataFrame) -> str:
     return text + "."
 
 
-def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
-    """Caption of the memory heatmap: the longest and shortest memory, and where it never decays."""
+def _spectral_clause(spectral: pd.DataFrame | None) -> str:
+    """'for lru, ... −1/log ρ ... to within 1e-9 at all 30 grid points' from :func:`rnnprobe.analysis.spectral_memory`."""
+    if spectral is None or spectral.empty:
+        return ""
+    parts = []
+    for arch, rows in spectral.groupby("arch", sort=False):
+        err = rows["rel_error"].astype(float)
+        finite = np.isfinite(rows["predicted_efold"].astype(float))
+        n = len(rows)
+        parts.append(f"{_v(float(err.max()))} for {arch} ({n} grid point{'s' if n != 1 else ''}, "
+                     f"{int(finite.sum())} with ρ < 1)")
+    return ("the diagonal recurrences with fixed factors forget as their spectrum predicts: the e-folding time is "
+            "−1/log ρ (ρ = max|λ_j|, the spectral radius of the step Jacobian; ∞ for ρ ≥ 1) to within a relative "
+            "error of " + _join(parts))
+
+
+def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame, spectral: pd.DataFrame | None = None) -> str:
+    """Caption of the memory heatmap: the longest and shortest memory, where it never decays, and (with
+    ``spectral``, from :func:`rnnprobe.analysis.spectral_memory`) the diagonal recurrences against −1/log ρ."""
     measure = grid.attrs.get("measure", "memory_efold")
     name = {"memory_efold": "e-folding time of G (−1/slope of log G against the lag)",
             "memory_threshold": "threshold length (largest lag with G ≥ ε)",
@@ -151,6 +168,9 @@ def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame) -> str:
     never = [str(i) for i, row in grid.iterrows() if np.isposinf(row.to_numpy(float)).all()]
     if never:
         parts.append(f"{_join(never)} never decay{'s' if len(never) == 1 else ''} at any gain")
+    spectral_text = _spectral_clause(spectral)
+    if spectral_text:
+        parts.append(spectral_text)
     if parts:
         text += "Finding: " + "; ".join(parts) + "."
     return text
@@ -331,11 +351,28 @@ THEORY_INTROS = {
         "rnnprobe.memory_length(...).efold with zero recurrent weights against −1/log σ(b); forgetting time: "
         "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + e^{b_f}); "
         "decile: per-unit forgetting times 1/(1 − f_i) of a chrono LSTM (T_max = 60, 256 units) against U(2, 60)."),
+    "diagonal": (
+        "Diagonal recurrences, whose step Jacobians are diagonal (2×2 blocks for the LRU) and measured on rnnprobe's "
+        "O(T·n) path. G(k): an LRU (ring 0.6–0.97) and an S4D against max_j|λ_j|^k, with their fitted e-folding "
+        "times against −1/log max|λ| (Orvieto et al. 2023). decile: the order statistics of the per-unit timescales "
+        "−1/log|λ_j| of a 1000-unit LRU (ring 0.5–0.99) against the mean order statistics of the ring's law. rate: "
+        "per unit, −(1/T)·log of its Jacobian product over T N(0, 1) inputs — minGRU ∏(1 − z_t), minLSTM ∏ f'_t "
+        "(Feng et al. 2024), S6 ∏ exp(Δ_t A) (Gu & Dao 2023) — against the rate from the Gaussian law of the gate "
+        "(Δ) pre-activation; S6's decile: the order statistics of one unit's per-step factor over T inputs: the "
+        "Jacobian's spectrum moves with the input (selection)."),
+    "memory_curse": (
+        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_{t−1} + γx_t with white N(0, 1) input, the mean "
+        "of h_T² and of (∂h_T/∂θ)² over 8 × 1000 sequences (rnnprobe.parameter_sensitivity) against the finite-T "
+        "sums (hollow: the stationary 1/(1 − λ²) and (1 + λ²)/(1 − λ²)³). linear: a one-unit vanilla-linear RNN, "
+        "θ = λ; lru-plain: a one-unit real LRU without normalisation (γ = 1), θ = ν (λ = exp(−e^ν)); lru: with the "
+        "LRU's γ = √(1 − λ²), which holds E h² at 1 for every λ while the sensitivity still grows as λ → 1 — "
+        "slower for θ = ν."),
 }
 
 _KIND_WORD = {"lag": "lags", "layer": "layers", "index": "indices"}
 _INDEX_NAMES = {"q": "layer", "G": "lag", "mc_lag": "lag", "path_share": "m =", "path_norm2": "m =",
-                "forgetting_time_quantile": "decile"}
+                "forgetting_time_quantile": "decile", "timescale_order": "decile", "factor_order": "decile",
+                "decay_rate": "unit"}
 
 
 def _g(x, digits: int = 4) -> str:

@@ -36,12 +36,14 @@ __all__ = ["ARCH_PALETTE", "ARCH_COLOURS", "EXTRA_LABELS", "arch_color", "varian
 _CB = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"]
 _DARK = ["#001c7f", "#b1400d", "#12711c", "#8c0800", "#591e71", "#592f0d", "#a23582", "#3c3c3c", "#b8850a", "#006374"]
 
-#: The colours architectures take, in registration order (the first twelve are the built-ins':
+#: The colours architectures take, in registration order (the first twelve are the classic built-ins':
 #: vanilla-tanh blue, vanilla-relu orange, vanilla-sigmoid yellow, vanilla-linear grey, gru green,
 #: gru-torch sky blue, lstm vermilion, residual purple, dense brown, then the stacks mlp navy,
-#: resmlp dark purple, densemlp dark brown). Past the end, tints of the same colours, in order.
+#: resmlp dark purple, densemlp dark brown; then lru near-black, s4d magenta, s6 dark gold, mingru dark
+#: green, minlstm dark red, unitary pink — lru and mingru, in the default vanishing study, the two most
+#: unlike the classic cells'). Past the end, tints of the same colours, in order.
 ARCH_COLOURS = (_CB[0], _CB[1], _CB[8], _CB[7], _CB[2], _CB[9], _CB[3], _CB[4], _CB[5], _DARK[0], _DARK[4], _DARK[5],
-                _CB[6], _DARK[2], _DARK[8], _DARK[6], _DARK[3], _DARK[7], _DARK[1])
+                _DARK[7], _DARK[6], _DARK[8], _DARK[2], _DARK[3], _CB[6], _DARK[1])
 
 #: Labels studies draw that are not registry architectures, with their own colours (not in ARCH_COLOURS).
 EXTRA_LABELS = {

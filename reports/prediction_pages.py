@@ -54,6 +54,8 @@ PREDICTION_TITLES = {
     "capacity": "Linear memory capacity (Jaeger 2001)",
     "paths": "Residual networks as ensembles of paths",
     "gates": "Gate-bias timescales at the origin",
+    "diagonal": "Diagonal recurrences: spectra, rings, gates and selection",
+    "memory_curse": "The curse of memory (Zucchet & Orvieto 2024)",
 }
 
 #: quantity -> (axis label of the value, axis label of the index, short name used in captions)
@@ -71,15 +73,21 @@ QUANTITY_LABELS = {
     "efold": ("e-folding time (steps)", "", "e-fold"),
     "forgetting_time": ("forgetting time Σ_k G(k)/G(1) (steps)", "", "forgetting time"),
     "forgetting_time_quantile": ("forgetting time (steps)", "decile i of the units' 1/(1 − f_i) (q = i/10)", "decile"),
+    "timescale_order": ("unit timescale −1/log|λ_j| (steps)", "decile i (order statistic k = i·n/10)", "decile"),
+    "decay_rate": ("per-unit decay rate −E log a_t (per step)", "unit j", "rate"),
+    "factor_order": ("per-step factor exp(Δ_t A)", "decile i (order statistic k = i·T/10)", "decile"),
+    "state_variance": ("E h_T²", "", "E h²"),
+    "sensitivity": ("E (∂h_T/∂θ)²", "", "E (∂h/∂θ)²"),
 }
 _INDEX_AXIS = {"lag": "lag k", "layer": "layer l", "index": "index"}
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*"]
 #: y scale per quantity (None: log when the values span more than a factor 10)
 QUANTITY_LOG = {"G": True, "path_norm2": True, "mc_lag": False, "path_share": False,
-                "forgetting_time_quantile": False}
+                "forgetting_time_quantile": False, "factor_order": False, "decay_rate": False}
 #: how the index of a quantity is named in tables and captions ('lag 3', 'm = 2', 'decile 7')
 INDEX_NAMES = {"q": "layer", "G": "lag", "mc_lag": "lag", "path_share": "m =", "path_norm2": "m =",
-               "forgetting_time_quantile": "decile"}
+               "forgetting_time_quantile": "decile", "timescale_order": "decile", "factor_order": "decile",
+               "decay_rate": "unit"}
 
 
 def _quantity_labels(quantity: str, index_kind: str = "") -> tuple[str, str, str]:

@@ -32,6 +32,8 @@ need per-lag results are left out):
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import platform
@@ -61,6 +63,9 @@ from rnnprobe.reports.prediction_pages import INDEX_NAMES, PREDICTION_TITLES, QU
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 #: The question each known study answers (shown on the title page).
 STUDY_QUESTIONS = {
@@ -93,21 +98,66 @@ class StudyData:
         return self.directory.name
 
 
+#: columns a table must have to be read as a study's (the rest of the schema is optional: tables made by hand,
+#: older runs, other studies)
+_REQUIRED_COLUMNS = {schema.RESULTS_FILE: ("metric", "value"), schema.SUMMARY_FILE: ("arch",)}
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    """A study table; :class:`InvalidArgument` naming the file when it is empty, binary, truncated or not the schema's."""
+    name = path.name
+
+    def bad(why: str):
+        return InvalidArgument(f"results_dir holds a damaged {name}: {str(path)!r} {why}; rerun the study into this "
+                               "directory to rewrite it (it resumes from its points/)")
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            fh.seek(max(size - 65536, 0))
+            tail = fh.read()
+    except OSError as exc:
+        raise bad(f"cannot be read ({exc.strerror or exc})") from None
+    if size == 0 or not tail.strip():
+        raise bad("is empty")
+    if b"\0" in tail:
+        raise bad("holds binary data (NUL bytes), not CSV text")
+    if not tail.endswith(b"\n"):
+        raise bad("is truncated (its last line is cut off)")
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except UnicodeDecodeError:
+        raise bad("is not UTF-8 text (binary data?)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise bad(f"is not a CSV table ({str(exc).strip().splitlines()[0]})") from None
+    missing = [c for c in _REQUIRED_COLUMNS.get(name, ()) if c not in frame.columns]
+    if missing:
+        raise bad(f"lacks the column(s) {', '.join(missing)} (its columns: {', '.join(map(str, frame.columns[:8]))})")
+    last = tail.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    if len(frame) and last.count(b'"') % 2 == 0 and len(next(iter(csv.reader([last.decode("utf-8", "replace")])), [])) != len(frame.columns):
+        raise bad(f"is truncated or damaged (its last line has not the {len(frame.columns)} fields of its header)")
+    if "value" in frame and len(frame) and not pd.api.types.is_numeric_dtype(frame["value"]):
+        raise bad("has a column 'value' that is not all numbers")
+    return frame
+
+
 def load_study(results_dir) -> StudyData:
     """Read ``results.csv``, ``summary.csv`` and ``meta.json`` from a study directory.
 
     Raises
     ------
     InvalidArgument
-        When the directory does not exist or holds neither CSV file.
+        When the directory does not exist or holds neither CSV file, or a CSV
+        file is damaged (empty, binary, truncated, not a table, lacking the
+        schema's key columns); the message names the file.
     """
     directory = Path(results_dir)
     if not directory.is_dir():
         raise InvalidArgument(f"results_dir must be a study output directory; got {str(results_dir)!r}, "
                               "which is not a directory (run `rnnprobe study NAME --out DIR` first)")
     results_file, summary_file = directory / schema.RESULTS_FILE, directory / schema.SUMMARY_FILE
-    results = pd.read_csv(results_file, low_memory=False) if results_file.exists() else None
-    summary = pd.read_csv(summary_file, low_memory=False) if summary_file.exists() else None
+    results = _read_table(results_file) if results_file.exists() else None
+    summary = _read_table(summary_file) if summary_file.exists() else None
     if results is None and summary is None:
         raise InvalidArgument(f"results_dir must contain results.csv or summary.csv; got {str(results_dir)!r} "
                               f"with {sorted(p.name for p in directory.iterdir())[:10]}")
@@ -115,7 +165,7 @@ def load_study(results_dir) -> StudyData:
     if (directory / schema.META_FILE).exists():
         try:
             meta = json.loads((directory / schema.META_FILE).read_text())
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             warnings.warn(f"meta.json in {directory} is not valid JSON ({exc}); the title page will lack it",
                           stacklevel=2)
     return StudyData(directory, results, summary, meta if isinstance(meta, dict) else {})
@@ -205,6 +255,8 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             run("pascanu", lambda: analysis.pascanu_crosstab(frames["pascanu_points"]))
     if "memory_efold" in frames.get("memory", empty()):
         run("memory_grid", lambda: analysis.memory_grid(frames["memory"], "memory_efold"))
+        if "spectral_radius" in S:
+            run("spectral_memory", lambda: analysis.spectral_memory(S))
     return frames, skipped
 
 
@@ -247,10 +299,10 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
             items.append(_Item("figure", "bounds", "True gradient against its bounds",
                                captions.bounds_caption(selected, frames["tightness"]),
                                lambda c, t=selected: plot_bounds(t, fig=c), size=(11.0, 6.5)))
-    if _nonempty(frames, "memory_grid"):
-        grid = frames["memory_grid"]
+    if _nonempty(frames, "memory_grid") and np.isfinite(frames["memory_grid"].to_numpy(float)).any():
+        grid = frames["memory_grid"]         # (not when no e-folding time is finite: T = 1 measures none)
         items.append(_Item("figure", "memory_heatmap", "Memory length against gain",
-                           captions.heatmap_caption(grid, frames["memory"]),
+                           captions.heatmap_caption(grid, frames["memory"], frames.get("spectral_memory")),
                            lambda c, g=grid: plot_memory_heatmap(g, ax=c.add_subplot()),
                            size=(2.5 + 1.2 * grid.shape[1], 1.5 + 0.5 * grid.shape[0])))
     if _nonempty(frames, "capacity_profile"):
@@ -281,11 +333,20 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
         items.append(_Item("figure", "jacobian_spectra", "Input–output Jacobian spectra through depth",
                            captions.jacobian_spectra_caption(spectra, frames.get("isometry", pd.DataFrame())),
                            lambda c, s=spectra: plot_jacobian_spectra(s, fig=c), size=(11.0, 4.8)))
-    if _nonempty(frames, "chi1"):
+    if _nonempty(frames, "chi1") and _positive_chi1(frames["chi1"]):
         items.append(_Item("figure", "chi1", "Mean-field theory against measurement",
                            captions.chi1_caption(frames["chi1"]),
                            lambda c, t=frames["chi1"]: plot_chi1(t, ax=c.add_subplot()), size=(7.0, 6.0)))
     return items
+
+
+def _positive_chi1(comparison: pd.DataFrame) -> bool:
+    """Whether any row has a positive predicted and measured χ₁ (none when every T = 1: no slope is measured)."""
+    if not {"chi1_predicted", "chi1_measured"} <= set(comparison.columns):
+        return False
+    predicted = pd.to_numeric(comparison["chi1_predicted"], errors="coerce")
+    measured = pd.to_numeric(comparison["chi1_measured"], errors="coerce")
+    return bool(((predicted > 0) & (measured > 0)).any())
 
 
 _RANGES = {
@@ -587,6 +648,25 @@ def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
         with PdfPages(tmp, metadata={"Title": meta_title, "Creator": "rnnprobe"}) as pdf:
             for page in pages:
                 pdf.savefig(page)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    """Write a file whole or not at all (a temporary file beside it, then a rename): a full disk leaves no part."""
+    data = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -884,14 +964,16 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             for item in figure_items:
                 fig = Figure(figsize=item.size, layout="constrained")
                 item.draw(fig)
-                fig.savefig(fig_dir / f"{item.name}.png", dpi=dpi)
+                png_bytes = io.BytesIO()
+                fig.savefig(png_bytes, format="png", dpi=dpi)
+                _atomic_write(fig_dir / f"{item.name}.png", png_bytes.getvalue())
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)
             all_tables = ([_Item("table", "summary", "Summary", frame=summary_frame,
                                  display=summary_display)] if summary_pages else []) + table_items
             for item in all_tables:
-                item.frame.to_csv(tab_dir / f"{item.name}.csv", index=item.frame.index.name is not None)
-                (tab_dir / f"{item.name}.md").write_text(f"# {item.title}\n\n{to_markdown(item.display)}\n")
+                _atomic_write(tab_dir / f"{item.name}.csv", item.frame.to_csv(index=item.frame.index.name is not None))
+                _atomic_write(tab_dir / f"{item.name}.md", f"# {item.title}\n\n{to_markdown(item.display)}\n")
     return pdf_path
 

@@ -8,7 +8,9 @@ The public API (see the README for a tour):
 * probes: :func:`jacobian_norms`, :func:`jacobian_singular_values`,
   :func:`jacobian_product`, :func:`gradient_norms`, :func:`gradient_bounds`,
   :func:`weight_spectrum`, :func:`memory_length`, :func:`lyapunov_spectrum`,
-  :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`;
+  :func:`covariant_lyapunov_vectors`, :func:`memory_capacity`, :func:`path_lengths`,
+  :func:`block_singular_values` (per unit, for diagonal recurrences), :func:`parameter_sensitivity`;
+* what sets the decay of gradients, by cause: :func:`diagnose` → :class:`Diagnosis`;
 * during training: :class:`ProbeMonitor`, and gradient flossing (:func:`lyapunov_exponents`,
   :func:`flossing_loss`); the char-RNN: the subpackage :mod:`rnnprobe.sequence`;
 * published theory to compare with: the subpackage :mod:`rnnprobe.theory`;
@@ -76,6 +78,11 @@ _EXPORTS = {
     "CapacityResolutionWarning": "rnnprobe.capacity",
     "path_lengths": "rnnprobe.paths",
     "PathLengths": "rnnprobe.paths",
+    "parameter_sensitivity": "rnnprobe.sensitivity",
+    "block_singular_values": "rnnprobe.blocks",
+    # what sets the decay: the diagnosis
+    "diagnose": "rnnprobe.diagnosis",
+    "Diagnosis": "rnnprobe.diagnosis",
     # beyond chains: input gradients of any sequence model; attention (rnnprobe.attention)
     "input_gradient_norms": "rnnprobe.input_gradients",
     "input_jacobian_norms": "rnnprobe.input_gradients",
@@ -112,6 +119,8 @@ __all__ = [
     "covariant_lyapunov_vectors", "trajectory_covariant_lyapunov_vectors", "CovariantLyapunovVectors",
     "memory_capacity", "MemoryCapacity", "CapacityResolutionWarning",
     "path_lengths", "PathLengths",
+    "parameter_sensitivity", "block_singular_values",
+    "diagnose", "Diagnosis",
     # beyond chains
     "input_gradient_norms", "input_jacobian_norms",
     "EncoderDecoder", "CausalSelfAttention", "CausalTransformer", "SequenceTask", "dot_attention",
@@ -147,6 +156,7 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.capacity import CapacityResolutionWarning, MemoryCapacity, memory_capacity
     from rnnprobe.clv import (CovariantLyapunovVectors, covariant_lyapunov_vectors,
                               trajectory_covariant_lyapunov_vectors)
+    from rnnprobe.diagnosis import Diagnosis, diagnose
     from rnnprobe.errors import InvalidArgument, RnnProbeError
     from rnnprobe.flossing import flossing_loss, lyapunov_exponents
     from rnnprobe.gradients import GradientBounds, gradient_bounds, gradient_norms, step_norms
@@ -157,7 +167,9 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.models import *  # noqa: F403 - every name of rnnprobe.models.__all__
     from rnnprobe.monitor import ProbeMonitor
     from rnnprobe.nonlinearities import NONLINEARITIES
+    from rnnprobe.blocks import block_singular_values
     from rnnprobe.paths import PathLengths, path_lengths
+    from rnnprobe.sensitivity import parameter_sensitivity
     from rnnprobe.products import jacobian_norms, jacobian_product, jacobian_singular_values
     from rnnprobe.spectrum import BlockSpectrum, WeightSpectrum, weight_spectrum
     from rnnprobe.trajectory import Trajectory, record

@@ -4,7 +4,7 @@
 
     rnnprobe studies                      list the studies and the question each answers
     rnnprobe study NAME [OPTIONS]         run a study into a directory of tidy tables
-    rnnprobe probe ARCH | --model FILE    probe one model and print a short table
+    rnnprobe probe ARCH | --model FILE    probe one model (on --inputs X.pt) and print a short table
     rnnprobe train [--text FILE] ...      train a char-RNN, probing it as it learns
     rnnprobe sample CHECKPOINT            sample text from a trained char-RNN
 
@@ -14,7 +14,9 @@ call too: ``rnnprobe study`` is :func:`rnnprobe.studies.run` (plus the report),
 runs the probes. Heavy imports (torch, the studies, pandas, the report
 generator) happen inside the commands that need them, so that ``rnnprobe
 --help`` answers at once. Every bad argument is a usage error (exit code 2)
-that names the option and the value, and is caught before anything is written.
+that names the option and the value, and is caught before anything is written;
+a failure of the machine (a full disk) exits with code 1 and one line, and
+Ctrl-C with 130.
 
 Examples
 --------
@@ -31,6 +33,7 @@ vanishing  How do gradients vanish or explode through time, ...
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -76,6 +79,21 @@ class CommaList(click.ParamType):
                 kind = "an integer" if self.item_type is int else "a number"
                 self.fail(f"{item!r} is not {kind} (in {value!r})", param, ctx)
         return out
+
+
+class NonEmptyPath(click.Path):
+    """A ``click.Path`` that refuses the empty string (which would otherwise mean the current directory)."""
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and value.strip() == "":
+            self.fail(f"must be a path; got {value!r} (an empty path; write '.' for the current directory)",
+                      param, ctx)
+        return super().convert(value, param, ctx)
+
+
+#: errno values of a failure of the machine (exit code 1) rather than of the arguments (exit code 2)
+_ENVIRONMENTAL = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EIO", "EFBIG", "ENOMEM", "ESTALE")
+                  if hasattr(errno, name)}
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -148,7 +166,7 @@ def _grid_overrides(study, *, arch, lengths, depths, gains, hidden, seeds, setti
     """The grid options as ``rnnprobe.studies.run`` keywords (axis -> values); --set values parsed by axis type."""
     given = {"arch": arch, "length": lengths, "depth": depths, "gain": gains,
              "hidden": None if hidden is None else [hidden],
-             "seed": None if seeds is None else list(range(seeds))}
+             "seed": None if seeds is None else range(seeds)}     # a range: run() checks its size before listing it
     overrides = {axis: values for axis, values in given.items() if values is not None}
     for setting in settings:
         axis, sep, raw = setting.partition("=")
@@ -214,7 +232,7 @@ class _Bar:
 @main.command("study")
 @click.argument("name", required=False)
 @click.option("--list", "list_only", is_flag=True, help="List the studies and exit.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               help="Output directory  [default: ./rnnprobe-results/NAME]")
 @click.option("--arch", type=CommaList(str), help="Architectures, comma-separated (overrides the grid).")
 @click.option("--lengths", type=CommaList(int), help="Sequence lengths T, e.g. 10,50,100.")
@@ -264,6 +282,8 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
     except studies.PointFailed as exc:
         raise click.ClickException(f"{exc} ({exc.saved} of {exc.total} points are saved in {out}; "
                                    "a rerun resumes from there)") from exc
+    except studies.WriteFailed as exc:          # a full disk: the machine's failure (exit 1), not the arguments'
+        raise click.ClickException(str(exc)) from exc
     finally:
         if bar:
             bar.close()
@@ -282,8 +302,8 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
 
 # --------------------------------------------------------------------------- report
 @main.command("report")
-@click.argument("results_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path),
+@click.argument("results_dir", type=NonEmptyPath(file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=NonEmptyPath(path_type=Path),
               help="The PDF to write  [default: RESULTS_DIR/report.pdf]; a directory means DIR/report.pdf.")
 @click.option("--no-png", is_flag=True, help="Do not write the figures as PNG beside the PDF.")
 @click.option("--no-tables", is_flag=True, help="Do not write the tables as CSV and Markdown beside the PDF.")
@@ -312,6 +332,9 @@ def report_command(results_dir, output, no_png, no_tables, dpi) -> None:
     except rnnprobe.InvalidArgument as exc:
         raise click.UsageError(str(exc)) from exc
     except OSError as exc:
+        if exc.errno in _ENVIRONMENTAL:         # a full disk: exit 1; no file is left half-written
+            raise click.ClickException(f"cannot write the report: {exc.strerror or exc}"
+                                       + (f" ({exc.filename})" if exc.filename else "")) from exc
         _fail(f"cannot write the report: {exc}", "--output")
     click.echo(f"report: {written}")
 
@@ -478,19 +501,27 @@ def _json_safe(value):
 @click.option("--seed", type=click.IntRange(min=0, max=2**64 - 1), default=0, show_default=True,
               help="Seed of the weights (ARCH) and of the inputs.")
 @click.option("--length", type=click.IntRange(min=2), default=200, show_default=True,
-              help="Length T of the random N(0, 1) input sequence.")
+              help="Length T of the random N(0, 1) input sequence (without --inputs).")
+@click.option("--inputs", "inputs_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Your inputs instead of random ones: a tensor saved with torch.save (X.pt) or numpy.save "
+                   "(X.npy), (T, d) or (T, B, d); (B, T, d) with --batch-first.")
+@click.option("--batch-first", is_flag=True, default=None,
+              help="--inputs are (B, T, d)  [default: the model's own layout: time-major unless its module "
+                   "was built with batch_first=True].")
 @click.option("--eps", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.01, show_default=True,
               callback=_finite, help="Threshold of the memory length on G(k).")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float64", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pickle, hidden, gain, init, seed, length,
-                  eps, dtype, as_json):
-    """Probe one model: memory length, spectral norm of W_h, Pascanu verdict, top Lyapunov exponent.
+                  inputs_path, batch_first, eps, dtype, as_json):
+    """Probe one model: memory length, spectral norm and radius of W_h, Pascanu verdict, top Lyapunov
+    exponent, and what sets the decay of its gradients (rnnprobe.diagnose).
 
     ARCH is a built-in recurrent architecture (e.g. vanilla-tanh, gru, lstm); or give
-    --model FILE, a saved PyTorch model. The model is driven by T random N(0, 1) inputs
-    from --seed, starting from the zero state.
+    --model FILE, a saved PyTorch model. The model is driven by your --inputs, or by T
+    random N(0, 1) inputs from --seed, starting from the zero state. A trained model's
+    memory depends on its inputs: probe it on the inputs of its task.
     """
     if (arch is None) == (model_path is None):
         raise click.UsageError("give either ARCH (a built-in architecture) or --model FILE, not "
@@ -503,6 +534,10 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
         for opt in ("hidden", "gain", "init"):
             if _explicit(ctx, opt):
                 _fail("applies to a built-in ARCH only (a saved model has its own)", "--" + opt)
+    if inputs_path is not None and _explicit(ctx, "length"):
+        _fail("applies to the random inputs only (--inputs have their own length)", "--length")
+    if inputs_path is None and batch_first:
+        _fail("applies to --inputs only (the random inputs are generated time-major)", "--batch-first")
 
     import rnnprobe.studies._probes as probes
 
@@ -539,47 +574,96 @@ def probe_command(ctx, arch, model_path, spec_path, layer, direction, trust_pick
     # the inputs the model reads: an adapted upper layer of a torch module reads the module's inputs
     lower = getattr(model, "lower", None)
     input_size = lower.input_size if lower is not None else model.input_size
-    try:
+    option = "--inputs" if inputs_path is not None else "--length"
+    if inputs_path is not None:
+        x = _load_inputs(inputs_path)
+        if batch_first and x.ndim != 3:
+            _fail(f"applies to batched inputs (B, T, d); --inputs {str(inputs_path)!r} has shape {tuple(x.shape)}",
+                  "--batch-first")
+        described = f"{inputs_path.name}, shape {tuple(x.shape)}"
+    else:
         x = probes.sequence(seed, length, input_size, torch_dtype)
-        traj = rnnprobe.record(model, x)
-        mem = rnnprobe.memory_length(traj, eps=eps)
-        spec = rnnprobe.weight_spectrum(model)
+        described = f"N(0, 1), seed {seed}"
+    try:
+        diagnosis = rnnprobe.diagnose(model, x, batch_first=batch_first, eps=eps)
     except rnnprobe.InvalidArgument as exc:
-        raise click.UsageError(str(exc)) from exc
+        _fail(str(exc), option)
     except (MemoryError, RuntimeError) as exc:
         if _out_of_memory(exc):
-            raise click.UsageError(f"probing this model on T = {length} steps needs more memory than this machine "
+            raise click.UsageError(f"probing this model on these inputs needs more memory than this machine "
                                    f"has {_MEMORY_HINT}; {type(exc).__name__}") from exc
         if isinstance(exc, MemoryError):
             raise
         # a user's module that does not run
         raise click.ClickException(f"the model failed on its inputs: {exc}") from exc
-    largest = spec.largest_block
+    _print_probe(diagnosis, model, source, described, eps, seed, as_json)
+
+
+def _load_inputs(path: Path):
+    """The tensor saved in ``path`` (torch.save, or numpy.save for .npy), loaded without unpickling objects."""
+    import numpy as np
+    import torch
+
+    try:
+        if path.suffix.lower() == ".npy":
+            x = torch.from_numpy(np.load(path, allow_pickle=False))
+        else:
+            x = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - unreadable file
+        _fail(f"{str(path)!r} is not a tensor file torch.load(weights_only=True) or numpy.load(allow_pickle=False) "
+              f"can read: {type(exc).__name__}: {exc}", "--inputs")
+    if not isinstance(x, torch.Tensor):
+        _fail(f"{str(path)!r} must hold one tensor (T, d), (T, B, d) or (B, T, d); got {type(x).__name__}", "--inputs")
+    return x
+
+
+def _print_probe(d, model, source: str, described: str, eps: float, seed: int, as_json: bool) -> None:
+    """The probe command's table (or JSON) of a Diagnosis."""
+    import statistics
+
+    spec = d.spectrum
+    mem = d.memory
+    med = lambda name: statistics.median(getattr(m, name) for m in mem)  # noqa: E731
+    censored = sum(m.threshold_censored for m in mem)
     result = {
         "model": source, "name": model.name, "hidden_size": model.hidden_size, "input_size": model.input_size,
-        "state_size": model.state_size, "length": length, "eps": eps, "seed": seed,
-        "memory_threshold": mem.threshold, "memory_threshold_censored": mem.threshold_censored,
-        "memory_efold": mem.efold, "efold_slope": mem.slope,
-        "lyapunov_exponent": mem.lyapunov_exponent, "lyapunov_time": mem.lyapunov_time,
-        "sigma_max": spec.sigma_max, "sigma_max_block": largest,
-        "spectral_radius": None if largest is None else spec.blocks[largest].spectral_radius,
+        "state_size": model.state_size, "state": d.state, "inputs": described, "length": d.length,
+        "batch_size": d.batch_size, "eps": eps, "seed": seed,
+        "memory_threshold": med("threshold"), "memory_threshold_censored": censored == len(mem),
+        "memory_efold": med("efold"), "efold_slope": med("slope"),
+        "lyapunov_exponent": med("lyapunov_exponent"), "lyapunov_time": med("lyapunov_time"),
+        "sigma_max": spec.sigma_max, "sigma_max_block": spec.largest_block,
+        "spectral_radius": d.spectral_radius, "spectral_radius_block": d.spectral_radius_block,
         "gamma": spec.gamma, "pascanu": spec.pascanu, "pascanu_explanation": spec.explanation,
+        "decay_rate": d.rate, "decay_parts": d.parts, "dominant": d.dominant, "cause": d.cause, "remedy": d.remedy,
     }
+    if len(mem) > 1:
+        result["per_sequence"] = [{"memory_threshold": m.threshold, "memory_threshold_censored": m.threshold_censored,
+                                   "memory_efold": _json_safe(m.efold), "lyapunov_exponent": m.lyapunov_exponent}
+                                  for m in mem]
     if as_json:
-        click.echo(json.dumps({k: _json_safe(v) for k, v in result.items()}, indent=1))
+        click.echo(json.dumps({k: ({kk: _json_safe(vv) for kk, vv in v.items()} if isinstance(v, dict) else _json_safe(v))
+                               for k, v in result.items()}, indent=1))
         return
-    censored = " (censored: all lags pass)" if mem.threshold_censored else ""
+    over = f" (median over {len(mem)} sequences)" if len(mem) > 1 else ""
+    cens = (" (censored: all lags pass)" if censored == len(mem) else
+            f" (censored for {censored} of {len(mem)} sequences)" if censored else "")
+    batch = f" × {d.batch_size} sequences" if d.batch_size > 1 else ""
+    threshold = med("threshold")
     lines = [
         ("model", f"{source}: {model.name}, hidden {model.hidden_size}, input {model.input_size}, "
-                  f"state {model.state_size}"),
-        ("inputs", f"T = {length} steps of N(0, 1), seed {seed}"),
-        ("memory length", f"{mem.threshold} steps at eps = {eps:g}{censored}"),
-        ("e-folding time", f"{mem.efold:.4g} steps (slope {mem.slope:.4g} per step)"),
-        ("Lyapunov time", f"{mem.lyapunov_time:.4g} steps"),
-        ("top Lyapunov exp.", f"{mem.lyapunov_exponent:.4g} per step"),
-        ("sigma_max(W_h)", f"{spec.sigma_max:.4g}" + (f" (block {largest})" if len(spec.blocks) > 1 else "")),
+                  f"state {model.state_size} ({d.state})"),
+        ("inputs", f"T = {d.length} steps{batch} of {described}"),
+        ("memory length", f"{threshold:g} steps at eps = {eps:g}{cens}{over}"),
+        ("e-folding time", f"{med('efold'):.4g} steps (slope {med('slope'):.4g} per step){over}"),
+        ("Lyapunov time", f"{med('lyapunov_time'):.4g} steps{over}"),
+        ("top Lyapunov exp.", f"{med('lyapunov_exponent'):.4g} per step{over}"),
+        ("sigma_max(W_h)", f"{spec.sigma_max:.4g}" + (f" (block {spec.largest_block})" if len(spec.blocks) > 1 else "")),
+        ("spectral radius", "n/a" if d.spectral_radius is None else f"{d.spectral_radius:.4g}"
+         + (f" (block {d.spectral_radius_block})" if len(spec.blocks) > 1 else "")),
         ("Pascanu verdict", f"{spec.pascanu}: {spec.explanation}"),
-    ]
+        ("cause", d.cause),
+    ] + ([("remedy", d.remedy)] if d.remedy else [])
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
         click.echo(f"{key:<{width}}  {value}")
@@ -627,7 +711,7 @@ def _parse_option(text: str):
 @main.command("train")
 @click.option("--text", type=click.Path(dir_okay=False, path_type=Path),
               help="A UTF-8 text file  [default: the Python standard library's own sources]")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=NonEmptyPath(file_okay=False, path_type=Path),
               help="Run directory  [default: ./rnnprobe-results/train-ARCH]")
 @click.option("--arch", default="lstm", show_default=True,
               help="The core: a recurrent architecture (rnnprobe.architectures) or nn.RNN, nn.GRU, nn.LSTM.")

@@ -1,6 +1,6 @@
 """Gradient norms through time and the bounds of the vanishing/exploding analysis.
 
-For a loss L(h_T) and start step t (lag T − t):
+For a loss L (of h_T, or of every step's h: :mod:`rnnprobe.losses`) and start step t (lag T − t):
 
 * ``g(t) = ‖∂L/∂s_t‖``, the true gradient norm (a backward sweep of
   vector–Jacobian products, renormalised at every step: log space);
@@ -32,67 +32,47 @@ from dataclasses import dataclass
 
 import torch
 
-from rnnprobe._validation import check_bool, check_seed
-from rnnprobe.errors import InvalidArgument
-from rnnprobe.linalg import log_norm, pow2_normalize, start_vectors
+from rnnprobe._validation import check_bool
+from rnnprobe.linalg import log_norm, pow2_normalize
+from rnnprobe.losses import LossGradient, loss_gradient
 from rnnprobe.products import _check_trajectory, chunk_size_of, exp_checked, jacobian_norms, safe_norm_range
 from rnnprobe.trajectory import Trajectory, check_jacobians_finite
 
 __all__ = ["gradient_norms", "gradient_bounds", "GradientBounds", "final_gradient", "step_norms"]
 
 
-def final_gradient(traj: Trajectory, loss: Callable[[torch.Tensor], torch.Tensor] | None = None, *, seed: int = 0) -> torch.Tensor:
-    """``∂L/∂s_T`` per sequence, ``(B, S)``.
+def final_gradient(traj: Trajectory, loss: Callable[[torch.Tensor], torch.Tensor] | None = None, *, seed: int = 0,
+                   batch_loss: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """``∂L/∂s_T`` per sequence, ``(B, S)``, for a loss of the last state.
 
     ``loss`` maps one sequence's final hidden vector ``h_T`` ``(n,)`` to a
-    scalar; the default is a fixed random unit readout ``L = uᵀ h_T`` (u drawn
-    from ``seed``), whose gradient has norm 1.
+    scalar, ``batch_loss`` the batch ``h_T`` ``(B, n)`` to per-sequence losses
+    ``(B,)`` (:mod:`rnnprobe.losses`); the default is a fixed random unit
+    readout ``L = uᵀ h_T`` (u drawn from ``seed``), whose gradient has norm 1.
     """
     traj = _check_trajectory(traj)
-    seed = check_seed("seed", seed)
-    model = traj.model
-    final = traj.states[-1].detach()
-    if loss is None:
-        n = model.hidden_size
-        u = start_vectors(1, n, dtype=traj.dtype, device=traj.device, seed=seed)[0]
-
-        def loss(h):
-            return h @ u
-    elif not callable(loss):
-        raise InvalidArgument(f"loss must be a callable h_T -> scalar or None; got {type(loss).__name__}")
-
-    def per_sequence(s):
-        out = loss(model.hidden(s.unsqueeze(0)).squeeze(0))
-        if not isinstance(out, torch.Tensor) or out.numel() != 1:
-            raise InvalidArgument(
-                f"loss must return a scalar tensor for one sequence's h_T of shape ({model.hidden_size},); "
-                f"got {type(out).__name__} of shape {tuple(getattr(out, 'shape', ()))}"
-            )
-        return out.reshape(())
-
-    grads = []
-    with torch.enable_grad():
-        for b in range(final.shape[0]):
-            s = final[b].clone().requires_grad_(True)
-            out = per_sequence(s)
-            # a loss that does not depend on h_T (e.g. a constant) has zero gradient
-            (g,) = torch.autograd.grad(out, s, allow_unused=True) if out.requires_grad else (None,)
-            grads.append(torch.zeros_like(s) if g is None else g)
-    g = torch.stack(grads)
-    if not bool(torch.isfinite(g).all()):
-        raise InvalidArgument("loss must have a finite gradient at h_T; got NaN/Inf")
-    return g
+    return loss_gradient(traj, loss, batch_loss=batch_loss, seed=seed, allow_steps=False).final
 
 
-def gradient_norms(traj: Trajectory, loss=None, *, log: bool = False, seed: int = 0, chunk_size: int | None = None) -> torch.Tensor:
+def gradient_norms(traj: Trajectory, loss=None, *, batch_loss=None, loss_over_steps=None, log: bool = False,
+                   seed: int = 0, chunk_size: int | None = None) -> torch.Tensor:
     """True gradient norms ``g(t) = ‖∂L/∂s_t‖`` for every start step t.
 
     Parameters
     ----------
     traj : Trajectory
     loss : callable, optional
-        ``h_T (n,) -> scalar`` for one sequence; default a fixed random unit
-        readout (seeded by ``seed``).
+        ``h_T (n,) -> scalar`` for one sequence (called once per sequence).
+    batch_loss : callable, optional
+        ``h_T (B, n) -> (B,)``: the per-sequence losses of the batch, as in training
+        (row b is sequence b of the inputs).
+    loss_over_steps : callable, optional
+        ``h_1…h_T -> (B,)`` with the hidden states of every step, ``(T, B, n)`` or
+        ``(B, T, n)`` for batch-first inputs (a language model's Σ_t ℓ_t); then
+        ``∂L/∂s_t`` includes the step-t term's own gradient.
+        At most one of the three; none: a fixed random unit readout of h_T
+        (seeded by ``seed``). They see the hidden vector h (an LSTM's, not its c),
+        in the dtype of your module; see :mod:`rnnprobe.losses`.
     log : bool
         Return natural logs (for long horizons and large weights: with
         ``log=False`` a value above the largest float raises InvalidArgument).
@@ -109,10 +89,47 @@ def gradient_norms(traj: Trajectory, loss=None, *, log: bool = False, seed: int 
     traj = _check_trajectory(traj)
     check_bool("log", log)
     chunk_size = chunk_size_of(traj, chunk_size)
-    v = final_gradient(traj, loss, seed=seed)
-    out = _vjp_sweep(traj, v, chunk_size)
+    lg = loss_gradient(traj, loss, batch_loss=batch_loss, loss_over_steps=loss_over_steps, seed=seed)
+    out = _vjp_sweep(traj, lg.final, chunk_size) if lg.direct is None else _vjp_sweep_direct(traj, lg, chunk_size)
     out = out.T
     return traj.unbatch(exp_checked(out, log, "g(t) = ‖∂L/∂s_t‖"))
+
+
+def _vjp_sweep_direct(traj: Trajectory, lg: LossGradient, chunk_size: int) -> torch.Tensor:
+    """log ‖∂L/∂s_t‖ for every t, ``(T, B)``, for a loss with a term at every step.
+
+    ``∂L/∂s_t = ∂L/∂s_{t+1}·J_t + d_t`` with ``d_t`` the step-t term's own gradient: the vector
+    is carried as ``exp(a)·v`` (v of unit norm), so that neither over- nor underflows, and
+    ``d_t`` is added at the common scale of the two.
+    """
+    T, B = traj.length, traj.batch_size
+    v = lg.final
+    log_scale = log_norm(v, dim=-1)                                                     # (B,)
+    v = pow2_normalize(v, (-1,))[0]
+    v = (v / _nonzero(torch.linalg.vector_norm(v, dim=-1))[:, None]).unsqueeze(1)       # (B, 1, S)
+    d_scaled = pow2_normalize(lg.direct, (-1,))[0]                                      # (T, B, S)
+    d_log = log_norm(lg.direct, dim=-1)                                                 # (T, B)
+    out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
+    lo, hi = safe_norm_range(traj.dtype)
+    for start, J in traj.iter_jacobians(chunk_size, reverse=True, check=False):
+        for i in range(J.shape[0] - 1, -1, -1):
+            t = start + i
+            step = J[i : i + 1]
+            v_new, step_log = _vjp_chunk(v, step)
+            if not bool(((step_log.exp() >= lo) & (step_log.exp() <= hi)).all()):
+                check_jacobians_finite(traj.model, step, t)
+                v_new, step_log = _vjp_chunk(v, step, scaled=True)
+            carried = log_scale + step_log[0]                                           # log ‖∂L/∂s_{t+1}·J_t‖
+            d = d_scaled[t] / _nonzero(torch.linalg.vector_norm(d_scaled[t], dim=-1))[:, None]
+            top = torch.maximum(carried, d_log[t])
+            top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))         # both parts zero
+            w = (torch.exp(carried - top)[:, None] * v_new[:, 0]
+                 + torch.exp(d_log[t] - top)[:, None] * d)                              # (B, S), at scale e^top
+            norm = torch.linalg.vector_norm(w, dim=-1)
+            log_scale = top + torch.log(norm)
+            v = (w / _nonzero(norm)[:, None]).unsqueeze(1)
+            out[t] = log_scale
+    return out
 
 
 def _vjp_sweep(traj: Trajectory, v: torch.Tensor, chunk_size: int) -> torch.Tensor:
@@ -228,13 +245,16 @@ class GradientBounds:
         return True
 
 
-def gradient_bounds(traj: Trajectory, loss=None, *, log: bool = False, seed: int = 0, chunk_size: int | None = None) -> GradientBounds:
+def gradient_bounds(traj: Trajectory, loss=None, *, batch_loss=None, loss_over_steps=None, log: bool = False,
+                    seed: int = 0, chunk_size: int | None = None) -> GradientBounds:
     """The gradient norm and the chain of bounds ``g ≤ ‖∂L/∂s_T‖G ≤ B_prod ≤ B_W``.
 
     Parameters
     ----------
-    traj, loss, seed, chunk_size
+    traj, loss, batch_loss, seed, chunk_size
         As for :func:`gradient_norms`.
+    loss_over_steps
+        Refused (InvalidArgument): the chain bounds a loss of the last state only.
     log : bool
         Return natural logs (for long horizons).
 
@@ -245,7 +265,8 @@ def gradient_bounds(traj: Trajectory, loss=None, *, log: bool = False, seed: int
     traj = _check_trajectory(traj)
     check_bool("log", log)
     chunk_size = chunk_size_of(traj, chunk_size)
-    v = final_gradient(traj, loss, seed=seed)
+    v = loss_gradient(traj, loss, batch_loss=batch_loss, loss_over_steps=loss_over_steps, seed=seed,
+                      allow_steps=False).final
     log_final = log_norm(v, dim=-1)                                     # (B,)
     log_g = _vjp_sweep(traj, v, chunk_size).T                           # (B, T)
     log_G = jacobian_norms(traj, log=True, chunk_size=chunk_size)

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 
 import torch
 
+from rnnprobe import blocks
 from rnnprobe._validation import check_bool, check_choice, check_int, check_real
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.linalg import (exact_spectral_norms, mul_pow2, pow2_normalize, start_vectors, subspace_iteration,
@@ -67,6 +68,18 @@ def _check_trajectory(traj) -> Trajectory:
         )
     traj.check_consistent()
     return traj
+
+
+def _use_blocks(traj: Trajectory, diagonal) -> bool:
+    """Whether a probe takes the O(T·n) block-diagonal path (:mod:`rnnprobe.blocks`)."""
+    if diagonal is None:
+        return blocks.has_block_jacobians(traj.model)
+    if not isinstance(diagonal, bool):
+        raise InvalidArgument(f"diagonal must be True, False or None (automatic); got {diagonal!r}")
+    if diagonal and not blocks.has_block_jacobians(traj.model):
+        raise InvalidArgument(f"diagonal=True needs a model with diagonal or 2×2-block step Jacobians "
+                              f"(jacobian_block_size 1 or 2); got {traj.model.name!r}")
+    return diagonal
 
 
 def default_chunk_size(state_size: int, batch: int, *, elements: int = 1 << 19) -> int:
@@ -327,6 +340,7 @@ def jacobian_norms(
     method: str = "auto",
     tol: float = 1e-10,
     chunk_size: int | None = None,
+    diagonal: bool | None = None,
 ) -> torch.Tensor:
     """G(t) = ‖∂s_T/∂s_t‖₂ for every start step t, from one backward sweep.
 
@@ -352,6 +366,11 @@ def jacobian_norms(
         :func:`rnnprobe.linalg.spectral_norms`).
     chunk_size : int, optional
         Steps whose products are held at once (memory ~ chunk·B·S² floats).
+    diagonal : bool, optional
+        Whether to take the O(T·n) path of :mod:`rnnprobe.blocks` (exact; ``method``
+        and ``tol`` do not apply there). Default: for every model whose step
+        Jacobians are diagonal or 2×2-block (``model.jacobian_block_size``, the
+        diagonal family); False forces the general sweep.
 
     Returns
     -------
@@ -361,8 +380,11 @@ def jacobian_norms(
     """
     traj = _check_trajectory(traj)
     check_bool("log", log)
-    chunk_size = chunk_size_of(traj, chunk_size, elements=_PRODUCT_CHUNK)
     check_choice("method", method, NORM_METHODS)
+    if _use_blocks(traj, diagonal):
+        out = blocks.log_jacobian_norms(traj, chunk_size)
+        return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
+    chunk_size = chunk_size_of(traj, chunk_size, elements=_PRODUCT_CHUNK)
     if method == "auto":
         method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
     tol = check_real("tol", tol, low=0.0, high=1e-3, low_open=True)
@@ -434,6 +456,7 @@ def jacobian_singular_values(
     log: bool = False,
     resolution: float = 1e-12,
     chunk_size: int | None = None,
+    diagonal: bool | None = None,
 ) -> torch.Tensor:
     """All singular values of ∂s_T/∂s_t for every start step t, in log space where needed.
 
@@ -465,6 +488,11 @@ def jacobian_singular_values(
         Relative threshold in (0, 1e-6] below which the QR estimate is used.
     chunk_size : int, optional
         Steps whose products are held at once.
+    diagonal : bool, optional
+        Whether to take the O(T·n) path of :mod:`rnnprobe.blocks`, where every
+        singular value comes from its own block at any size (``resolution`` does not
+        apply). Default: for models with diagonal or 2×2-block step Jacobians; False
+        forces the general sweep.
 
     Returns
     -------
@@ -473,8 +501,11 @@ def jacobian_singular_values(
     """
     traj = _check_trajectory(traj)
     check_bool("log", log)
-    chunk_size = chunk_size_of(traj, chunk_size)
     resolution = check_real("resolution", resolution, low=0.0, high=1e-6, low_open=True)
+    if _use_blocks(traj, diagonal):
+        out = blocks.log_jacobian_singular_values(traj, chunk_size)
+        return traj.unbatch(exp_checked(out, log, "a singular value of ∂s_T/∂s_t"))
+    chunk_size = chunk_size_of(traj, chunk_size)
     B, T, S = traj.batch_size, traj.length, traj.state_size
     out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
     moved = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)

@@ -15,7 +15,11 @@ A run directory (``rnnprobe study NAME --out DIR`` or
   (:data:`METRICS`, and for the ``theory`` study :data:`CHECK_METRICS`);
 * ``summary.csv``: the grid columns, ``point_id``, then the scalar fields
   (:data:`SUMMARY_FIELDS`, for the ``theory`` study also
-  :data:`CHECK_SUMMARY_FIELDS`), ``elapsed_s`` last; one row per grid point.
+  :data:`CHECK_SUMMARY_FIELDS`); one row per grid point.
+
+Both tables depend only on the grid, the dtype and the device: two runs write
+them byte for byte the same. What varies between runs (the time each point
+took, :data:`ELAPSED`) is in ``meta.json``.
 
 Studies emit measurements only: the statistics and verdicts of the ``theory``
 study's checks (critical values, tolerances, pass/fail) are computed by
@@ -82,7 +86,8 @@ EXTRA_GRID_COLUMNS = {
     "forget_bias": "LSTM forget-gate bias b_f (lstm rows without chrono; empty otherwise)",
     "update_bias": "GRU update-gate bias b_z (gru and gru-torch rows; empty otherwise)",
     "chrono": "T_max of the LSTM's chrono initialisation (lstm rows with chrono; empty otherwise)",
-    "prediction": "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, gates)",
+    "prediction": "theory study: the prediction checked (meanfield, pascanu, isometry, capacity, paths, gates, "
+                  "diagonal, memory_curse)",
     "setting": "theory study: the parameter setting of the check (its parameters are in the other grid columns)",
     "quantity": "theory study: the quantity compared (e.g. chi1, lambda_variance, mc_lag)",
     "nonlinearity": "theory study: the nonlinearity φ of mlp, resmlp and dense settings",
@@ -144,10 +149,11 @@ SUMMARY_FIELDS = {
     "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",
     "min_singular_value": "smallest singular value of the input-output Jacobian (depth study)",
 }
-#: the last column of summary.csv, written by the run engine
-ELAPSED = {"elapsed_s": "wall seconds spent on the grid point (the only column that varies between runs)"}
+#: the seconds a grid point took: in meta.json (``timings.points``), not in summary.csv, which would then differ
+#: between two runs (summary.csv files of earlier versions have it as their last column)
+ELAPSED = {"elapsed_s": "wall seconds spent on the grid point (meta.json: timings.points, point_id -> seconds)"}
 #: summary.csv's columns for a study without extra grid columns or fields
-SUMMARY_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **SUMMARY_FIELDS, **ELAPSED}
+SUMMARY_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **SUMMARY_FIELDS}
 
 # --------------------------------------------------------------------------- the theory study's checks
 #: one check = one prediction x setting x quantity (grid columns of the theory study)
@@ -163,7 +169,7 @@ CHECK_METRICS = {
     "allowance": "theory study: systematic part of the tolerance (neglected finite-size terms, rounding)",
     "limit": "theory study: the published large-size value, where it differs from predicted",
 }
-#: a check's scalar fields (summary.csv of the theory study), before ``elapsed_s``
+#: a check's scalar fields (summary.csv of the theory study)
 CHECK_SUMMARY_FIELDS = {
     "relation": "theory study: 'equal' (|measured - predicted| within tolerance) or 'at most' (an upper bound)",
     "replicates": "theory study: independent replicates (networks or input sequences) averaged at the point",

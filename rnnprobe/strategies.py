@@ -392,8 +392,11 @@ def models(*, architectures=None, min_hidden: int = 1, max_hidden: int = 8, min_
         ``{"nonlinearity": st.sampled_from(["tanh", "relu"])}``. By default
         each architecture's ``ArchitectureSpec.draw_options`` are drawn (for the
         built-in ones ``alpha`` ∈ [0.1, 1], ``window`` ∈ {1, 2, 3},
-        ``forget_bias`` ∈ [0, 3], ``update_bias`` ∈ [0, 2] and ``growth`` ∈
-        {1, 2, 3}).
+        ``forget_bias`` ∈ [0, 3], ``update_bias`` ∈ [0, 2] (mingru: [−3, 1]),
+        ``growth`` ∈ {1, 2, 3}, the LRU's ring ``r_min`` ∈ [0.3, 0.9],
+        ``r_max`` ∈ [0.9, 1] and ``max_phase`` ∈ [0, 6.28], the SSMs'
+        ``dt_min`` ∈ [0.001, 0.01] and ``dt_max`` ∈ [0.01, 1], and
+        ``modrelu_bias`` ∈ [−0.5, 0.5]).
     dtype : torch.dtype or str
 
     Returns

@@ -16,9 +16,15 @@ For a sequence of length T with states s_0 … s_T, and a lag k = 1 … T:
 * ``G(k) = ‖∂s_T/∂s_{T−k}‖₂``, the spectral norm of the Jacobian product (how
   much a perturbation of the state k steps back can move the last state; it
   bounds the gradient of *every* loss of s_T: ``‖∂L/∂s_{T−k}‖ ≤ ‖∂L/∂s_T‖·G(k)``);
-* with ``loss=`` given (a callable ``h_T (n,) -> scalar``), the gradient of
-  that loss relative to its size at the last step,
-  ``ĝ(k) = ‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖`` (always ≤ G(k)).
+* with your loss given — ``batch_loss=`` (``h_T (B, n) -> (B,)``, the training
+  loss per sequence), ``loss_over_steps=`` (every step's hidden states ->
+  ``(B,)``) or ``loss=`` (``h_T (n,) -> scalar``, per sequence); see
+  :mod:`rnnprobe.losses` — the gradient of that loss relative to its size at
+  the last step, ``ĝ(k) = ‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖`` (≤ G(k) for a loss of
+  the last state).
+
+A failure's headline names the criterion that fired; where memory is too
+short, the hint is :func:`rnnprobe.diagnose`'s cause and remedy.
 
 Batched inputs ``(T, B, d)``: the property must hold for every sequence; the
 message reports the first one that fails.
@@ -42,7 +48,7 @@ Examples
 >>> assert_gradients_vanish(keeping, torch.zeros(30, 1), within=7)
 Traceback (most recent call last):
     ...
-AssertionError: gradients do not vanish within 7 steps: G(k) = 1 >= eps = 0.01 at lag k = 7 (24 of 24 lags k >= 7 fail)
+AssertionError: gradients do not vanish within 7 steps (criterion within): G(k) = 1 >= eps = 0.01 at lag k = 7 (24 of 24 lags k >= 7 fail)
   G(k) = ‖∂s_T/∂s_{T−k}‖₂ at lags k = 1, 2, 5, 7, 10, 20, 30: 1, 1, 1, 1, 1, 1, 1
   fitted decay rate: 0 per step (e-folding time: inf steps)
   model: vanilla-linear, state size 4; σ_max(W_h) = 1, spectral radius ρ(W_h) = 1; γ = sup|σ′| = 1
@@ -65,8 +71,10 @@ from torch import nn
 from rnnprobe._measured import require_finite_measure
 from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.gradients import final_gradient, gradient_bounds, gradient_norms
+from rnnprobe.diagnosis import Diagnosis, diagnose_trajectory
+from rnnprobe.gradients import gradient_bounds, gradient_norms
 from rnnprobe.linalg import log_norm
+from rnnprobe.losses import loss_form, loss_gradient
 from rnnprobe.lyapunov import trajectory_lyapunov_spectrum
 from rnnprobe.memory import MemoryLength, efold_fit, summarise_memory
 from rnnprobe.models.adapters import CellAdapter, LayerAdapter
@@ -255,6 +263,13 @@ class _Context:
                 self._spectrum = WeightSpectrum()
         return self._spectrum
 
+    def diagnosis(self, b: int) -> Diagnosis | None:
+        """:func:`rnnprobe.diagnose` of sequence ``b`` (None where it cannot be made: the hint then falls back)."""
+        try:
+            return diagnose_trajectory(self.traj, sequence=b)
+        except (InvalidArgument, NotImplementedError, RuntimeError):
+            return None
+
     @property
     def family(self) -> str:
         """Which hints apply: ``'lecture'`` for a ``D·W_h`` step with a known γ (σ_max(W_h)·γ decides),
@@ -397,13 +412,19 @@ def _memory_lengths(traj: Trajectory, eps: float, log_G: torch.Tensor) -> list[M
     return [summarise_memory(lags, log_G[b].numpy(), float(lam[b]), eps) for b in range(traj.batch_size)]
 
 
-def _measure(traj: Trajectory, loss) -> tuple[str, str, torch.Tensor]:
-    """(label, definition, log values (B, T) by ascending lag) of G(k), or of ĝ(k) for a loss."""
-    if loss is None:
+def _measure(traj: Trajectory, losses: dict) -> tuple[str, str, torch.Tensor]:
+    """(label, definition, log values (B, T) by ascending lag) of G(k), or of ĝ(k) for a loss.
+
+    ``losses``: the ``loss``/``batch_loss``/``loss_over_steps`` keywords (at most one not None).
+    """
+    chosen = loss_form(**losses)
+    if chosen is None:
         return "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
-    log_g = _by_lag(traj, gradient_norms(traj, loss, log=True))
-    log_final = log_norm(final_gradient(traj, loss), dim=-1).to(torch.float64).cpu()
-    return "ĝ(k)", "‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖", log_g - log_final[:, None]
+    lg = loss_gradient(traj, **losses)
+    log_g = _by_lag(traj, gradient_norms(traj, **losses, log=True))
+    log_final = log_norm(lg.final, dim=-1).to(torch.float64).cpu()
+    where = " (L = Σ_t ℓ_t over every step)" if chosen[0] == "loss_over_steps" else ""
+    return "ĝ(k)", "‖∂L/∂s_{T−k}‖ / ‖∂L/∂s_T‖" + where, log_g - log_final[:, None]
 
 
 def _fit(log_values: torch.Tensor) -> tuple[float, float, float]:
@@ -411,6 +432,10 @@ def _fit(log_values: torch.Tensor) -> tuple[float, float, float]:
     lags = np.arange(1, log_values.shape[-1] + 1)
     slope, _, low, high = efold_fit(lags, log_values.numpy())
     return slope, low, high
+
+
+# fitted rates (per step) within this of 0 are no trend
+_FLAT_RATE = 1e-12
 
 
 def _fmt_rate(rate: float) -> str:
@@ -470,8 +495,16 @@ def _hint_persist(ctx: _Context, eps: float, within: int | None) -> str:
     return "lower the recurrent gain if the model should forget"
 
 
-def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
-    """Gradients (or memory) die out sooner than wanted."""
+def _hint_short(ctx: _Context, steps: int, eps: float, b: int = 0) -> str:
+    """Gradients (or memory) die out sooner than wanted: the diagnosis's cause and remedy where it names one."""
+    diagnosis = ctx.diagnosis(b)
+    if diagnosis is not None and diagnosis.dominant is not None and diagnosis.rate < 0:
+        if diagnosis.kind == "diagonal":
+            return f"{_hint_diagonal(eps, steps)}; here {diagnosis.hint}"
+        if diagnosis.kind == "lstm" and diagnosis.remedy.endswith("or chrono init"):
+            return diagnosis.hint + (f", b_f = log U(1, T_max − 1) with T_max >= {steps}" if ctx.torch_module else
+                                     f" with T_max >= {steps} (rnnprobe.build('lstm', chrono={steps}))")
+        return diagnosis.hint
     spec, family = ctx.spectrum, ctx.family
     if family == "lecture":
         sg = ctx.sigma_gamma
@@ -496,15 +529,20 @@ def _hint_short(ctx: _Context, steps: int, eps: float) -> str:
     if family == "residual":
         return "keep the residual step I + α·D·W_h near the identity: a smaller alpha or gain lets gradients pass the skip path"
     if family == "diagonal":
-        return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
-                f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
-                f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
+        return _hint_diagonal(eps, steps)
     return "try orthogonal init with gain near 1, or a gated architecture (LSTM with forget_bias >= 1)"
+
+
+def _hint_diagonal(eps: float, steps: int) -> str:
+    return ("the per-unit factors λ_i of the diagonal recurrence (the diagonal of its step Jacobian) set how long "
+            f"it remembers: G(k) ≈ max|λ_i|^k stays >= eps = {_fmt(eps)} up to lag {steps} only if max|λ_i| >= "
+            f"eps^(1/{steps}) = {_fmt(eps ** (1 / steps))}")
 
 
 # =========================================================================== gradient assertions
 def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, rate: float | None = None,
-                            eps: float | None = None, loss: Callable | None = None, h0=None) -> None:
+                            eps: float | None = None, loss: Callable | None = None, batch_loss: Callable | None = None,
+                            loss_over_steps: Callable | None = None, h0=None) -> None:
     """Assert that gradients vanish: small beyond a lag, or decaying at least at a rate.
 
     Passes when, for every sequence,
@@ -531,19 +569,23 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
         Minimum decay rate (natural log per step), > 0; needs T >= 2.
     eps : float, optional
         Level in (0, 1); default :attr:`Defaults.eps` (0.01).
-    loss : callable, optional
-        ``h_T (n,) -> scalar``: measure that loss's relative gradient ĝ(k)
-        instead of G(k).
+    loss, batch_loss, loss_over_steps : callable, optional
+        Your loss (at most one; see :mod:`rnnprobe.losses`): ``loss`` maps one
+        sequence's ``h_T`` ``(n,)`` to a scalar, ``batch_loss`` the batch's ``h_T``
+        ``(B, n)`` to per-sequence losses ``(B,)`` (as in training, with your
+        targets in batch order), ``loss_over_steps`` every step's hidden states
+        to ``(B,)``. The assertion then measures that loss's relative gradient
+        ĝ(k) instead of G(k).
     h0 : torch.Tensor, optional
         Initial state.
 
     Raises
     ------
     AssertionError
-        ``gradients do not vanish within N steps: G(k) = … >= eps = … at lag k = …``
-        (the lag with the largest G among k >= within) or ``gradients decay too
-        slowly: fitted decay rate … < rate = …``, with the G profile, the fitted
-        rate, σ_max(W_h) and a hint.
+        ``gradients do not vanish within N steps (criterion within): G(k) = … >=
+        eps = … at lag k = …`` (the lag with the largest G among k >= within) or
+        ``gradients decay too slowly (criterion rate): fitted decay rate … < rate
+        = …``, with the G profile, the fitted rate, σ_max(W_h) and a hint.
     InvalidArgument
         For arguments out of range (e.g. within > T).
     """
@@ -562,7 +604,7 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
             raise InvalidArgument(f"rate needs a sequence of T >= 2 {ctx.unit} to fit; got T = {T}")
     if within is None and rate is None:
         within = T
-    label, definition, log_q = _measure(traj, loss)
+    label, definition, log_q = _measure(traj, dict(loss=loss, batch_loss=batch_loss, loss_over_steps=loss_over_steps))
     log_eps = math.log(eps)
 
     def problems_of(b):
@@ -573,13 +615,13 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
             if bool(bad.any()):
                 i = _argmax(tail)
                 lag = within + i
-                problems.append((f"gradients do not vanish within {within} {ctx.unit}: {label} = "
+                problems.append((f"gradients do not vanish within {within} {ctx.unit} (criterion within): {label} = "
                                  f"{_fmt_log(tail[i])} >= eps = {_fmt(eps)} at lag k = {lag} "
                                  f"({int(bad.sum())} of {T - within + 1} lags k >= {within} fail)", lag))
         if rate is not None:
             slope, low, high = _fit(log_q[b])
             if -slope < rate:
-                problems.append((f"gradients decay too slowly: fitted decay rate {_fmt_rate(-slope)} per step < "
+                problems.append((f"gradients decay too slowly (criterion rate): fitted decay rate {_fmt_rate(-slope)} per step < "
                                  f"rate = {_fmt(rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI of the "
                                  f"rate [{_fmt_rate(-high)}, {_fmt_rate(-low)}]; {label[0]}({T}) = "
                                  f"{_fmt_log(log_q[b, -1])})", T))
@@ -597,7 +639,9 @@ def assert_gradients_vanish(model, inputs=None, *, within: int | None = None, ra
 
 
 def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | None = None,
-                                    max_rate: float | None = None, loss: Callable | None = None, h0=None) -> None:
+                                    max_rate: float | None = None, loss: Callable | None = None,
+                                    batch_loss: Callable | None = None, loss_over_steps: Callable | None = None,
+                                    h0=None) -> None:
     """Assert that gradients do not explode: bounded at every lag, and not growing too fast.
 
     Passes when, for every sequence, the measure (``G(k)``, or ``ĝ(k)`` with
@@ -607,7 +651,7 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
 
     Parameters
     ----------
-    model, inputs, loss, h0
+    model, inputs, loss, batch_loss, loss_over_steps, h0
         As for :func:`assert_gradients_vanish`.
     max_norm : float, optional
         > 0; default :attr:`Defaults.max_norm` (100).
@@ -617,11 +661,15 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
     Raises
     ------
     AssertionError
-        ``gradients explode: G(k) = … > max_norm = … at lag k = …`` (the lag
-        with the largest G, and the first lag above max_norm) or ``gradients
-        grow too fast: fitted growth rate … per step > max_rate = …``, with
-        the profile, σ_max(W_h) and a hint (e.g. orthogonal init or gradient
-        clipping).
+        The headline names the criterion that fired. ``max_norm``: ``gradients
+        explode (criterion max_norm = …): G(k) = … > max_norm at lag k = …``
+        (the lag with the largest G, and the first lag above max_norm) when the
+        fitted growth rate is positive, ``gradients exceed max_norm without
+        growing (criterion max_norm = …): …`` when it is not (G is large at
+        short lags, not exploding); ``max_rate``: ``gradients grow too fast
+        (criterion max_rate = …): fitted growth rate … per step > max_rate``.
+        With the profile, the fitted rate, σ_max(W_h) and a hint (e.g.
+        orthogonal init or gradient clipping).
 
     Examples
     --------
@@ -637,39 +685,49 @@ def assert_gradients_do_not_explode(model, inputs=None, *, max_norm: float | Non
         max_rate = check_real("max_rate", max_rate, hint="a growth rate per step (natural log), e.g. 0.0")
         if T < 2:
             raise InvalidArgument(f"max_rate needs a sequence of T >= 2 {ctx.unit} to fit; got T = {T}")
-    label, definition, log_q = _measure(traj, loss)
+    label, definition, log_q = _measure(traj, dict(loss=loss, batch_loss=batch_loss, loss_over_steps=loss_over_steps))
     log_max = math.log(max_norm)
 
     def problems_of(b):
         problems = []
         bad = log_q[b] > log_max
+        slope, low, high = _fit(log_q[b]) if T >= 2 else (0.0, -math.inf, math.inf)
         if bool(bad.any()):
             worst = _argmax(log_q[b]) + 1
             first_lag = int(torch.nonzero(bad)[0]) + 1
-            problems.append((f"gradients explode: {label} = {_fmt_log(log_q[b, worst - 1])} > max_norm = "
-                             f"{_fmt(max_norm)} at lag k = {worst} (first above max_norm at lag {first_lag}; "
-                             f"{int(bad.sum())} of {T} lags fail)", worst))
-        if max_rate is not None:
-            slope, low, high = _fit(log_q[b])
-            if slope > max_rate:
-                problems.append((f"gradients grow too fast: fitted growth rate {_fmt_rate(slope)} per step > max_rate = "
-                                 f"{_fmt(max_rate)} (Theil–Sen fit of log {label} on k = 1…{T}; 95% CI "
-                                 f"[{_fmt(low)}, {_fmt(high)}])", T))
+            what = ("gradients explode" if slope > _FLAT_RATE else "gradients exceed max_norm without growing")
+            problems.append((f"{what} (criterion max_norm = {_fmt(max_norm)}): {label} = "
+                             f"{_fmt_log(log_q[b, worst - 1])} > max_norm at lag k = {worst} (first above max_norm at "
+                             f"lag {first_lag}; {int(bad.sum())} of {T} lags fail)", worst))
+        if max_rate is not None and slope > max_rate:
+            problems.append((f"gradients grow too fast (criterion max_rate = {_fmt(max_rate)}): fitted growth rate "
+                             f"{_fmt_rate(slope)} per step > max_rate (Theil–Sen fit of log {label} on k = 1…{T}; "
+                             f"95% CI [{_fmt(low)}, {_fmt(high)}])", T))
         return problems
 
     failure = _first_failure(ctx.B, problems_of)
     if failure is None:
         return
     b, problems, failing = failure
-    slope = _fit(log_q[b])[0]
+    slope = _fit(log_q[b])[0] if T >= 2 else 0.0
+    rate_note = ""
+    if slope <= _FLAT_RATE:
+        rate_note = f" (not positive: {label} is above max_norm without growing with the lag)"
+    elif max_rate is not None and slope <= max_rate:
+        rate_note = f" (within max_rate = {_fmt(max_rate)}: only max_norm failed)"
+    hint = (_hint_explode(ctx, max_norm) if loss_over_steps is None else
+            "a loss with a term at every step adds the gradients of every later step at s_{T−k} (up to Σ_{j<=k} G(j) "
+            "times the largest term), so ĝ(k) can exceed G(k) and 1 where nothing explodes: give max_norm of that order, "
+            "or measure G (no loss) for explosion through the recurrence")
     _raise("\n  ".join(p for p, _ in problems),
            [ctx.where(b, failing), ctx.profile_line(label, definition, log_q[b], [lag for _, lag in problems]),
-            f"fitted growth rate: {_fmt_rate(slope)} per step", ctx.weights_line()],
-           _hint_explode(ctx, max_norm))
+            f"fitted growth rate: {_fmt_rate(slope)} per step{rate_note}", ctx.weights_line()],
+           hint)
 
 
 def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None = None, rtol: float | None = None,
-                       h0=None, seed: int = 0) -> None:
+                       h0=None, seed: int = 0, batch_loss: Callable | None = None,
+                       loss_over_steps: Callable | None = None) -> None:
     """Assert a gradient-norm bound at every lag: rnnprobe's chain of bounds, or your own.
 
     ``bound=None``: the chain of the vanishing/exploding-gradient analysis,
@@ -694,9 +752,12 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
         ``bound(k)`` for a tensor of lags ``k = 1 … T`` (int64), returning T
         values (or a scalar), e.g. ``lambda k: 0.9 ** k``; a number for a
         constant bound; or T values for lags 1 … T in that order.
-    loss : callable, optional
-        ``h_T (n,) -> scalar``; default a fixed random unit readout (``seed``)
-        for the chain.
+    loss, batch_loss : callable, optional
+        Your loss of the last state (see :func:`assert_gradients_vanish`); default a
+        fixed random unit readout (``seed``) for the chain.
+    loss_over_steps : callable, optional
+        Only with ``bound`` given (the chain bounds a loss of s_T): its raw gradient
+        norm g(k) is checked against the bound.
     rtol : float, optional
         Default :attr:`Defaults.rtol`.
     seed : int
@@ -722,8 +783,9 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
     T = ctx.T
     rtol = _default("rtol", rtol)
     slack = math.log1p(rtol)
+    losses = dict(loss=loss, batch_loss=batch_loss, loss_over_steps=loss_over_steps)
     if bound is None:
-        gb = gradient_bounds(traj, loss, log=True, seed=seed)
+        gb = gradient_bounds(traj, **losses, log=True, seed=seed)
         chain = [("g(k) = ‖∂L/∂s_{T−k}‖", gb.gradient), ("‖∂L/∂s_T‖·G(k)", gb.jacobian), ("B_prod(k)", gb.product)]
         if gb.weight is not None:
             chain.append(("B_W(k)", gb.weight))
@@ -749,10 +811,10 @@ def assert_bound_holds(model, inputs=None, bound=None, *, loss: Callable | None 
         return
     lags = torch.arange(1, T + 1)
     values = _bound_values(bound, lags)
-    if loss is None:
+    if loss_form(**losses) is None:
         label, definition, log_q = "G(k)", "‖∂s_T/∂s_{T−k}‖₂", _log_G(traj)
     else:
-        label, definition, log_q = "g(k)", "‖∂L/∂s_{T−k}‖", _by_lag(traj, gradient_norms(traj, loss, log=True))
+        label, definition, log_q = "g(k)", "‖∂L/∂s_{T−k}‖", _by_lag(traj, gradient_norms(traj, **losses, log=True, seed=seed))
     log_bound = torch.log(values)
 
     def violation(b):
@@ -832,14 +894,25 @@ def _memory_check(model, steps, inputs, eps, measure, h0, at_least: bool) -> Non
         raise InvalidArgument(f"measure={measure!r} needs T >= 2 {ctx.unit} to fit; got T = {T}")
     log_G_all = _log_G(traj)
     results = _memory_lengths(traj, eps, log_G_all)
+    # a threshold censored at T <= steps saw G stay above eps up to the first state and no further: it does not
+    # certify `steps` (only "at least T")
+    censored = {b for b, m in enumerate(results)
+                if at_least and measure == "threshold" and m.threshold_censored and T <= steps}
     failing = [b for b, m in enumerate(results)
-               if (_memory_value(m, measure) < steps if at_least else _memory_value(m, measure) > steps)]
+               if b in censored or (_memory_value(m, measure) < steps if at_least else _memory_value(m, measure) > steps)]
     if not failing:
         return
     b = failing[0]
     m = results[b]
     log_G = log_G_all[b]
     value = _memory_value(m, measure)
+    if b in censored:
+        _raise(f"cannot certify a memory of {steps} {ctx.unit}: the measurement is censored at T = {T} (G(k) >= eps = "
+               f"{_fmt(eps)} at every lag k = 1…{T}, the initial state's included; G({T}) = {_fmt_log(log_G[T - 1])}): "
+               f"the memory is at least {T} {ctx.unit}, censored, and T <= steps = {steps}",
+               [ctx.where(b, failing), ctx.profile_line("G(k)", "‖∂s_T/∂s_{T−k}‖₂", log_G, [T]), ctx.weights_line()],
+               f"record inputs longer than {steps} {ctx.unit} (T > steps) so that lag {steps} is measured inside the "
+               "sequence; the default inputs (inputs=None) are 2·steps + 1 long")
     shown = str(int(value)) + ("+ (censored: G >= eps at every lag)" if m.threshold_censored else "") \
         if measure == "threshold" else _fmt(value)
     if at_least:
@@ -859,7 +932,7 @@ def _memory_check(model, steps, inputs, eps, measure, h0, at_least: bool) -> Non
              f"memory length: threshold {m.threshold} (eps = {_fmt(eps)}), e-folding {_fmt(m.efold)}, "
              f"Lyapunov time {_fmt(m.lyapunov_time)} {ctx.unit}",
              ctx.weights_line()]
-    _raise(head, lines, _hint_short(ctx, steps, eps) if at_least else _hint_persist(ctx, eps, None))
+    _raise(head, lines, _hint_short(ctx, steps, eps, b) if at_least else _hint_persist(ctx, eps, None))
 
 
 def assert_memory_at_least(model, steps: int, inputs=None, *, eps: float | None = None, measure: str = "threshold",
@@ -872,7 +945,10 @@ def assert_memory_at_least(model, steps: int, inputs=None, *, eps: float | None 
     * ``'threshold'`` (default): the largest lag k with ``G(k) >= eps`` must be
       ``>= steps``; i.e. some state at least ``steps`` steps back still moves
       the last state by a factor ``eps``. The exact negation of
-      ``assert_gradients_vanish(model, inputs, within=steps, eps=eps)``.
+      ``assert_gradients_vanish(model, inputs, within=steps, eps=eps)``, except
+      that a measurement censored at T = steps (G >= eps up to the initial
+      state, the sequence too short to see it fall) does not certify ``steps``:
+      it fails, saying the memory is at least T, censored.
     * ``'efold'``: the e-folding time −1/slope of the fit of log G(k) on k.
     * ``'lyapunov_time'``: −1/λ₁ (infinite when λ₁ >= 0).
 

@@ -41,12 +41,16 @@ class Trajectory:
         ``(T + 1, B, S)``: ``states[t]`` is s_t; ``states[0]`` the initial state.
     batched : bool
         Whether the user passed a batch dimension; probes drop it when not.
+    batch_first : bool
+        Whether the user's batched inputs were ``(B, T, d)`` (a loss over every step,
+        ``loss_over_steps=``, then receives the hidden states as ``(B, T, n)``).
     """
 
     model: StepModel
     inputs: torch.Tensor
     states: torch.Tensor
     batched: bool
+    batch_first: bool = False
 
     def __post_init__(self):
         if not isinstance(self.model, StepModel):
@@ -265,13 +269,17 @@ def record(model, inputs: torch.Tensor, h0: torch.Tensor | None = None, *,
     state = _initial_state(model, h0, B, batched)
     states = [state]
     with torch.no_grad():
+        scanned = model.scan(seq, state)        # the whole pass at once, where a model can (diagonal recurrences)
+        if scanned is not None:
+            return Trajectory(model, seq, _check_states_finite(model, torch.cat([state[None], scanned])), batched)
         if isinstance(model, CellAdapter):      # a user's cell: say what it was called with if it fails
             state = _check_step(model, _first_cell_step(model, seq[0], state), B, 0)
             states.append(state)
         for t in range(len(states) - 1, seq.shape[0]):
             state = _check_step(model, model.step(seq[t], state, t), B, t)
             states.append(state)
-    return Trajectory(model, seq, _check_states_finite(model, torch.stack(states)), batched)
+    return Trajectory(model, seq, _check_states_finite(model, torch.stack(states)), batched,
+                      batch_first=batched and batch_first)
 
 
 def _first_cell_step(model: CellAdapter, x: torch.Tensor, state: torch.Tensor) -> torch.Tensor:

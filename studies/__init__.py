@@ -33,7 +33,7 @@ that defines:
   :data:`rnnprobe.schema.EXTRA_GRID_COLUMNS`;
 * ``EXTRA_METRICS``, ``EXTRA_SUMMARY`` (optional): ``{name: doc}``, the study's own
   metric names (results.csv) and scalar columns (summary.csv, after the common
-  ones, before ``elapsed_s``), declared in :mod:`rnnprobe.schema` as well
+  ones), declared in :mod:`rnnprobe.schema` as well
   (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
   :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
 * ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
@@ -76,12 +76,12 @@ from types import ModuleType
 
 from rnnprobe._validation import nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import (CORE_AXES, ELAPSED, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, ROW_COLUMNS,
-                             SUMMARY_COLUMNS, SUMMARY_FIELDS)
+from rnnprobe.schema import (CORE_AXES, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, ROW_COLUMNS, SUMMARY_COLUMNS,
+                             SUMMARY_FIELDS)
 
 __all__ = [
-    "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "default_jobs", "DEVICES",
-    "Axis", "Study", "available", "load", "run_point",
+    "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "WriteFailed",
+    "default_jobs", "DEVICES", "MAX_POINTS", "Axis", "Study", "available", "load", "run_point", "elapsed_of",
     "CORE_AXES", "GRID_COLUMNS", "ROW_COLUMNS", "RESULT_COLUMNS", "SUMMARY_COLUMNS", "METRICS",
     "format_value",
 ]
@@ -288,8 +288,12 @@ class Study:
 
     @property
     def summary_scalars(self) -> dict[str, str]:
-        """Scalar columns of its summary.csv: the common ones, its ``EXTRA_SUMMARY``, then ``elapsed_s``."""
-        return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {}), **ELAPSED}
+        """Scalar columns of its summary.csv: the common ones, then its ``EXTRA_SUMMARY``.
+
+        The seconds each point took are not among them (they differ between two
+        runs): they are in meta.json (``timings.points``).
+        """
+        return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {})}
 
     def result_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
@@ -369,10 +373,12 @@ class Study:
 def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu") -> dict:
     """Probe one grid point of a study and return a JSON-ready record.
 
-    The record holds ``point_id``, ``study``, ``point``, ``rows`` (lists
-    ``[metric, lag, layer, index, block, value]``), ``summary`` (scalars, with
-    ``elapsed_s``). This is the function the runner sends to worker processes or
-    Dask workers; it is deterministic given the point, dtype and device.
+    The record holds ``point_id``, ``study``, ``dtype``, ``device``, ``point``,
+    ``rows`` (lists ``[metric, lag, layer, index, block, value]``), ``summary``
+    (the scalars of summary.csv) and ``elapsed_s`` (wall seconds; it goes to
+    meta.json, not to the tables). This is the function the runner sends to
+    worker processes or Dask workers; but for ``elapsed_s`` it is deterministic
+    given the point, dtype and device.
     """
     import time
 
@@ -391,9 +397,14 @@ def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
         clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
     clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
-    clean_summary["elapsed_s"] = elapsed
-    return {"point_id": st.point_id(point), "study": study, "point": dict(point),
-            "rows": clean_rows, "summary": clean_summary}
+    return {"point_id": st.point_id(point), "study": study, "dtype": dtype, "device": device, "point": dict(point),
+            "rows": clean_rows, "summary": clean_summary, "elapsed_s": elapsed}
+
+
+def elapsed_of(record: Mapping) -> float | None:
+    """The seconds a point record took: its ``elapsed_s`` (inside ``summary`` in point files of earlier versions)."""
+    value = record.get("elapsed_s")
+    return record.get("summary", {}).get("elapsed_s") if value is None else value
 
 
 def _plain(value):
@@ -411,5 +422,6 @@ def _plain(value):
     return value
 
 
-from rnnprobe.studies._run import DEVICES, RunInterrupted, StudyResult, default_jobs, run  # noqa: E402
+from rnnprobe.studies._run import (DEVICES, MAX_POINTS, RunInterrupted, StudyResult, WriteFailed,  # noqa: E402
+                                   default_jobs, run)
 from rnnprobe.studies._runner import PointFailed  # noqa: E402

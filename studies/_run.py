@@ -28,8 +28,10 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import io
+import itertools
 import json
 import logging
+import math
 import os
 import platform
 import socket
@@ -39,11 +41,11 @@ from pathlib import Path
 
 from rnnprobe import __version__
 from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, check_output_directory, nearest
-from rnnprobe.errors import InvalidArgument
+from rnnprobe.errors import InvalidArgument, RnnProbeError
 from rnnprobe.schema import META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES
 from rnnprobe.studies import GridError, StudyArgumentError
 
-__all__ = ["run", "StudyResult", "RunInterrupted", "default_jobs", "DEVICES"]
+__all__ = ["run", "StudyResult", "RunInterrupted", "WriteFailed", "default_jobs", "DEVICES", "MAX_POINTS"]
 
 log = logging.getLogger("rnnprobe.studies")
 
@@ -51,6 +53,23 @@ log = logging.getLogger("rnnprobe.studies")
 DEVICES = ("cpu", "cuda")
 #: how long to try connecting to a Dask scheduler given by its address
 SCHEDULER_TIMEOUT = "10s"
+#: the most grid points one run may have (the default grids have 64 to 336)
+MAX_POINTS = 1_000_000
+#: bytes of memory a row of results.csv takes at least while a run builds its tables (measured: about 390,
+#: the records read back and the CSV text, on a vanishing run)
+ROW_BYTES = 300
+
+
+class WriteFailed(RnnProbeError):
+    """``out`` could not be written (a full disk, an I/O error): an environmental failure, not a bad argument.
+
+    ``saved`` of ``total`` points are in ``out`` (a rerun resumes from them); ``path``
+    is the file that could not be written; ``__cause__`` is the ``OSError``.
+    """
+
+    def __init__(self, message: str, *, saved: int, total: int, out: Path, path=None):
+        super().__init__(message)
+        self.saved, self.total, self.out, self.path = saved, total, out, path
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -157,12 +176,77 @@ class StudyResult:
 
 # --------------------------------------------------------------------------- argument checks
 def _as_values(axis: str, values) -> list:
-    """One value or a list of values of a grid axis, as a list."""
+    """One value or a list of values of a grid axis, as a list (of at most :data:`MAX_POINTS` values)."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         return [values]
     if isinstance(values, Mapping):
         raise StudyArgumentError(axis, f"{axis} must be a value or a list of values; got {values!r}")
+    sized = hasattr(values, "__len__")
+    if not sized:                   # an iterator: look at no more than needed
+        values = list(itertools.islice(values, MAX_POINTS + 1))
+    n = len(values)
+    if n > MAX_POINTS:
+        count = f"{n:,} values" if sized else f"more than {MAX_POINTS:,} values"
+        shown = f"; got {values!r}" if isinstance(values, range) else ""
+        raise GridError(axis, f"{axis} lists {count}, more than the {MAX_POINTS:,} grid points a run may have "
+                              f"(its tables alone would take at least {_bytes(n * ROW_BYTES)} of memory){shown}")
     return list(values)
+
+
+def _bytes(n: float) -> str:
+    """A byte count for a message: '1.2 GB'."""
+    for unit, size in (("EB", 1e18), ("PB", 1e15), ("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:.0f} bytes"
+
+
+def _physical_memory() -> float:
+    """Bytes of physical memory of this machine (inf where the platform does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def _check_size(grid: Mapping[str, list]) -> None:
+    """Refuse a grid of more than :data:`MAX_POINTS` combinations, naming its longest axis."""
+    n = math.prod(len(v) for v in grid.values() if v)
+    if n > MAX_POINTS:
+        axis = max(grid, key=lambda a: len(grid[a]))
+        sizes = " × ".join(f"{len(v)} {a}" for a, v in grid.items() if len(v) > 1)
+        raise GridError(axis, f"the grid has {n:,} points ({sizes}), more than the {MAX_POINTS:,} a run may have "
+                              f"(its tables alone would take at least {_bytes(n * ROW_BYTES)} of memory); "
+                              f"use fewer values of {axis}")
+
+
+def point_memory(point: Mapping, dtype: str) -> tuple[float, str]:
+    """A lower bound on the memory one grid point needs, and the axis that makes it large.
+
+    Every study builds a model with an n × n matrix per layer (n = ``hidden``, L =
+    ``depth`` layers) and runs it over T = ``length`` steps, keeping the T + 1
+    states: at least itemsize × (L n² + (T + 1) n) bytes.
+    """
+    itemsize = 4 if dtype == "float32" else 8
+    n, T, L = (int(point.get(k) or 0) for k in ("hidden", "length", "depth"))
+    weights, states = itemsize * n * n * max(L, 1), itemsize * n * (T + 1)
+    axis = ("depth" if L > n else "hidden") if weights >= states else "length"
+    return float(weights + states), axis
+
+
+def _check_memory(points, dtype: str) -> None:
+    """Refuse a grid point that cannot fit in this machine's memory, with the estimate."""
+    if not points:
+        return
+    available = _physical_memory()
+    point = max(points, key=lambda p: point_memory(p, dtype)[0])
+    need, axis = point_memory(point, dtype)
+    if need > available:
+        n, T, L = (int(point.get(k) or 0) for k in ("hidden", "length", "depth"))
+        what = (f"its {n} × {n} weights" + (f" in {L} layers" if L > 1 else "") + f" and {T + 1} states"
+                if T else f"its {n} × {n} weights" + (f" in {L} layers" if L > 1 else ""))
+        raise GridError(axis, f"{axis} = {point.get(axis)!r}: one grid point needs at least {_bytes(need)} of memory "
+                              f"({what}, {dtype}), more than this machine's {_bytes(available)}")
 
 
 def _check_flag(name: str, value) -> bool:
@@ -222,26 +306,62 @@ def _connect(scheduler):
                                               f"{type(exc).__name__}: {exc}") from None
 
 
+def _record_check(study, dtype: str, device: str):
+    """``check(key, record)`` for the point store: what is wrong with a point record read back (None: nothing)."""
+
+    def check(key, record):
+        if not isinstance(record, dict):
+            return f"the record is not an object: {type(record).__name__}"
+        rows, summary = record.get("rows"), record.get("summary")
+        if not isinstance(rows, list):
+            return "it has no list 'rows'"
+        if not isinstance(summary, dict):
+            return "it has no object 'summary'"
+        for i, row in enumerate(rows):
+            if not (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)
+                    and isinstance(row[5], (int, float)) and not isinstance(row[5], bool)):
+                return f"row {i} is not [metric, lag, layer, index, block, value]: {str(row)[:80]}"
+        if record.get("point_id", key) != key:
+            return f"its point_id is {record.get('point_id')!r}"
+        for name, want in (("study", study.name), ("dtype", dtype), ("device", device)):
+            if name in record and record[name] != want:
+                return f"it was computed with {name} {record[name]!r}, this run uses {want!r}"
+        return None
+
+    return check
+
+
 def _previous_run(out: Path, store, identity: dict, force: bool):
-    """The run already in ``out`` (its saved identity) and the points it finished; refuse a different one."""
+    """The run already in ``out``: its identity, the points it finished and its damaged files.
+
+    Reads only. Refuses a directory that is not an rnnprobe run, and a run made
+    with other settings unless ``force``. A damaged identity counts as none (the
+    point records carry their study, dtype and device, which are checked).
+    """
     from rnnprobe.studies import _runner
 
     points_dir = out / POINTS_DIR
+    damaged = []
     try:
-        previous = _runner.read_identity(points_dir) if points_dir.is_dir() else None
-        done = set(store.load())
-    except (ValueError, OSError, _runner.RnnProbeError) as exc:
-        raise StudyArgumentError("out", f"{str(points_dir)!r} is not a readable rnnprobe run ({exc}); "
-                                        "choose another out directory") from None
-    if previous is not None and not isinstance(previous, dict):
-        raise StudyArgumentError("out", f"{str(points_dir)!r} holds an unreadable run identity; "
-                                        "choose another out directory")
-    if previous is not None and previous.get("identity") != identity and not force:
-        diff = _runner.identity_differences(previous.get("identity") or {}, identity)
+        try:
+            previous = _runner.read_identity(points_dir) if points_dir.is_dir() else None
+        except _runner.DamagedFile as exc:
+            previous, damaged = None, [_runner.SetAside(exc.path, exc.reason)]
+        done, damaged_points = store.scan()
+    except OSError as exc:
+        raise StudyArgumentError("out", f"{str(points_dir)!r} is not a readable rnnprobe run "
+                                        f"({exc.strerror or exc}); choose another out directory") from None
+    damaged += damaged_points
+    if damaged_points and not done and not (points_dir / _runner.IDENTITY_FILE).exists():
+        files = "; ".join(f"{d.file.name} {d.reason}" for d in damaged_points[:3])
+        raise StudyArgumentError("out", f"{str(points_dir)!r} is not a readable rnnprobe run (no {_runner.IDENTITY_FILE} "
+                                        f"and no point file of a run: {files}); choose another out directory")
+    if previous is not None and previous["identity"] != identity and not force:
+        diff = _runner.identity_differences(previous["identity"], identity)
         raise StudyArgumentError("out", f"{str(out)!r} holds a run made with different settings (differs in: "
                                         f"{', '.join(diff)}); rerun with the same arguments to resume it, choose "
                                         "another out directory, or pass force=True to discard it")
-    return previous, done
+    return previous, set(done), damaged
 
 
 # --------------------------------------------------------------------------- run
@@ -292,12 +412,25 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     ------
     StudyArgumentError
         An :class:`~rnnprobe.errors.InvalidArgument` naming the bad parameter
-        (``parameter``) and value; raised before anything is written.
+        (``parameter``) and value; raised before anything is written. Also for
+        a grid of more than :data:`MAX_POINTS` points or one whose points cannot
+        fit in memory (with the estimate), an ``out`` that holds another run,
+        or one another run is writing to (``out`` is locked while a run writes).
     PointFailed
-        A grid point raised (``key`` names it); the points finished before are
-        saved in ``out``.
+        A grid point raised (``key`` names it); the points finished before, and
+        those that finish while the run stops, are saved in ``out``.
     RunInterrupted
-        Ctrl-C (a ``KeyboardInterrupt``); the points finished before are saved in ``out``.
+        Ctrl-C (a ``KeyboardInterrupt``); the points finished before, and those
+        that finish while the run stops, are saved in ``out``.
+    WriteFailed
+        ``out`` could not be written (a full disk); ``saved`` of ``total``
+        points are there, and no file is left half-written.
+
+    Notes
+    -----
+    A point file in ``out`` that cannot be read back is named in a warning
+    (logger ``rnnprobe.studies``), moved to ``out/points/_set_aside/`` and
+    computed again; ``meta["set_aside"]`` lists it.
     """
     from rnnprobe import studies
     from rnnprobe.studies import _runner
@@ -324,24 +457,73 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
                                           f"{', '.join(study.axes)}" + (f" (did you mean {hint!r}?)" if hint else ""))
         overrides[axis] = _as_values(axis, values)
     resolved = study.resolve(overrides, quick=quick)
+    _check_size(resolved)
     points = study.points(resolved)
     if not points:
         raise StudyArgumentError(None, f"the grid of study {study.name!r} is empty: {json.dumps(resolved)}")
     device = _check_device(device)
+    if scheduler is None:           # a Dask cluster's workers have memory of their own
+        _check_memory(points, dtype)
     out = None if out is None else _check_out(out)
     identity = {"study": study.name, "grid": resolved, "dtype": dtype, "device": device, "rnnprobe": __version__}
-    store = _runner.MemoryStore() if out is None else _runner.PointStore(out / POINTS_DIR)
-    previous, done_before = (None, set()) if out is None else _previous_run(out, store, identity, force)
+    store = (_runner.MemoryStore() if out is None
+             else _runner.PointStore(out / POINTS_DIR, check=_record_check(study, dtype, device)))
     client, own_client = (None, False) if scheduler is None else _connect(scheduler)
+    lock = None
+    try:
+        if out is not None:
+            # the lock first (it writes nothing; a new directory is made for it), then the run in out is read
+            try:
+                out.mkdir(parents=True, exist_ok=True)
+                lock = _runner.lock_directory(out).__enter__()
+            except _runner.DirectoryBusy:
+                raise StudyArgumentError("out", f"out = {str(out)!r} is in use: another rnnprobe run is writing to it "
+                                                "(it holds the directory's lock); wait for it to finish, or choose "
+                                                "another out directory") from None
+            except OSError as exc:      # _check_out found it writable: the machine failed (a full disk)
+                raise WriteFailed(f"cannot write to out = {str(out)!r}: {exc.strerror or exc}", saved=0,
+                                  total=len(points), out=out, path=exc.filename) from exc
+        return _run_locked(study, points, resolved, overrides, identity, store, out, client, scheduler,
+                           jobs=jobs, quick=quick, force=force, dtype=dtype, device=device, progress=progress)
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+        if own_client:
+            client.close()
+
+
+def _saved(store, ids) -> int:
+    """How many of the points ``ids`` are saved (0 when the store cannot be read)."""
+    try:
+        return len(set(store.scan()[0]) & set(ids))
+    except OSError:
+        return 0
+
+
+def _run_locked(study, points, resolved, overrides, identity, store, out, client, scheduler, *, jobs, quick, force,
+                dtype, device, progress) -> StudyResult:
+    """The part of :func:`run` after every argument is checked, holding the lock on ``out``."""
+    from rnnprobe import studies
+    from rnnprobe.studies import _runner
+
+    previous, done_before, damaged = (None, set(), []) if out is None else _previous_run(out, store, identity, force)
+    by_id = {study.point_id(p): p for p in points}
+
+    def write_failed(exc: OSError, when: str):
+        saved = _saved(store, by_id)
+        return WriteFailed(f"cannot write to out = {str(out)!r} {when}: {exc.strerror or exc}; {saved} of "
+                           f"{len(points)} points are saved there, and a rerun with the same arguments resumes from them",
+                           saved=saved, total=len(points), out=out, path=exc.filename)
 
     # ---- arguments are valid: from here on we write
     n_jobs = jobs or default_jobs()
     started = time.perf_counter()
     created = _now()
+    set_aside = []
     if out is not None:
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            if previous is not None and previous.get("identity") != identity:
+            set_aside = [_runner.SetAside(d.file, d.reason, _runner.set_aside(d.file, d.reason)) for d in damaged]
+            if previous is not None and previous["identity"] != identity:
                 log.warning("force: discarding the run in %s", out)
                 store.clear()
                 for f in TABLE_FILES:
@@ -349,13 +531,10 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
                 previous, done_before = None, set()
             created = previous.get("created", created) if previous else created
             _runner.write_identity(out / POINTS_DIR, {"identity": identity, "created": created})
+            _runner.remove_temporary(out)       # ours: the lock keeps other runs out
         except OSError as exc:
-            if own_client:
-                client.close()
-            raise StudyArgumentError("out", f"cannot write to out = {str(out)!r}: {exc.strerror or exc}") from None
-        _runner.remove_temporary(out)
+            raise write_failed(exc, "while starting the run") from exc
 
-    by_id = {study.point_id(p): p for p in points}
     done_before &= set(by_id)
     order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
     func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device)
@@ -374,13 +553,13 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
         report = _runner.run_points(func, tasks, store, jobs=n_jobs, client=client,
                                     on_done=None if progress is None else on_done)
     except KeyboardInterrupt:
-        raise RunInterrupted(len(set(store.load()) & set(by_id)), len(points), out) from None
+        raise RunInterrupted(_saved(store, by_id), len(points), out) from None
     except _runner.PointFailed as exc:
-        exc.saved, exc.total, exc.out = len(set(store.load()) & set(by_id)), len(points), out
+        exc.saved, exc.total, exc.out = _saved(store, by_id), len(points), out
         raise
-    finally:
-        if own_client:
-            client.close()
+    except OSError as exc:
+        raise write_failed(exc, "while saving a point") from exc
+    set_aside += report.set_aside
 
     records = store.load()
     results_csv, n_rows = _runner.csv_text(study.result_columns(), study.result_rows(points, records))
@@ -399,15 +578,18 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
         "versions": _versions(),
         "host": {"hostname": socket.gethostname(), "platform": platform.platform(), "cpu_count": os.cpu_count()},
         "timings": {"total_s": time.perf_counter() - started,
-                    "points": {pid: records[pid]["summary"]["elapsed_s"] for pid in by_id},
+                    "points": {pid: studies.elapsed_of(records[pid]) for pid in by_id},
                     "computed": len(report.computed), "resumed": len(report.resumed)},
+        "set_aside": [d.as_dict() for d in set_aside],
         "n_points": len(points),
         "n_rows": n_rows,
         "columns": study.column_docs(),
         "schema": "docs/results.md",
     }
     if out is not None:
-        _runner.atomic_write(out / RESULTS_FILE, results_csv)
-        _runner.atomic_write(out / SUMMARY_FILE, summary_csv)
-        _runner.atomic_write(out / META_FILE, json.dumps(meta, indent=1, allow_nan=True))
+        try:       # all three or none
+            _runner.atomic_write_all({out / RESULTS_FILE: results_csv, out / SUMMARY_FILE: summary_csv,
+                                      out / META_FILE: json.dumps(meta, indent=1, allow_nan=True)})
+        except OSError as exc:
+            raise write_failed(exc, "while writing the tables (none was written)") from exc
     return StudyResult(study.name, results_csv, summary_csv, meta, out)

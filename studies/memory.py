@@ -30,7 +30,13 @@ architecture that takes the option of that name, ``rnnprobe.architectures[arch].
 * ``chrono``: T_max of chrono initialisation (Tallec & Ollivier 2018):
   b_f = log U(1, T_max - 1), b_i = -b_f (then ``forget_bias`` is empty);
 * ``update_bias``: the update-gate bias b_z of both GRUs (z weights the old state:
-  larger means longer memory).
+  larger means longer memory), and of ``mingru`` when it is run (``--arch``): there z
+  is the fraction *written* (Feng et al. 2024), so larger means *shorter* memory;
+  ``minlstm`` takes ``forget_bias`` (larger: longer memory).
+
+Any recurrent architecture runs with ``--arch`` (the diagonal recurrences ``lru``,
+``s4d``, ``s6``, ``mingru``, ``minlstm`` and ``unitary`` too; gain and init for the
+diagonal ones: rnnprobe.models._diagonal).
 
 Initialisation: ``orthogonal`` gain x Haar matrices for everything acting on the
 state (``init`` column), Gaussian N(0, 1/d) input weights, zero other biases.

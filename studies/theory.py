@@ -1,4 +1,4 @@
-"""Do rnnprobe's measurements agree with published theory (mean field, Pascanu bound, dynamical isometry, memory capacity, residual path ensembles, gate timescales)?
+"""Do rnnprobe's measurements agree with published theory (mean field, Pascanu bound, dynamical isometry, memory capacity, residual path ensembles, gate timescales, diagonal recurrences, the curse of memory)?
 
 Every grid point is one *check* of one prediction of :mod:`rnnprobe.theory`
 against rnnprobe's own measurement, for one seed:
@@ -8,7 +8,8 @@ against rnnprobe's own measurement, for one seed:
     ``pascanu`` (Pascanu, Mikolov & Bengio 2013), ``isometry`` (Pennington,
     Schoenholz & Ganguli 2017), ``capacity`` (Jaeger 2001), ``paths`` (Veit,
     Wilber & Belongie 2016), ``gates`` (Gers et al. 2000; Tallec & Ollivier 2018;
-    Cho et al. 2014);
+    Cho et al. 2014), ``diagonal`` (Orvieto et al. 2023; Feng et al. 2024; Gu & Dao
+    2023), ``memory_curse`` (Zucchet & Orvieto 2024);
 ``setting``
     the parameters (architecture, width, depth, σ_w = ``gain``, σ_b =
     ``bias_std``, φ = ``nonlinearity``, …; written in the grid columns);
@@ -52,7 +53,26 @@ independent networks, or input sequences, drawn from the seed):
   against −1/log σ(b); ``forgetting_time``: Σ_k G(k)/G(1) against
   1/(1 − σ(b_f)) (the lecture's form); ``forgetting_time_quantile``: the deciles
   of the per-unit forgetting times 1/(1 − f_i) of a chrono-initialised LSTM
-  against U(2, T_max).
+  against U(2, T_max);
+* ``diagonal``/``G``, ``efold``: G(k) of an ``lru`` and an ``s4d`` (the O(T·n)
+  path) against max_j|λ_j|^k, and the fitted e-folding time against −1/log max|λ|;
+  ``timescale_order``: the deciles (order statistics k = n/10 … 9n/10) of the
+  per-unit timescales −k/log σ_j(k) of a 1000-unit LRU, measured from its
+  per-block Jacobian singular values (``rnnprobe.block_singular_values``), against
+  the mean order statistics of the ring's law (``ring_timescale_quantile``,
+  ``order_statistic_mean``); ``decay_rate``: per unit, −(1/T) log of the unit's
+  Jacobian product over T steps of N(0, 1) inputs (minGRU ∏(1 − z_t), minLSTM
+  ∏ f'_t, S6 ∏ exp(Δ_t A)) against the rate from the gate (Δ) pre-activation's
+  Gaussian law (``mingru_decay_rate``, ``minlstm_decay_rate``,
+  ``selective_decay_rate``); ``factor_order``: the deciles of S6's per-step
+  factor exp(Δ_t A) of its slowest unit over T inputs against the mean order
+  statistics of its law (``selective_factor_quantile``): selectivity;
+* ``memory_curse``/``state_variance``, ``sensitivity``: over B white-noise
+  sequences, the mean of h_T² and of (∂h_T/∂θ)² (``rnnprobe.parameter_sensitivity``)
+  of ``h_t = λh_{t−1} + γx_t`` — a one-unit ``vanilla-linear`` (θ = λ = W_h) and a
+  one-unit real ``lru`` without and with its γ = √(1 − λ²) normalisation (θ = ν,
+  λ = exp(−e^ν)) — against ``state_variance`` and ``lambda_sensitivity`` at that
+  horizon.
 
 Rows (results.csv), per ``lag``/``layer``/``index`` of the quantity (or one row
 for a scalar): ``predicted`` (the theory at this finite size: finite-width and
@@ -80,7 +100,7 @@ Examples
 >>> study = studies.load("theory")
 >>> points = study.points(study.resolve(quick=True))
 >>> sorted({p["prediction"] for p in points})
-['capacity', 'gates', 'isometry', 'meanfield', 'pascanu', 'paths']
+['capacity', 'diagonal', 'gates', 'isometry', 'meanfield', 'memory_curse', 'pascanu', 'paths']
 >>> point = next(p for p in points if p["setting"] == "lstm-bf2" and p["quantity"] == "efold")
 >>> rows, summary = study.module.probe(point)
 >>> summary["relation"], summary["dof"]
@@ -100,7 +120,7 @@ from rnnprobe.studies import Axis
 # torch, numpy and the probes are imported inside the functions: loading a study to read its grid stays light
 
 ARCHS = ("mlp", "resmlp", "vanilla-tanh", "vanilla-relu", "vanilla-sigmoid", "vanilla-linear", "dense", "lstm",
-         "gru", "gru-torch")
+         "gru", "gru-torch", "lru", "s4d", "s6", "mingru", "minlstm")
 
 #: σ_w on tanh's order-to-chaos line at σ_b = 0.3 (rnnprobe.theory.critical_sigma_w(0.3), to 1e-12; written
 #: out so that point ids do not depend on the root finder's last digits)
@@ -108,7 +128,7 @@ TANH_CRITICAL_SIGMA_W = 1.395583975155
 #: the same for ReLU at σ_b = 0: √2
 RELU_CRITICAL_SIGMA_W = 1.4142135623730951
 
-PREDICTIONS = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates")
+PREDICTIONS = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates", "diagonal", "memory_curse")
 
 REFERENCES = {
     "meanfield": "Poole et al. (2016); Schoenholz et al. (2017); finite width: docs/theory.md §1",
@@ -117,6 +137,8 @@ REFERENCES = {
     "capacity": "Jaeger (2001); closed form from the Lyapunov equation: docs/theory.md §4",
     "paths": "Veit, Wilber & Belongie (2016); e_m(g) weights: docs/theory.md §5",
     "gates": "Gers, Schmidhuber & Cummins (2000); Tallec & Ollivier (2018); Cho et al. (2014): docs/theory.md §6",
+    "diagonal": "Orvieto et al. (2023); Feng et al. (2024); Gu & Dao (2023): docs/theory.md §7",
+    "memory_curse": "Zucchet & Orvieto (2024): docs/theory.md §8",
 }
 
 
@@ -206,6 +228,26 @@ _SETTINGS = [
             ("forgetting_time_quantile",), 4, quick=True),
     Setting("gates", "chrono-60-n20", dict(arch="lstm", hidden=20, length=200, gain=0.0, init="orthogonal", chrono=60),
             ("efold",)),
+    # (g) diagonal recurrences: exact products, the LRU ring's timescales, input-gated and selective forgetting
+    Setting("diagonal", "lru-0.6-0.97", dict(arch="lru", hidden=16, length=300, gain=1.0, init="gaussian"),
+            ("G", "efold"), quick=True, options={"r_min": 0.6, "r_max": 0.97}),
+    Setting("diagonal", "s4d-n16", dict(arch="s4d", hidden=16, length=300, gain=1.0, init="gaussian"),
+            ("G", "efold"), options={"dt_max": 0.3}),
+    Setting("diagonal", "lru-ring-0.5-0.99", dict(arch="lru", hidden=1000, length=40, gain=1.0, init="gaussian"),
+            ("timescale_order",), 8, quick=True, options={"r_min": 0.5, "r_max": 0.99}),
+    Setting("diagonal", "mingru-bz-1", dict(arch="mingru", hidden=8, length=4000, gain=1.0, init="gaussian",
+                                            bias_std=0.5, update_bias=-1.0), ("decay_rate",), 8, quick=True),
+    Setting("diagonal", "minlstm-bf1", dict(arch="minlstm", hidden=8, length=4000, gain=1.0, init="gaussian",
+                                            bias_std=0.5, forget_bias=1.0), ("decay_rate",), 8),
+    Setting("diagonal", "s6-selective", dict(arch="s6", hidden=6, length=3000, gain=0.9, init="gaussian",
+                                             bias_std=0.3), ("decay_rate", "factor_order"), 8,
+            options={"state_dim": 3, "input_size": 2, "dt_max": 0.5}),
+    # (h) the curse of memory: h = λh + γx, one unit, 8 replicates of B = 1000 white-noise sequences
+    *[Setting("memory_curse", f"{label}-{lam:g}", dict(arch=arch, hidden=1, length=200, gain=lam, init="gaussian"),
+              ("state_variance", "sensitivity"), 8, quick=(label == "lru" and lam == 0.9),
+              options={"normalize": normalize}) for label, arch, normalize in
+      (("linear", "vanilla-linear", False), ("lru-plain", "lru", False), ("lru", "lru", True))
+      for lam in (0.5, 0.9, 0.98)],
 ]
 
 SETTINGS = {(s.prediction, s.name): s for s in _SETTINGS}
@@ -266,6 +308,8 @@ def cost(point) -> float:
     s = SETTINGS[(point["prediction"], point["setting"])]
     if s.prediction == "capacity":
         return 40.0 * s.replicates
+    if s.prediction == "memory_curse":
+        return 20.0 * s.replicates
     n, depth = point["hidden"] or 1, point["depth"] or point["length"] or 1
     return s.replicates * n * n * depth / 1e4 + 1.0
 
@@ -756,6 +800,159 @@ def _gates(point, R, quantity):
                   limit=[gates.forgetting_time(bias)])
 
 
+# ------------------------------------------------------------------------------------------- (g) diagonal
+DECILES = tuple(range(1, 10))
+
+
+def _diagonal_model(point, r):
+    import rnnprobe
+
+    s = SETTINGS[(point["prediction"], point["setting"])]
+    options = {k: v for k, v in s.options.items() if k != "input_size"}
+    for key in ("forget_bias", "update_bias"):
+        if point.get(key) is not None:
+            options[key] = point[key]
+    return rnnprobe.build(point["arch"], point["hidden"], s.options.get("input_size", 1), gain=point["gain"],
+                          init=point["init"], bias_std=point["bias_std"] or 0.0, seed=_seed(point, r), **options)
+
+
+def _diagonal(point, R, quantity):
+    import numpy as np
+    import torch
+
+    import rnnprobe
+    from rnnprobe.theory import diagonal as th
+
+    arch, n, T = point["arch"], point["hidden"], point["length"]
+    if quantity in ("G", "efold"):
+        model = _diagonal_model(point, 0)
+        x = torch.from_numpy(_generator(point, 0, 7).standard_normal((T, model.input_size)))
+        traj = rnnprobe.record(model, x)
+        lam = (model.eigenvalues() if arch == "lru" else torch.diagonal(model.recurrent_weights()["A_bar"])).numpy()
+        if quantity == "efold":
+            pred = th.diagonal_efold_time(lam)
+            basis = ("exact: G(k) = ρ^k, so the Theil–Sen fit of log G recovers −1/log ρ (ρ = max_j |λ_j|, from the "
+                     "model's own factors); allowance 1e-9 relative for rounding.")
+            return _Check(None, [0], [[pred]], [[rnnprobe.memory_length(traj).efold]], 1e-9 * pred, basis, exact=True)
+        order = np.argsort(traj.lags.numpy())
+        lags = traj.lags.numpy()[order]
+        G = rnnprobe.jacobian_norms(traj).numpy()[order]
+        pred = th.diagonal_jacobian_norms(lam, lags)
+        basis = ("exact identity: the step Jacobian is diag(λ) (2×2 rotation–scaling blocks for the LRU) at every "
+                 "step, so G(k) = max_j |λ_j|^k; measured by the O(T·n) block path; allowance 1e-10 relative for "
+                 "float64 rounding (a sum of k logs: ~1e-13).")
+        return _Check("lag", lags.tolist(), pred[None, :], G[None, :], 1e-10 * pred, basis, exact=True)
+    if quantity == "timescale_order":
+        s = SETTINGS[(point["prediction"], point["setting"])]
+        r_min, r_max = s.options["r_min"], s.options["r_max"]
+        ks = [round(d * n / 10) for d in DECILES]
+        pred = np.array([th.order_statistic_mean(lambda u: th.ring_timescale_quantile(u, r_min, r_max), k, n)
+                         for k in ks])
+        meas = []
+        for r in range(R):
+            model = _diagonal_model(point, r)
+            traj = rnnprobe.record(model, torch.zeros(T, 1, dtype=torch.float64))
+            log_sigma = rnnprobe.block_singular_values(traj, log=True)[0, :, 0].numpy()     # lag T, per unit
+            tau = np.sort(-T / log_sigma)
+            meas.append(tau[np.array(ks) - 1])
+        basis = (f"the ring draws |λ_j|² ~ U(r_min², r_max²) i.i.d., so the k-th smallest of the n = {n} measured "
+                 "timescales −1/log|λ_j| has mean E Q(U_(k)), U_(k) ~ Beta(k, n + 1 − k) (quadrature, 768 nodes; "
+                 f"Q the ring's timescale quantile); tolerance = c·s.e. over {R} networks.")
+        return _Check("index", list(DECILES), pred[None, :], np.array(meas), 0.0, basis)
+    preds, meas = [], []
+    for r in range(R):
+        model = _diagonal_model(point, r)
+        x = torch.from_numpy(_generator(point, r, 8).standard_normal((T, model.input_size)))
+        traj = rnnprobe.record(model, x)
+        W = model.weight.detach().numpy() if arch in ("mingru", "minlstm") else None
+        b = model.bias.detach().numpy() if arch in ("mingru", "minlstm") else None
+        if arch == "s6":
+            with torch.no_grad():
+                W_in, b_in, W_d, b_d = (p.numpy() for p in (model.W_in, model.b_in, model.W_delta, model.b_delta))
+                A = model.A().numpy()
+            mean = W_d @ b_in + b_d                              # p = W_Δ(W_in x + b_in) + b_Δ, x ~ N(0, I)
+            std = np.sqrt(np.diag(W_d @ W_in @ W_in.T @ W_d.T))
+        if quantity == "factor_order":
+            with torch.no_grad():
+                a = model.jacobian_blocks(traj.inputs, traj.states)[:, 0, 0, 0, 0].numpy()      # unit (c, k) = (0, 0)
+            ks = [round(d * T / 10) for d in DECILES]
+            meas.append(np.sort(a)[np.array(ks) - 1])
+            preds.append([th.order_statistic_mean(
+                lambda u: th.selective_factor_quantile(u, A[0, 0], mean[0], std[0], gain=point["gain"]), k, T)
+                for k in ks])
+            continue
+        meas.append(-rnnprobe.block_singular_values(traj, log=True)[0, :, 0].numpy() / T)
+        if arch == "mingru":
+            preds.append([th.mingru_decay_rate(b[j], np.linalg.norm(W[j]), gain=point["gain"]) for j in range(n)])
+        elif arch == "minlstm":
+            nf, ni = np.linalg.norm(W[:n], axis=1), np.linalg.norm(W[n : 2 * n], axis=1)
+            corr = np.einsum("ij,ij->i", W[:n], W[n : 2 * n]) / (nf * ni)
+            preds.append([th.minlstm_decay_rate(b[j], b[n + j], nf[j], ni[j], corr[j], gain=point["gain"])
+                          for j in range(n)])
+        else:
+            N = model.state_dim
+            preds.append([th.selective_decay_rate(A[j // N, j % N], mean[j // N], std[j // N], gain=point["gain"])
+                          for j in range(n)])
+    preds, meas = np.array(preds), np.array(meas)
+    if quantity == "factor_order":
+        basis = (f"selectivity: with i.i.d. N(0, I) inputs the factors exp(Δ_t A) of one unit are i.i.d. with the law "
+                 f"of g·exp(A softplus(p)), p Gaussian (selective_factor_quantile); the k-th smallest of T = {T} has "
+                 f"mean E Q(U_(k)) (quadrature); tolerance = c·s.e. over {R} networks and input sequences.")
+        return _Check("index", list(DECILES), preds, meas, 0.0, basis)
+    what = {"mingru": "log(1 − z_t) = −softplus(a_t)", "minlstm": "log f'_t = −log(1 + σ(a_i)/σ(a_f))",
+            "s6": "log exp(Δ_t A) = A softplus(p_t)"}[arch]
+    basis = (f"law of large numbers, per unit: the unit's Jacobian product over T = {T} steps is the product of "
+             f"its factors, and {what} with i.i.d. Gaussian pre-activations, so −(1/T)·log of it has mean the rate "
+             f"exactly (quadrature to ~1e-12); tolerance = c·s.e. over {R} networks and input sequences.")
+    return _Check("index", list(range(n)), preds, meas, 0.0, basis)
+
+
+# ------------------------------------------------------------------------------------------- (h) memory curse
+CURSE_SEQUENCES = 1000
+
+
+def _memory_curse(point, R, quantity):
+    import numpy as np
+    import torch
+
+    import rnnprobe
+    from rnnprobe.theory import memory_curse as mc
+
+    s = SETTINGS[(point["prediction"], point["setting"])]
+    lam, T, arch, normalize = point["gain"], point["length"], point["arch"], s.options["normalize"]
+    norm = "lru" if normalize else "none"
+    param = "W_h" if arch == "vanilla-linear" else "nu_log"
+    meas = []
+    for r in range(R):
+        model = rnnprobe.build(arch, 1, seed=_seed(point, r), **({} if arch == "vanilla-linear" else
+                                                                  {"max_phase": 0.0, "normalize": normalize}))
+        with torch.no_grad():                       # h_t = λ h_{t−1} + γ x_t exactly, one real unit
+            if arch == "vanilla-linear":
+                model.W_h.fill_(lam)
+                model.W_x.fill_(1.0)
+            else:
+                model.nu_log.fill_(math.log(-math.log(lam)))
+                model.B_re.fill_(1.0)
+                model.gamma.fill_(math.sqrt(1 - lam**2) if normalize else 1.0)
+        x = torch.from_numpy(_generator(point, r, 9).standard_normal((T, CURSE_SEQUENCES, 1)))
+        if quantity == "state_variance":
+            h = rnnprobe.record(model, x).hidden_states()[-1, :, 0]
+            meas.append(float((h**2).mean()))
+        else:
+            meas.append(float(rnnprobe.parameter_sensitivity(model, x, param).pow(2).mean()))
+    if quantity == "state_variance":
+        pred = mc.state_variance(lam, normalization=norm, horizon=T)
+        limit = mc.state_variance(lam, normalization=norm)
+    else:
+        parametrization = "lambda" if arch == "vanilla-linear" else "exp"
+        pred = mc.lambda_sensitivity(lam, normalization=norm, parametrization=parametrization, horizon=T)
+        limit = mc.lambda_sensitivity(lam, normalization=norm, parametrization=parametrization)
+    basis = (f"exact in expectation: h_T (and ∂h_T/∂θ) is a linear form of the white inputs, whose mean square is the "
+             f"finite sum at T = {T} (the stationary value is the limit); tolerance = c·s.e. over {R} replicates of "
+             f"{CURSE_SEQUENCES} sequences.")
+    return _Check(None, [0], [[pred]], np.array(meas)[:, None], 0.0, basis, limit=[limit])
+
+
 # ------------------------------------------------------------------------------------------- probe
 def probe(point, *, dtype="float64", device="cpu"):
     """Check one prediction at one seed: rows per index and the point's verdict.
@@ -783,6 +980,10 @@ def probe(point, *, dtype="float64", device="cpu"):
         check = _capacity(point, R, q)
     elif s.prediction == "paths":
         check = _paths_share(point, R) if q == "path_share" else _paths_norm2(point, R)
-    else:
+    elif s.prediction == "gates":
         check = _gates(point, R, q)
+    elif s.prediction == "diagonal":
+        check = _diagonal(point, R, q)
+    else:
+        check = _memory_curse(point, R, q)
     return _finish(check, s.prediction)

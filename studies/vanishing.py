@@ -23,6 +23,14 @@ each (K = 3). The LSTM keeps rnnprobe's default forget bias 1.0; the GRUs have
 update bias 0. Input weights are Gaussian N(0, 1/d), biases zero. The state s is
 h, except [h; c] for the LSTM and the window of the last K states for ``dense``.
 
+The two diagonal recurrences of the default grid have no matrix acting on the
+state: ``gain`` multiplies their per-unit factors (rnnprobe.models._diagonal). The
+LRU keeps its published ring, eigenvalue moduli uniform in area on
+[0.9, 0.999] times the gain, phases in [0, 2π), γ normalisation, state
+[Re x; Im x] (2n = 64 entries); minGRU's gates read the input only, kept fraction
+1 − z = σ(−W_z x) per step (update bias 0), times the gain. Their step Jacobians
+are diagonal (2×2 blocks for the LRU), so G(k) comes from the O(T·n) path.
+
 Gains above 1 are where exploding gradients show: G(k) grows with k for the
 vanilla RNNs until saturation (tanh) or without bound (ReLU).
 
@@ -30,8 +38,8 @@ Examples
 --------
 >>> from rnnprobe import studies
 >>> study = studies.load("vanishing")
->>> len(study.points(study.resolve()))       # 7 architectures x 5 lengths x 3 gains x 2 seeds
-210
+>>> len(study.points(study.resolve()))       # 9 architectures x 5 lengths x 3 gains x 2 seeds
+270
 >>> point = dict(arch="vanilla-tanh", hidden=4, length=20, depth=None, gain=0.5, seed=0, init="orthogonal")
 >>> rows, summary = study.module.probe(point)
 >>> summary["pascanu"], summary["bound_holds"], summary["sigma_max"]
@@ -68,7 +76,7 @@ EXTRA_AXES = {
 }
 
 GRID = {
-    "arch": ["vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense"],
+    "arch": ["vanilla-tanh", "vanilla-relu", "gru", "gru-torch", "lstm", "residual", "dense", "lru", "mingru"],
     "hidden": [32],
     "length": [10, 50, 100, 200, 400],
     "gain": [0.5, 1.0, 1.5],

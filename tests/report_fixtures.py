@@ -184,7 +184,7 @@ def _make_study(study: str, directory: Path, *, quick: bool, grid: dict) -> Path
     directory.mkdir(parents=True, exist_ok=True)
     extras = ["forget_bias", "update_bias"] if study == "memory" else []
     start = time.perf_counter()
-    all_rows, summaries = [], []
+    all_rows, summaries, seconds = [], [], {}
     for point in _points(study, grid):
         t0 = time.perf_counter()
         pid = _point_id(point)
@@ -195,7 +195,8 @@ def _make_study(study: str, directory: Path, *, quick: bool, grid: dict) -> Path
         for r in rows:
             r["point_id"] = pid
         all_rows += rows
-        summaries.append(dict(point, point_id=pid, **summary, elapsed_s=time.perf_counter() - t0))
+        summaries.append(dict(point, point_id=pid, **summary))
+        seconds[pid] = time.perf_counter() - t0
     grid_cols = BASE_GRID + extras
     results = pd.DataFrame(all_rows)
     for col in ["lag", "layer", "index"]:
@@ -218,7 +219,7 @@ def _make_study(study: str, directory: Path, *, quick: bool, grid: dict) -> Path
         "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
                      "pandas": pd.__version__, "rnnprobe": rnnprobe.__version__},
         "host": {"hostname": "fixture", "platform": platform.platform(), "cpu_count": 2},
-        "timings": {"total_s": time.perf_counter() - start, "points": len(summaries)},
+        "timings": {"total_s": time.perf_counter() - start, "points": seconds},
         "n_points": len(summaries),
         "columns": {"value": "natural units", "lag": "k = T - t"},
     }

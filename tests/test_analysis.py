@@ -227,6 +227,25 @@ def test_memory_grid_rows_are_variants_and_duplicates_are_refused():
         analysis.memory_grid(twice)
 
 
+def test_spectral_memory_compares_fixed_factor_recurrences_with_minus_one_over_log_rho():
+    from rnnprobe.reports import captions
+
+    s = pd.DataFrame({"arch": ["lru", "lru", "s4d", "s6", "gru"], "gain": [1.0, 1.5, 1.0, 1.0, 1.0], "seed": 0,
+                      "length": 100, "spectral_radius": [0.95, 1.2, 0.8, 0.9, 0.9],
+                      "memory_efold": [-1 / math.log(0.95) * (1 + 1e-6), math.inf, 4.0, 5.0, 3.0]})
+    t = analysis.spectral_memory(s)
+    # s6 (input-dependent factors) and gru (dense) are left out
+    assert t["arch"].tolist() == ["lru", "lru", "s4d"]
+    assert t["predicted_efold"].tolist()[:2] == [pytest.approx(-1 / math.log(0.95)), math.inf]
+    assert t["rel_error"].tolist() == [pytest.approx(1e-6), 0.0, pytest.approx(abs(4.0 * math.log(0.8) + 1))]
+    assert analysis.spectral_memory(s[s["arch"] == "gru"]).empty
+    with pytest.raises(InvalidArgument, match="spectral_radius"):
+        analysis.spectral_memory(s.drop(columns="spectral_radius"))
+    grid = analysis.memory_grid(analysis.memory_table(s[s["gain"] == 1.0]))
+    text = captions.heatmap_caption(grid, analysis.memory_table(s), t)
+    assert "−1/log ρ" in text and "0.107 for s4d (1 grid point, 1 with ρ < 1)" in text and "lru (2 grid points" in text
+
+
 # ---------------------------------------------------------------- bounds
 
 

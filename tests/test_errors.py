@@ -68,6 +68,27 @@ def test_unknown_architecture_without_a_close_name():
     ("mlp", dict(input_size=4), r"input_size is not used by feed-forward stack 'mlp'.*got 4"),
     ("vanilla-tanh", dict(alpha=0.5), r"option 'alpha' is not accepted by architecture 'vanilla-tanh'; allowed: .*gain"),
     ("lstm", dict(forgetbias=1.0), r"option 'forgetbias'.*did you mean 'forget_bias'"),
+    # the diagonal recurrences: rings, step ranges, state sizes that do not fit
+    ("lru", dict(r_min=0.95, r_max=0.9), r"r_min must be <= r_max .*got r_min=0.95 > r_max=0.9"),
+    ("lru", dict(r_min=0.0), r"r_min must lie in \(0, 1\]; got 0.0 \(the smallest eigenvalue modulus"),
+    ("lru", dict(r_min=-0.5, r_max=0.5), r"r_min must lie in \(0, 1\]; got -0.5"),
+    ("lru", dict(r_max=1.2), r"r_max must lie in \(0, 1\]; got 1.2 \(the largest eigenvalue modulus"),
+    ("lru", dict(r_max=math.nan), r"r_max must be a finite real number; got nan"),
+    ("lru", dict(max_phase=-1.0), r"max_phase must lie in \[0, 6.28319\]; got -1.0"),
+    ("lru", dict(normalize="yes"), r"normalize must be True or False; got 'yes'"),
+    ("s6", dict(dt_min=0.0), r"dt_min must lie in \(0, inf\); got 0.0 \(the smallest step"),
+    ("s4d", dict(dt_min=-1e-3), r"dt_min must lie in \(0, inf\); got -0.001"),
+    ("s4d", dict(dt_max=0.0, dt_min=1e-3), r"dt_max must lie in \(0, inf\); got 0.0"),
+    ("s6", dict(dt_min=0.1, dt_max=0.01), r"dt_min must be <= dt_max .*got dt_min=0.1 > dt_max=0.01"),
+    ("s6", dict(hidden_size=12, state_dim=5), r"state_dim must divide hidden_size = 12 .*got state_dim=5"),
+    ("s4d", dict(hidden_size=4, state_dim=8), r"state_dim must be <= 4; got 8"),
+    ("s4d", dict(state_dim=0), r"state_dim must be >= 1; got 0"),
+    ("s6", dict(discretization="euler"), r"discretization must be one of 'mamba', 'zoh'; got 'euler'"),
+    ("mingru", dict(update_bias=math.nan), r"update_bias must be a finite real number; got nan"),
+    ("minlstm", dict(input_gain=-1.0), r"input_gain must lie in \[0, inf\); got -1.0"),
+    ("unitary", dict(nonlinearity="modrelu2"), r"nonlinearity must be one of 'modrelu', .*got 'modrelu2' "
+                                               r"\(did you mean 'modrelu'\?\)"),
+    ("unitary", dict(modrelu_bias=math.inf), r"modrelu_bias must be a finite real number; got inf"),
 ])
 def test_build_rejects_bad_options(name, kwargs, pattern):
     with pytest.raises(InvalidArgument, match=pattern):

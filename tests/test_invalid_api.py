@@ -19,10 +19,15 @@ from rnnprobe import testing as rt
 from rnnprobe import theory
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.models.base import RecurrentModel
+from rnnprobe.diagnosis import diagnose_trajectory
 from rnnprobe.trajectory import Trajectory
 
 F64 = torch.float64
 X = torch.randn(5, 2, 1, dtype=F64, generator=torch.Generator().manual_seed(0))
+
+
+def _sum_loss(h):
+    return h.sum()
 
 
 def _model(seed=0):
@@ -195,6 +200,18 @@ ROWS = [
     ("capacity input_scale", lambda: rnnprobe.memory_capacity(_model(), input_scale=0.0), InvalidArgument, "input_scale must lie in (0, inf); got 0.0"),
     ("gradient loss not callable", lambda: rnnprobe.gradient_norms(_traj(), loss=3), InvalidArgument, "loss must be a callable h_T -> scalar or None; got int"),
     ("gradient loss vector", lambda: rnnprobe.gradient_norms(_traj(), loss=_scalar_loss_vector), InvalidArgument, "loss must return a scalar tensor"),
+    ("gradient two losses", lambda: rnnprobe.gradient_norms(_traj(), loss=_sum_loss, batch_loss=_sum_loss), InvalidArgument, "give at most one of loss, batch_loss and loss_over_steps; got loss and batch_loss"),
+    ("gradient batch_loss not callable", lambda: rnnprobe.gradient_norms(_traj(), batch_loss="mse"), InvalidArgument, "batch_loss must be a callable h_T (B, n) -> (B,) or None; got str"),
+    ("gradient batch_loss scalar", lambda: rnnprobe.gradient_norms(_traj(), batch_loss=_sum_loss), InvalidArgument, "batch_loss must return one loss per sequence, shape (2,), for h_T of shape (2, 3); got Tensor of shape () (compute the loss with reduction='none'"),
+    ("gradient loss_over_steps shape", lambda: rnnprobe.gradient_norms(_traj(), loss_over_steps=lambda out: out.sum(-1)), InvalidArgument, "loss_over_steps must return one loss per sequence, shape (2,), for h_1…h_T of shape (5, 2, 3); got Tensor of shape (5, 2)"),
+    ("gradient loss_over_steps NaN", lambda: rnnprobe.gradient_norms(_traj(), loss_over_steps=lambda out: float("nan") * out.sum((0, 2))), InvalidArgument, "loss_over_steps must have a finite gradient at h_1…h_T; got NaN/Inf"),
+    ("bounds loss_over_steps", lambda: rnnprobe.gradient_bounds(_traj(), loss_over_steps=lambda out: out.sum((0, 2))), InvalidArgument, "loss_over_steps is not accepted here: this measure needs a loss of the last state s_T"),
+    ("assert with two losses", lambda: rt.assert_gradients_vanish(_model(), X, loss=_sum_loss, loss_over_steps=_sum_loss), InvalidArgument, "give at most one of loss, batch_loss and loss_over_steps; got loss and loss_over_steps"),
+    ("diagnose without inputs", lambda: rnnprobe.diagnose(_model()), InvalidArgument, "inputs must be a tensor (your inputs, as record takes them) for a model; got None"),
+    ("diagnose trajectory and inputs", lambda: rnnprobe.diagnose(_traj(), X), InvalidArgument, "inputs, h0 and batch_first must be None when a Trajectory is passed"),
+    ("diagnose eps", lambda: rnnprobe.diagnose(_model(), X, eps=1.0), InvalidArgument, "eps must lie in (0, 1); got 1.0"),
+    ("diagnose sequence", lambda: diagnose_trajectory(_traj(), sequence=2), InvalidArgument, "sequence must be None or an index in [0, 1]; got 2"),
+    ("diagnose batch_loss not callable", lambda: rnnprobe.diagnose(_traj(), batch_loss=3), InvalidArgument, "batch_loss must be a callable h_T (B, n) -> (B,) or None; got int"),
     ("path_lengths not residual", lambda: rnnprobe.path_lengths(_traj()), InvalidArgument, "traj must come from a residual model"),
     ("probe of a tensor", lambda: rnnprobe.gradient_bounds(torch.zeros(3)), InvalidArgument, "traj must be a Trajectory from rnnprobe.record(model, inputs); got Tensor"),
     ("weight_spectrum of a Linear", lambda: rnnprobe.weight_spectrum(nn.Linear(2, 2)), InvalidArgument, "model must be an rnnprobe StepModel (see rnnprobe.build)"),

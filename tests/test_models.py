@@ -232,7 +232,7 @@ def test_derivative_diagonals_are_the_lecture_D_s():
     torch.testing.assert_close(model.derivative_diagonals(x, h), d_ref, rtol=1e-14, atol=1e-14)
     # J = D W_h exactly (the lecture's form)
     torch.testing.assert_close(model.step_jacobian(x, h), d_ref[:, :, None] * model.W_h, rtol=1e-14, atol=1e-14)
-    for name in ("gru", "lstm", "residual", "dense", "resmlp", "densemlp"):
+    for name in ("gru", "lstm", "residual", "dense", "resmlp", "densemlp", "lru", "s4d", "s6", "mingru", "minlstm"):
         m = rnnprobe.build(name, hidden_size=2)
         assert m.derivative_diagonals(torch.zeros(1, 1, 1, dtype=F64)[:, :, : m.input_size],
                                       torch.zeros(1, 1, m.state_size, dtype=F64)) is None
@@ -241,7 +241,8 @@ def test_derivative_diagonals_are_the_lecture_D_s():
 def test_lecture_form_flags():
     expected = {"vanilla-tanh": True, "vanilla-relu": True, "vanilla-sigmoid": True, "vanilla-linear": True,
                 "mlp": True, "gru": False, "gru-torch": False, "lstm": False, "residual": False,
-                "dense": False, "resmlp": False, "densemlp": False}
+                "dense": False, "resmlp": False, "densemlp": False, "unitary": True, "lru": False, "s4d": False,
+                "s6": False, "mingru": False, "minlstm": False}
     assert {name: rnnprobe.build(name, hidden_size=2).lecture_form for name in expected} == expected
 
 

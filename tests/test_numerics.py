@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 
 import mpmath
 import pytest
@@ -104,13 +105,15 @@ def test_values_below_the_float_range_underflow_to_zero_without_log(dtype, gain)
 def test_assertions_fail_on_exploding_huge_weights(dtype, gain):
     """They passed on NaN: comparisons with NaN are all false."""
     model, x = _linear(dtype, gain), torch.zeros(3, 1)
-    with pytest.raises(AssertionError, match=r"gradients explode: G\(k\) = .* > max_norm = 10"):
+    with pytest.raises(AssertionError, match=r"gradients explode \(criterion max_norm = 10\): G\(k\) = .* > max_norm"):
         rt.assert_gradients_do_not_explode(model, x, max_norm=10)
     with pytest.raises(AssertionError, match=r"gradients do not vanish within 3 steps"):
         rt.assert_gradients_vanish(model, x)
     with pytest.raises(AssertionError, match=r"memory is longer than 1 steps: threshold memory length 3"):
         rt.assert_memory_at_most(model, 1, x)
-    rt.assert_memory_at_least(model, 3, x)
+    rt.assert_memory_at_least(model, 2, x)
+    with pytest.raises(AssertionError, match=r"cannot certify a memory of 3 steps: the measurement is censored at T = 3"):
+        rt.assert_memory_at_least(model, 3, x)
     rt.assert_bound_holds(model, x, rtol=1e-9 if dtype == F64 else 1e-4)
 
 
@@ -221,7 +224,9 @@ def test_no_probe_returns_nan_for_finite_inputs_at_any_gain(data, arch, dtype, n
             assert "exceeds the largest" in str(err)
     if not feedforward and model.input_size >= 1 and T == 4:
         try:
-            results["capacity"] = rnnprobe.memory_capacity(model, max_lag=3, n_samples=60, washout=5).per_lag
+            with warnings.catch_warnings():          # degenerate drawn reservoirs say so; not the point here
+                warnings.simplefilter("ignore", rnnprobe.CapacityResolutionWarning)
+                results["capacity"] = rnnprobe.memory_capacity(model, max_lag=3, n_samples=60, washout=5).per_lag
         except InvalidArgument as err:
             assert "NaN/Inf" in str(err)
     # without logs: the values, or InvalidArgument naming log where one exceeds the float range; never inf

@@ -84,7 +84,7 @@ class TestClass:
     result = pytester.runpytest(*PLUGIN)
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines([
-        "*AssertionError: gradients do not vanish within 6 steps: G(k) = 0.0156 >= eps = 0.01 at lag k = 6*",
+        "*AssertionError: gradients do not vanish within 6 steps (criterion within): G(k) = 0.0156 >= eps = 0.01 at lag k = 6*",
         "*hint: σ_max(W_h)·γ = 0.5 < 1 guarantees G(k) <= 0.5^k < eps only from lag 7*",
     ])
 

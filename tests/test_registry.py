@@ -68,7 +68,8 @@ def toy(registry_restored):
 
 def test_a_registered_architecture_is_built_listed_and_declares_its_family(toy):
     assert list(rnnprobe.architectures)[-1] == "toy-diagonal" and "toy-diagonal" in architectures.recurrent()
-    assert toy.family == "diagonal" and architectures.of_family("diagonal") == ["toy-diagonal"]
+    assert toy.family == "diagonal"
+    assert architectures.of_family("diagonal") == ["lru", "s4d", "s6", "mingru", "minlstm", "toy-diagonal"]
     assert toy.options == ("decay", "gain", "init", "bias_std", "seed", "dtype")
     model = rnnprobe.build("toy-diagonal", hidden_size=4, decay=0.8, seed=1)
     assert isinstance(model, ToyDiagonal) and model.family == "diagonal"

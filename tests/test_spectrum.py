@@ -22,6 +22,9 @@ BLOCKS = {
     "gru": ["U_r", "U_z", "U"], "gru-torch": ["W_hr", "W_hz", "W_hn"], "lstm": ["W_hi", "W_hf", "W_hg", "W_ho"],
     "residual": ["W_h"], "dense": ["W_0", "W_1", "W_2"], "mlp": [f"W_{l}" for l in range(8)],
     "resmlp": [f"W_{l}" for l in range(8)], "densemlp": [f"W_{l}" for l in range(8)],
+    # the diagonal recurrences report their step Jacobian at zero input; the unitary RNN its exp(A)
+    "lru": ["Lambda"], "s4d": ["A_bar"], "s6": ["A_bar(x=0)"], "mingru": ["1-z(x=0)"], "minlstm": ["f'(x=0)"],
+    "unitary": ["W_h"],
 }
 
 

@@ -90,8 +90,8 @@ def test_study_contract(name):
 
 def test_default_grid_sizes():
     counts = {name: len(studies.load(name).points(studies.load(name).resolve())) for name in NAMES}
-    assert counts == {"vanishing": 7 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2,
-                      "theory": 65 * 5}       # 65 checks (prediction x setting x quantity) x 5 seeds
+    assert counts == {"vanishing": 9 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2,
+                      "theory": 92 * 5}       # 92 checks (prediction x setting x quantity) x 5 seeds
 
 
 def test_depth_length_only_for_stacked_rnn():
@@ -107,6 +107,36 @@ def test_memory_bias_axes_follow_the_architecture():
         assert (p["forget_bias"] is not None or p["chrono"] is not None) == (p["arch"] == "lstm")
         assert not (p["forget_bias"] is not None and p["chrono"] is not None)
         assert (p["update_bias"] is not None) == (p["arch"] in ("gru", "gru-torch"))
+    # the min-gated cells take the axis of their option's name; the other new architectures none
+    grid = study.resolve({"arch": ["mingru", "minlstm", "lru", "s6"]})
+    points = study.points(grid)
+    assert {p["update_bias"] for p in points if p["arch"] == "mingru"} == set(grid["update_bias"])
+    assert {p["forget_bias"] for p in points if p["arch"] == "minlstm"} == set(grid["forget_bias"])
+    assert all(p["update_bias"] is None and p["forget_bias"] is None for p in points if p["arch"] in ("lru", "s6"))
+
+
+def test_vanishing_default_grid_has_the_diagonal_recurrences():
+    grid = studies.load("vanishing").resolve()
+    assert {"lru", "mingru"} <= set(grid["arch"])
+    assert set(grid["arch"]) <= set(studies.load("vanishing").module.ARCHS)
+
+
+@pytest.mark.parametrize("arch", ["lru", "mingru", "s6", "unitary"])
+def test_vanishing_point_of_a_new_architecture_matches_autograd_and_theory(arch):
+    point = dict(arch=arch, hidden=4, length=30, depth=None, gain=0.9, seed=3, init="orthogonal")
+    record = studies.run_point(point, study="vanishing")
+    model = studies.load("vanishing").module.build_model(point)
+    xs = sequence(3, 30, 1)
+    G = dict(rows_of(record, "jacobian_norm"))
+    for k in (1, 7, 30):
+        assert G[k] == pytest.approx(float(torch.linalg.matrix_norm(_unrolled_product(model, xs, k), ord=2)), rel=1e-9)
+    s = record["summary"]
+    assert s["bound_holds"] is True
+    if arch == "lru":                  # G(k) = ρ^k exactly, ρ = 0.9·max|λ| the spectral radius of Λ
+        rho = 0.9 * float(rnnprobe.build("lru", hidden_size=4, seed=3).eigenvalues().abs().max())
+        assert s["spectral_radius"] == pytest.approx(rho, rel=1e-12)
+        assert all(G[k] == pytest.approx(rho**k, rel=1e-10) for k in G)
+        assert s["memory_efold"] == pytest.approx(-1 / math.log(rho), rel=1e-9)
 
 
 def test_resolve_overrides_and_rejects_bad_values():
@@ -195,8 +225,8 @@ def test_run_point_is_deterministic_and_float32_works():
     point = dict(arch="gru", hidden=4, length=15, depth=None, gain=1.0, seed=2, init="orthogonal")
     a = studies.run_point(point, study="vanishing")
     b = studies.run_point(point, study="vanishing")
-    a["summary"].pop("elapsed_s"), b["summary"].pop("elapsed_s")
-    assert a == b
+    assert a.pop("elapsed_s") > 0 and b.pop("elapsed_s") > 0
+    assert a == b and "elapsed_s" not in a["summary"] and (a["dtype"], a["device"]) == ("float64", "cpu")
     c = studies.run_point(point, study="vanishing", dtype="float32")
     G64, G32 = dict(rows_of(a, "jacobian_norm")), dict(rows_of(c, "jacobian_norm"))
     assert all(G32[k] == pytest.approx(G64[k], rel=1e-4) for k in G64)

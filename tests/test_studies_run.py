@@ -37,8 +37,7 @@ def test_in_memory_run_writes_nothing_and_equals_the_files(tmp_path, monkeypatch
     for frame, name in ((result.results, schema.RESULTS_FILE), (result.summary, schema.SUMMARY_FILE)):
         from_file = pd.read_csv(out / name, low_memory=False)
         assert list(frame.columns) == list(from_file.columns)
-        pd.testing.assert_frame_equal(frame.drop(columns="elapsed_s", errors="ignore"),
-                                      from_file.drop(columns="elapsed_s", errors="ignore"))
+        pd.testing.assert_frame_equal(frame, from_file)
     pd.testing.assert_frame_equal(written.results, pd.read_csv(out / schema.RESULTS_FILE))
     study = studies.load("vanishing")
     assert tuple(result.results.columns) == study.result_columns()
@@ -194,10 +193,22 @@ BAD_RUN_CALLS = [
     (dict(out="{file}/sub"), "out", "cannot create out = '.*a-file/sub': '.*a-file' is not a directory"),
     (dict(out="{foreign}"), "out", "is not a readable rnnprobe run"),
     (dict(scheduler=42), "scheduler", "scheduler must be a Dask scheduler address or a distributed.Client; got 42"),
+    (dict(out=""), "out", "out must be a directory path .*; got ''"),                                         # (#11)
+    # absurd grids are refused before anything is allocated, with the estimate (#11)
+    (dict(seed=range(10**9)), "seed", "seed lists 1,000,000,000 values, more than the 1,000,000 grid points a run "
+                                      "may have \\(its tables alone would take at least 300 GB of memory\\); "
+                                      "got range\\(0, 1000000000\\)"),
+    (dict(seed="{iterator}"), "seed", "seed lists more than 1,000,000 values"),             # iter(range(10**12))
+    (dict(length=range(1, 1002), gain=[i / 1000 for i in range(1001)]), "length",
+     "the grid has 2,004,002 points \\(2 arch × 1001 length × 1001 gain\\), more than the 1,000,000"),
+    (dict(hidden=10**7), "hidden", "hidden = 10000000: one grid point needs at least 800 TB of memory "
+                                   "\\(its 10000000 × 10000000 weights and 31 states, float64\\), more than this machine's"),
+    (dict(length=10**13, dtype="float32"), "length", "length = 10000000000000: one grid point needs at least 320 TB "
+                                                     "of memory \\(its 8 × 8 weights and 10000000000001 states, float32\\)"),
 ]
 
 
-@pytest.mark.parametrize("kwargs, parameter, message", BAD_RUN_CALLS, ids=[str(c[0]) for c in BAD_RUN_CALLS])
+@pytest.mark.parametrize("kwargs, parameter, message", BAD_RUN_CALLS, ids=[str(c[0])[:60] for c in BAD_RUN_CALLS])
 def test_bad_arguments_raise_invalid_argument_and_write_nothing(tmp_path, monkeypatch, kwargs, parameter, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a-file").write_text("x")
@@ -205,6 +216,7 @@ def test_bad_arguments_raise_invalid_argument_and_write_nothing(tmp_path, monkey
     foreign.mkdir(parents=True)
     (foreign / "notes.json").write_text('{"mine": true}')
     before = files(tmp_path)
+    kwargs = {k: iter(range(10**12)) if v == "{iterator}" else v for k, v in kwargs.items()}
     kwargs = {k: v.format(file=tmp_path / "a-file", foreign=tmp_path / "foreign") if isinstance(v, str) else v
               for k, v in kwargs.items()}
     name = kwargs.pop("name", "vanishing")

@@ -24,6 +24,12 @@ _EXPORTS = {
     "GRU": "rnnprobe.models.gated",
     "TorchGRU": "rnnprobe.models.gated",
     "LSTM": "rnnprobe.models.gated",
+    "LRU": "rnnprobe.models.lru",
+    "S4D": "rnnprobe.models.ssm",
+    "S6": "rnnprobe.models.ssm",
+    "MinGRU": "rnnprobe.models.mingated",
+    "MinLSTM": "rnnprobe.models.mingated",
+    "UnitaryRNN": "rnnprobe.models.unitary",
     "MLP": "rnnprobe.models.feedforward",
     "ResMLP": "rnnprobe.models.feedforward",
     "DenseMLP": "rnnprobe.models.feedforward",
@@ -67,6 +73,10 @@ if TYPE_CHECKING:  # pragma: no cover - for static analysers only
     from rnnprobe.models.base import FAMILIES, FeedForwardModel, RecurrentModel, StepModel
     from rnnprobe.models.feedforward import MLP, DenseMLP, ResMLP
     from rnnprobe.models.gated import GRU, LSTM, TorchGRU
+    from rnnprobe.models.lru import LRU
+    from rnnprobe.models.mingated import MinGRU, MinLSTM
     from rnnprobe.models.registry import (ArchitectureSpec, architectures, build, register_architecture,
                                           unregister_architecture)
+    from rnnprobe.models.ssm import S4D, S6
+    from rnnprobe.models.unitary import UnitaryRNN
     from rnnprobe.models.vanilla import DenseRNN, ResidualRNN, VanillaRNN

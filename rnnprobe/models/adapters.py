@@ -60,8 +60,12 @@ class LayerAdapter(RecurrentModel):
     Wraps an rnnprobe cell holding that layer's weights; ``prepare_inputs`` runs
     the module's lower layers (a float copy of them) on the inputs, and reverses
     time for the backward direction. ``family`` is the cell's; ``batch_first`` the
-    module's (:func:`rnnprobe.record` then takes batched inputs as ``(B, T, d)``).
+    module's (:func:`rnnprobe.record` then takes batched inputs as ``(B, T, d)``);
+    ``source_dtype`` the module's dtype (the dtype loss hooks receive states in,
+    :mod:`rnnprobe.losses`), set by :func:`adapt`.
     """
+
+    source_dtype: torch.dtype | None = None
 
     def __init__(self, cell: StepModel, lower: nn.Module | None, reverse: bool, source: str, *,
                  batch_first: bool = False):
@@ -184,6 +188,7 @@ def adapt(module: nn.Module, layer: int = 0, *, direction: int = 0, dtype=torch.
         lower.requires_grad_(False)
     source = f"{type(module).__name__} layer {layer}" + (" (reverse)" if direction else "")
     adapted = LayerAdapter(cell, lower, reverse=direction == 1, source=source, batch_first=module.batch_first)
+    adapted.source_dtype = getattr(module, f"weight_hh_l{layer}{suffix}").dtype   # what loss hooks receive
     adapted.requires_grad_(False)
     return adapted
 
@@ -235,6 +240,9 @@ class CellAdapter(RecurrentModel):
         if not callable(cell):
             raise InvalidArgument(f"cell must be callable as cell(x, h); got {type(cell).__name__}")
         self.family = _CELL_FAMILIES.get(type(cell), "custom") if family is None else check_choice("family", family, FAMILIES)
+        #: the dtype of the user's cell (what loss hooks receive; the copy may differ)
+        self.source_dtype = next((p.dtype for p in cell.parameters() if p.is_floating_point()), None) \
+            if isinstance(cell, nn.Module) else None
         if dtype is not None:
             dtype = check_dtype("dtype", dtype)
             cell = copy.deepcopy(cell).to(dtype) if isinstance(cell, nn.Module) else cell

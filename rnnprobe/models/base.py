@@ -62,6 +62,10 @@ class StepModel(nn.Module):
     #: whether every step Jacobian is ``D_s W_h`` (the lecture's form, where the
     #: Pascanu verdict and the bound B_W apply)
     lecture_form: bool = False
+    #: ``None`` for a dense step Jacobian; ``1`` when every step Jacobian is diagonal, ``2`` when it is
+    #: block-diagonal with 2×2 blocks (up to a fixed permutation of the state, :meth:`jacobian_block_index`).
+    #: Such models implement :meth:`jacobian_blocks`, and the probes take the O(T·n) path for them.
+    jacobian_block_size: int | None = None
     input_size: int
     hidden_size: int
     state_size: int
@@ -132,6 +136,38 @@ class StepModel(nn.Module):
             ``(C, B, S, S)``.
         """
         return torch.stack([self.step_jacobian(xs[i], states[i], t0 + i) for i in range(xs.shape[0])])
+
+    def scan(self, inputs: torch.Tensor, state: torch.Tensor) -> torch.Tensor | None:
+        """The states ``s_1 … s_T`` ``(T, B, S)`` of a whole pass at once, from the per-step inputs
+        ``(T, B, d)`` and ``s_0`` ``(B, S)``, for models that can do better than :meth:`step` T times
+        (the diagonal recurrences); None (the default) means step by step. :func:`rnnprobe.record` uses it.
+        """
+        return None
+
+    def jacobian_blocks(self, xs: torch.Tensor, states: torch.Tensor, t0: int = 0) -> torch.Tensor:
+        """The diagonal blocks of the step Jacobians of steps ``t0 .. t0+C-1`` (block-diagonal models only).
+
+        Parameters
+        ----------
+        xs, states, t0
+            As for :meth:`jacobians`: ``(C, B, d)``, ``(C, B, S)``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(C, B, m, k, k)`` with ``k = jacobian_block_size`` and ``m = S / k``: block ``j``
+            is the step Jacobian restricted to the state entries ``jacobian_block_index()[j]``
+            (it is zero outside the blocks).
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no block-diagonal step Jacobian "
+                                  f"(jacobian_block_size = {self.jacobian_block_size!r})")
+
+    def jacobian_block_index(self) -> torch.Tensor:
+        """State indices of each diagonal block, ``(m, k)`` (long): by default consecutive entries."""
+        k = self.jacobian_block_size
+        if k is None:
+            raise NotImplementedError(f"{type(self).__name__} has no block-diagonal step Jacobian")
+        return torch.arange(self.state_size).reshape(-1, k)
 
     # ----------------------------------------------------------------- states
     def hidden(self, state: torch.Tensor) -> torch.Tensor:

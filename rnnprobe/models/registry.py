@@ -42,6 +42,10 @@ from rnnprobe.errors import InvalidArgument
 from rnnprobe.models.base import FAMILIES, StepModel
 from rnnprobe.models.feedforward import MLP, DenseMLP, ResMLP
 from rnnprobe.models.gated import GRU, LSTM, TorchGRU
+from rnnprobe.models.lru import LRU
+from rnnprobe.models.mingated import MinGRU, MinLSTM
+from rnnprobe.models.ssm import S4D, S6
+from rnnprobe.models.unitary import UnitaryRNN
 from rnnprobe.models.vanilla import DenseRNN, ResidualRNN, VanillaRNN
 
 __all__ = ["ArchitectureSpec", "architectures", "build", "register_architecture", "unregister_architecture"]
@@ -164,6 +168,19 @@ _SPECS = [
                      draw_options={"alpha": (0.1, 1.0)}),
     ArchitectureSpec("densemlp", DenseMLP, "feedforward", "DenseNet: layer l appends tanh(W_l [all features]) ",
                      draw_options={"growth": (1, 3)}),
+    ArchitectureSpec("lru", LRU, "recurrent", "x' = lambda x + gamma (B u + b), complex diagonal, state [Re x; Im x] "
+                     "(Orvieto et al. 2023)", cost=1.5,
+                     draw_options={"r_min": (0.3, 0.9), "r_max": (0.9, 1.0), "max_phase": (0.0, 6.28)}),
+    ArchitectureSpec("s4d", S4D, "recurrent", "h' = exp(Delta A) h + B_bar u per channel, diagonal A "
+                     "(S4D, Gu et al. 2022)", cost=1.0, draw_options={"dt_min": (1e-3, 1e-2), "dt_max": (1e-2, 1.0)}),
+    ArchitectureSpec("s6", S6, "recurrent", "h' = exp(Delta(x) A) h + Delta(x) B(x) u: selective SSM "
+                     "(Mamba, Gu & Dao 2023)", cost=1.5, draw_options={"dt_min": (1e-3, 1e-2), "dt_max": (1e-2, 1.0)}),
+    ArchitectureSpec("mingru", MinGRU, "recurrent", "h' = (1 - z(x)) h + z(x) (W_h x + b_h) "
+                     "(Feng et al. 2024)", cost=1.0, draw_options={"update_bias": (-3.0, 1.0)}),
+    ArchitectureSpec("minlstm", MinLSTM, "recurrent", "h' = f'(x) h + i'(x) (W_h x + b_h), f' = f/(f+i) "
+                     "(Feng et al. 2024)", cost=1.0, draw_options={"forget_bias": (0.0, 3.0)}),
+    ArchitectureSpec("unitary", UnitaryRNN, "recurrent", "h' = modReLU(exp(A) h + W_x x + b), A skew-symmetric "
+                     "(Lezcano-Casado & Martinez-Rubio 2019)", cost=1.5, draw_options={"modrelu_bias": (-0.5, 0.5)}),
 ]
 
 
@@ -276,7 +293,10 @@ def build(name: str, hidden_size: int = 32, input_size: int = 1, *, depth: int |
         The architecture's keyword options: ``gain``, ``init``, ``seed``,
         ``dtype``, ``bias_std`` for all; ``nonlinearity``; ``alpha`` (residual);
         ``window`` (dense); ``forget_bias``, ``chrono`` (lstm); ``update_bias``
-        (gru); ``growth`` (densemlp). ``ArchitectureSpec.options`` lists them.
+        (gru); ``growth`` (densemlp); ``r_min``, ``r_max``, ``max_phase``,
+        ``normalize`` (lru); ``state_dim``, ``dt_min``, ``dt_max``,
+        ``discretization`` (s4d, s6); ``update_bias`` (mingru), ``forget_bias``
+        (minlstm); ``modrelu_bias`` (unitary). ``ArchitectureSpec.options`` lists them.
 
     Returns
     -------

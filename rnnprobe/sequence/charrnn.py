@@ -6,6 +6,11 @@ vector gives the logits of the next character. The core is any recurrent
 architecture of :data:`rnnprobe.architectures` (its ``step`` is looped over
 time, so its analytic Jacobians and every probe apply unchanged), or one of
 torch's fused modules ``nn.RNN``, ``nn.GRU``, ``nn.LSTM``; one or more layers.
+The readout (and the next layer) reads the core's hidden vector, which for the
+state-space cores ``s4d`` and ``s6`` is their flattened state: their own readout
+``y = C h + D u`` is replaced by the char-RNN's, so the parameters listed in the
+core's ``readout_only_parameters`` (C, W_C, D_skip) get no gradient and keep their
+initial values.
 
 The architecture is described by a :class:`CharRNNSpec`, a plain dict in
 checkpoints (``{"charrnn": {...}}``), so a checkpoint is rebuilt without

@@ -16,7 +16,12 @@ derivations, references and tolerances):
 * :mod:`~rnnprobe.theory.ensembles` — residual nets as ensembles of paths
   (Veit, Wilber & Belongie 2016); the probe is :func:`rnnprobe.paths.path_lengths`;
 * :mod:`~rnnprobe.theory.gates` — timescales set by gate biases (LSTM forget
-  gate, GRU update gate, chrono init of Tallec & Ollivier 2018).
+  gate, GRU update gate, chrono init of Tallec & Ollivier 2018);
+* :mod:`~rnnprobe.theory.diagonal` — linear diagonal recurrences: exact G(k), the
+  LRU ring's spread of timescales (Orvieto et al. 2023), decay rates of input-gated
+  units (minGRU/minLSTM, Feng et al. 2024) and S6's selective forgetting factors;
+* :mod:`~rnnprobe.theory.memory_curse` — state variance and parameter sensitivity of
+  ``h = λh + γx`` (the curse of memory, Zucchet & Orvieto 2024).
 
 Examples
 --------
@@ -32,6 +37,19 @@ from rnnprobe.theory.capacity import (
     linear_memory_capacity,
     predicted_memory_capacity,
     reservoir_matrices,
+)
+from rnnprobe.theory.diagonal import (
+    diagonal_efold_time,
+    diagonal_jacobian_norms,
+    gated_efold_time,
+    mingru_decay_rate,
+    minlstm_decay_rate,
+    ring_modulus_cdf,
+    ring_timescale_cdf,
+    ring_timescale_quantile,
+    selective_decay_rate,
+    selective_factor_cdf,
+    softplus_mean,
 )
 from rnnprobe.theory.ensembles import (
     elementary_symmetric,
@@ -78,6 +96,7 @@ from rnnprobe.theory.meanfield import (
     mean_field,
     order_to_chaos_line,
 )
+from rnnprobe.theory.memory_curse import NORMALIZATIONS, PARAMETRIZATIONS, lambda_sensitivity, state_variance
 from rnnprobe.theory.pascanu import (
     GAMMA_POINTS,
     is_normaloid,
@@ -108,4 +127,10 @@ __all__ = [
     "gate_factor", "forgetting_time", "efold_time", "bias_for_forgetting_time", "chrono_forgetting_times",
     "chrono_efold_cdf", "lstm_origin_jacobian_norms", "gru_origin_jacobian", "gru_origin_jacobian_norms",
     "GRU_CONVENTIONS",
+    # diagonal recurrences
+    "diagonal_jacobian_norms", "diagonal_efold_time", "ring_modulus_cdf", "ring_timescale_cdf",
+    "ring_timescale_quantile", "softplus_mean", "mingru_decay_rate", "minlstm_decay_rate", "selective_decay_rate",
+    "selective_factor_cdf", "gated_efold_time",
+    # the curse of memory
+    "state_variance", "lambda_sensitivity", "NORMALIZATIONS", "PARAMETRIZATIONS",
 ]
