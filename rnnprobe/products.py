@@ -457,25 +457,36 @@ def jacobian_singular_values(
     resolution: float = 1e-12,
     chunk_size: int | None = None,
     diagonal: bool | None = None,
+    rounding_check: bool = False,
 ) -> torch.Tensor:
     """All singular values of ∂s_T/∂s_t for every start step t, in log space where needed.
 
     The products are formed in the renormalised backward sweep, and the singular
-    values down to ``resolution`` times the largest come from an SVD of the
-    renormalised product, at any horizon, unless the rounding of the product
-    moves them: the sweep is repeated with every Jacobian entry perturbed at the
-    level of float64 rounding, and a value that moves by more than 1%
-    is noise (non-normal products amplify rounding far beyond
-    eps·σ₁). Those, and values below ``resolution``, cannot be resolved by an SVD; for
-    them a QR sweep carries the transposed product applied to a frame of its
-    approximate left singular vectors (from a forward QR sweep of the whole chain,
-    which converges to them exponentially fast in the lag) and takes them from
-    the accumulated ``log|R_ii|``, as the Lyapunov spectrum does. Checked against
-    400-digit mpmath SVDs: log errors of about 1e-5 where the frame has converged,
-    larger at intermediate lags where the unresolved values exist but the frame
-    has not yet aligned. A direction that a step Jacobian annihilates to within
-    rounding (``|R_ii| <= S·eps·‖J_t‖_F``, e.g. dead ReLU units) is an exact zero
-    (``-inf`` in log).
+    values down to ``resolution`` times the largest come from the renormalised
+    product, at any horizon: from its SVD at the short lags, where most of its
+    values are resolved, and beyond them from the SVD of its projection ``QᵀP̂``
+    on the top ``l`` left singular directions (``Q`` from one power step on the
+    neighbouring lag's), with ``l`` the count of values above 1e-15·σ₁ plus 8; a
+    lag whose remainder ``δ = ‖P̂ − QQᵀP̂‖_F`` could move a resolved value by more
+    than float64 rounding (``δ² > 2·eps·resolution·σ₁²``: by Weyl's inequality
+    ``σ_i(QᵀP̂) <= σ_i(P̂) <= √(σ_i(QᵀP̂)² + δ²)``) gets the full SVD instead. Values
+    below ``resolution`` cannot be resolved by an SVD; for them a QR sweep carries
+    the transposed product applied to a frame of its approximate left singular
+    vectors (from a forward QR sweep of the whole chain, which converges to them
+    exponentially fast in the lag) and takes them from the accumulated ``log|R_ii|``,
+    as the Lyapunov spectrum does (re-orthonormalising only every few steps, as
+    :func:`rnnprobe.lyapunov_spectrum` does, with ``|R_ii|`` of every step from a
+    Householder QR without its Q). Checked against 250-digit mpmath SVDs: log errors
+    of about 1e-5 where the frame has converged, larger at intermediate lags where
+    the unresolved values exist but the frame has not yet aligned. A direction that
+    a step Jacobian annihilates to within rounding (``|R_ii| <= S·eps·‖J_t‖_F``,
+    e.g. dead ReLU units) is an exact zero (``-inf`` in log).
+
+    Non-normal products amplify rounding far beyond eps·σ₁, so that an SVD can
+    return rounding noise above ``resolution``; ``rounding_check=True`` finds such
+    values (at about twice the cost): the sweep is repeated with every Jacobian
+    entry perturbed at the level of float64 rounding, and a value that moves by
+    more than 1% is taken from the QR sweep too.
 
     Parameters
     ----------
@@ -493,6 +504,9 @@ def jacobian_singular_values(
         singular value comes from its own block at any size (``resolution`` does not
         apply). Default: for models with diagonal or 2×2-block step Jacobians; False
         forces the general sweep.
+    rounding_check : bool
+        Also take from the QR sweep the values that a perturbation of the
+        Jacobians at the level of rounding moves by more than 1% (see above).
 
     Returns
     -------
@@ -501,23 +515,20 @@ def jacobian_singular_values(
     """
     traj = _check_trajectory(traj)
     check_bool("log", log)
+    check_bool("rounding_check", rounding_check)
     resolution = check_real("resolution", resolution, low=0.0, high=1e-6, low_open=True)
     if _use_blocks(traj, diagonal):
         out = blocks.log_jacobian_singular_values(traj, chunk_size)
         return traj.unbatch(exp_checked(out, log, "a singular value of ∂s_T/∂s_t"))
-    chunk_size = chunk_size_of(traj, chunk_size)
-    B, T, S = traj.batch_size, traj.length, traj.state_size
-    out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
-    moved = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
-    # the same sweep with every Jacobian entry perturbed at the level of rounding: a
-    # singular value it moves by more than `_NOISE_TOL` (in log) is rounding noise of
-    # the renormalised product (non-normal products amplify rounding far beyond eps·σ₁)
-    perturbed = normalized_products(traj, chunk_size, perturbation=_ROUNDING * S**0.5, seed=1)
-    for (start, P, logs), (_, P2, logs2) in zip(normalized_products(traj, chunk_size), perturbed):
-        C = P.shape[0]
-        out[start : start + C] = torch.log(torch.linalg.svdvals(P)) + logs[..., None]
-        moved[start : start + C] = torch.log(torch.linalg.svdvals(P2)) + logs2[..., None]
-    unresolved = (out < out[..., :1] + math.log(resolution)) | ~((out - moved).abs() <= _NOISE_TOL)
+    chunk_size = chunk_size_of(traj, chunk_size, elements=_PRODUCT_CHUNK)
+    S = traj.state_size
+    out = _resolved_log_singular_values(traj, chunk_size, resolution)
+    unresolved = out < out[..., :1] + math.log(resolution)
+    if rounding_check:
+        # the same with every Jacobian entry perturbed at the level of rounding: a singular value
+        # it moves by more than `_NOISE_TOL` (in log) is rounding noise of the renormalised product
+        moved = _resolved_log_singular_values(traj, chunk_size, resolution, perturbation=_ROUNDING * S**0.5, seed=1)
+        unresolved |= ~((out - moved).abs() <= _NOISE_TOL)
     if bool(unresolved.any()):
         qr_logs = _qr_log_diagonals(traj, chunk_size)
         out = torch.where(unresolved, qr_logs, out)
@@ -527,38 +538,135 @@ def jacobian_singular_values(
     return traj.unbatch(exp_checked(out, log, "a singular value of ∂s_T/∂s_t"))
 
 
+# the projection keeps the values above this fraction of σ₁ (and _MARGIN more directions)
+_KEEP = 1e-15
+_MARGIN = 8
+
+
+def _resolved_log_singular_values(traj: Trajectory, chunk_size: int, resolution: float, *,
+                                  perturbation: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """log singular values ``(T, B, S)`` of the renormalised products plus their log scales.
+
+    Exact SVDs where a projection would keep more than half the directions; elsewhere the
+    SVD of ``QᵀP̂`` (see :func:`jacobian_singular_values`), whose values beyond its ``l``
+    are ``-inf`` (unresolved).
+    """
+    B, T, S = traj.batch_size, traj.length, traj.state_size
+    eps = torch.finfo(traj.dtype).eps
+    out = torch.full((T, B, S), -math.inf, dtype=traj.dtype, device=traj.device)
+    basis = None                     # (B, S, l): top left singular directions of the longest lag done
+    for start, P, logs in normalized_products(traj, chunk_size, perturbation=perturbation, seed=seed):
+        C = P.shape[0]
+        A = P.reshape(C * B, S, S)                                      # rows (lag, sequence)
+        logsv = torch.full((C * B, S), -math.inf, dtype=traj.dtype, device=traj.device)
+        if basis is None:
+            sv = torch.linalg.svdvals(A)
+            logsv[:] = torch.log(sv)
+            l = _kept(sv[:B])
+            if 2 * l <= S:                                              # the next chunk projects
+                basis = torch.linalg.svd(P[0])[0][..., :l]
+        else:
+            l = basis.shape[-1]
+            Q = torch.linalg.qr(A @ (A.mT @ basis.expand(C, B, S, l).reshape(C * B, S, l)))[0]
+            Bm = Q.mT @ A                                               # (M, l, S)
+            sv = torch.linalg.svdvals(Bm)
+            delta2 = torch.linalg.vector_norm(A - Q @ Bm, dim=(-2, -1)) ** 2
+            ok = delta2 <= 2 * eps * resolution * sv[:, 0] ** 2
+            logsv[:, :l] = torch.log(sv)
+            bad = (~ok).nonzero().squeeze(-1)
+            if bad.numel():
+                logsv[bad] = torch.log(torch.linalg.svdvals(A[bad]))
+            l_next = _kept(sv[:B])
+            if not bool(ok[:B].all()) or 2 * l_next > S:
+                basis = None if 2 * l_next > S else torch.linalg.svd(P[0])[0][..., :l_next]
+            elif l_next > l:
+                basis = torch.linalg.svd(P[0])[0][..., :l_next]
+            else:
+                # the top l_next left singular vectors of the longest lag: Q rotated by those of QᵀP̂
+                basis = Q[:B] @ torch.linalg.svd(Bm[:B])[0][..., :l_next]
+        out[start : start + C] = logsv.reshape(C, B, S) + logs[..., None]
+    return out
+
+
+def _kept(sv: torch.Tensor) -> int:
+    """Directions a projection keeps after singular values ``sv`` ``(B, S)`` (decreasing): the most of all rows."""
+    count = (sv > _KEEP * sv[:, :1]).sum(-1).max()
+    return min(sv.shape[-1], int(count) + _MARGIN)
+
+
+#: the backward QR sweep re-orthonormalises its frame once the frame's condition number
+#: (largest column norm over smallest live |R_ii|) passes this: R_ii then carry relative errors
+#: of about eps·ρ (Householder QR is column-wise backward stable), 2e-13 in float64
+_TAIL_KAPPA = 1e6
+_TAIL_MAX_EVERY = 64
+
+
 def _qr_log_diagonals(traj: Trajectory, chunk_size: int | None) -> torch.Tensor:
     """Sorted accumulated ``log|R_ii|`` of a backward QR sweep, ``(T, B, S)``.
 
     The transposed product ``M(t) = P(t)ᵀ = J[t]ᵀ M(t+1)`` applied to a frame F is
-    carried as ``Q R``: ``J[t]ᵀ Q(t+1) = Q(t) R'`` and
-    ``log|diag R(t)| = log|diag R'| + log|diag R(t+1)|``. With F the left singular
+    carried as ``X = M(t) F R_0⁻¹`` with ``log|diag R_0|`` kept aside: the diagonal
+    of the R factor of ``M(t) F`` is that of ``X`` times ``diag R_0`` (a product of
+    upper-triangular matrices), so one R-only (Householder, no Q) factorisation per
+    step gives ``log|diag R(t)|``, and X is re-orthonormalised (``X = Q``, ``R_0 ← R R_0``)
+    only when its condition number ``ρ = max_j ‖X e_j‖ / min_i |R_ii|`` passes
+    :data:`_TAIL_KAPPA` or after :data:`_TAIL_MAX_EVERY` steps. With F the left singular
     vectors of ``P(t)`` the diagonal of R(t) is exactly its singular values; F is
-    taken from a forward QR sweep of the whole chain applied to a generic frame,
-    whose final Q converges to the left singular vectors of the longest products
-    (exponentially fast in the lag), which is where the tail estimate is used.
+    taken from a forward QR sweep of the whole chain applied to a generic frame
+    (re-orthonormalised every m steps, m chosen from the previous block's growth of
+    log ρ per step to keep ρ near :data:`_TAIL_KAPPA`), whose final Q
+    converges to the left singular vectors of the longest products (exponentially
+    fast in the lag), which is where the tail estimate is used.
     """
     B, T, S = traj.batch_size, traj.length, traj.state_size
     chunk_size = chunk_size_of(traj, chunk_size)
     frame = start_vectors(S, S, dtype=traj.dtype, device=traj.device, seed=7).T
-    Q = torch.linalg.qr(frame)[0].expand(B, S, S)
-    for _, J in traj.iter_jacobians(chunk_size):
-        J = pow2_normalize(J)[0]                          # Q depends on J's directions only
+    X = torch.linalg.qr(frame)[0].expand(B, S, S)
+    log_kappa = math.log(_TAIL_KAPPA)
+    every, steps = 1, 0
+    for _, J in traj.iter_jacobians(chunk_size, check=False):      # checked by the SVD sweep
+        J = pow2_normalize(J)[0]                          # the frame depends on J's directions only
         for i in range(J.shape[0]):
-            Q = torch.linalg.qr(J[i] @ Q)[0]
-    ell = torch.zeros(B, S, dtype=traj.dtype, device=traj.device)
+            X = J[i] @ X
+            steps += 1
+            if steps >= every:
+                # the next block's length from this one's growth of log ρ per step
+                top = torch.linalg.vector_norm(X, dim=-2).amax(-1)
+                X, R = torch.linalg.qr(X)
+                d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
+                log_rho = float((torch.log(top) - torch.log(torch.where(d > 0, d, math.inf)).amin(-1)).max())
+                every = max(1, min(_TAIL_MAX_EVERY, 2 * steps, int(log_kappa * steps / max(log_rho, 1e-300))))
+                steps = 0
+    base = torch.zeros(B, S, dtype=traj.dtype, device=traj.device)    # log|diag R_0| (and the 2^e scales)
+    dead = torch.zeros(B, S, dtype=torch.bool, device=traj.device)
+    prev = torch.zeros(B, S, dtype=traj.dtype, device=traj.device)    # log|diag R| of X one step later
     out = torch.empty(T, B, S, dtype=traj.dtype, device=traj.device)
     eps = torch.finfo(traj.dtype).eps
-    for start, J in traj.iter_jacobians(chunk_size, reverse=True):
-        # J = 2^e Ĵ exactly: R of Ĵᵀ Q is R of Jᵀ Q scaled by 2^-e, and nothing over- or underflows
+    log_kappa = math.log(_TAIL_KAPPA)
+    X, steps = torch.linalg.qr(X)[0], 0
+    for start, J in traj.iter_jacobians(chunk_size, reverse=True, check=False):
+        # J = 2^e Ĵ exactly: R of Ĵᵀ X is R of Jᵀ X scaled by 2^-e, and nothing over- or underflows
         J, e = pow2_normalize(J)
         log_e = e.to(traj.dtype) * _LN2
-        # a direction a step annihilates to within rounding (|R_ii| <= S·eps·‖J_t‖_F) is lost:
+        # a direction a step annihilates to within rounding (|R'_ii| <= S·eps·‖J_t‖_F) is lost:
         # an exact zero (e.g. a dead ReLU unit), not the rounding noise QR leaves there
-        floor = S * eps * torch.linalg.matrix_norm(J, ord="fro")
+        log_floor = torch.log(S * eps * torch.linalg.matrix_norm(J, ord="fro"))
         for i in range(J.shape[0] - 1, -1, -1):
-            Q, R = torch.linalg.qr(J[i].mT @ Q)
-            d = torch.diagonal(R, dim1=-2, dim2=-1).abs()
-            ell = ell + torch.log(torch.where(d > floor[i, :, None], d, torch.zeros_like(d))) + log_e[i, :, None]
-            out[start + i] = ell
+            X = J[i].mT @ X
+            base = base + log_e[i, :, None]
+            steps += 1
+            R = torch.linalg.qr(X, mode="r")[1]
+            logd = torch.log(torch.diagonal(R, dim1=-2, dim2=-1).abs())
+            # the step's own R'_ii = R_ii(t) / R_ii(t+1)
+            dead |= logd - prev <= log_floor[i, :, None]
+            live = torch.where(dead, torch.full_like(logd, math.inf), logd)
+            log_rho = torch.log(torch.linalg.vector_norm(X, dim=-2)).amax(-1) - live.amin(-1)
+            out[start + i] = torch.where(dead, torch.full_like(logd, -math.inf), base + logd)
+            if steps >= _TAIL_MAX_EVERY or bool((log_rho > log_kappa).any()):
+                X, R = torch.linalg.qr(X)
+                base = base + torch.log(torch.diagonal(R, dim1=-2, dim2=-1).abs())
+                prev.zero_()
+                steps = 0
+            else:
+                prev = logd
     return torch.sort(out, dim=-1, descending=True).values
