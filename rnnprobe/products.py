@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 NORM_METHODS = ("auto", "power", "svd")
+#: the ``precision`` options of :func:`jacobian_norms`
+PRECISIONS = ("full", "float32")
+# float32 products resolve G to about this relative tolerance (the iteration's tol is raised to it)
+_FLOAT32_TOL = 1e-5
 
 _LN2 = math.log(2.0)
 
@@ -150,9 +154,13 @@ class _Rows:
 
 
 def _sweep(traj: Trajectory, chunk_size: int | None = None, *, perturbation: float = 0.0, seed: int = 0,
-           rows: _Rows | None = None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+           rows: _Rows | None = None,
+           dtype: torch.dtype | None = None) -> Iterator[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor | None]]:
     """:func:`normalized_products`, yielding ``(start, P̂, c, Y)``: ``Y`` ``(C, B, k, S)`` is ``rows.U P̂``
     as ``rows.U`` stood when the chunk began, or None (no rows, or a chunk redone scaled).
+
+    ``dtype``: the products' dtype (default the trajectory's); the log scales ``c`` are
+    always accumulated in the trajectory's dtype.
 
     A model whose step Jacobians are ``diag(d_t) W`` (:meth:`StepModel.jacobian_factors`) has
     its products formed as ``(P̂ diag(d_t)) W``, without forming the Jacobians.
@@ -160,11 +168,13 @@ def _sweep(traj: Trajectory, chunk_size: int | None = None, *, perturbation: flo
     traj = _check_trajectory(traj)
     B, S = traj.batch_size, traj.state_size
     chunk_size = chunk_size_of(traj, chunk_size)
-    P = torch.eye(S, dtype=traj.dtype, device=traj.device).expand(B, S, S)
+    dtype = traj.dtype if dtype is None else dtype
+    P = torch.eye(S, dtype=dtype, device=traj.device).expand(B, S, S)
     log_scale = torch.zeros(B, dtype=traj.dtype, device=traj.device)
     generator = torch.Generator().manual_seed(seed) if perturbation else None
-    lo, hi = safe_norm_range(traj.dtype)
+    lo, hi = safe_norm_range(dtype)
     W = None if perturbation else _checked_factors(traj)
+    W = None if W is None else W.to(dtype)
     for start in reversed(range(0, traj.length, chunk_size)):
         stop = min(start + chunk_size, traj.length)
         U = rows.U if rows is not None else None
@@ -172,11 +182,13 @@ def _sweep(traj: Trajectory, chunk_size: int | None = None, *, perturbation: flo
         if W is not None:
             with torch.no_grad():
                 d = traj.model.jacobian_factors(traj.inputs[start:stop], traj.states[start:stop], start)[0]
+            d = d.to(dtype)
         else:
             J = traj.step_jacobians(start, stop)
             if perturbation:
                 xi = torch.randn(J.shape, generator=generator, dtype=torch.float64).to(J)
                 J = J * (1 + perturbation * xi)
+        J64, J = J, (None if J is None else J.to(dtype))
         buf, step_logs = _sweep_chunk(P, J, d=d, W=W, U=U)
         norms = torch.exp(step_logs)
         if not bool(((norms >= lo) & (norms <= hi)).all()):
@@ -184,15 +196,18 @@ def _sweep(traj: Trajectory, chunk_size: int | None = None, *, perturbation: flo
             # tiny weights), or a Jacobian is not finite: redo the chunk with every factor and
             # every product split exactly as 2^e × (entries of magnitude < 1), which cannot over-
             # or underflow for any finite Jacobians
-            if J is None:
-                J = traj.step_jacobians(start, stop)
-            check_jacobians_finite(traj.model, J, start)
-            buf, step_logs = _sweep_chunk(P, J, scaled=True)
+            if J64 is None:
+                J64 = traj.step_jacobians(start, stop)
+            check_jacobians_finite(traj.model, J64, start)
+            # exponents split off in the trajectory's dtype, the entries (magnitudes < 1) in the products'
+            J, e = pow2_normalize(J64)
+            buf, step_logs = _sweep_chunk(P, J.to(dtype), scaled=True)
+            step_logs = step_logs.to(traj.dtype) + e.to(traj.dtype) * _LN2
             U = None
         P_hat = buf[..., :S, :]
         P = P_hat[0]
         # c[i] = log_scale + Σ_{j >= i} (log norms[j] + e[j] log 2)   (reverse cumulative sum)
-        logs = step_logs.flip(0).cumsum(0).flip(0) + log_scale
+        logs = step_logs.to(traj.dtype).flip(0).cumsum(0).flip(0) + log_scale
         log_scale = logs[0]
         yield start, P_hat, logs, (None if U is None else buf[..., S:, :])
 
@@ -341,6 +356,7 @@ def jacobian_norms(
     tol: float = 1e-10,
     chunk_size: int | None = None,
     diagonal: bool | None = None,
+    precision: str = "full",
 ) -> torch.Tensor:
     """G(t) = ‖∂s_T/∂s_t‖₂ for every start step t, from one backward sweep.
 
@@ -371,6 +387,16 @@ def jacobian_norms(
         and ``tol`` do not apply there). Default: for every model whose step
         Jacobians are diagonal or 2×2-block (``model.jacobian_block_size``, the
         diagonal family); False forces the general sweep.
+    precision : {'full', 'float32'}
+        ``'full'`` (default): the products in the trajectory's dtype. ``'float32'``
+        (opt-in, for float64 trajectories): the renormalised products and the
+        iteration in float32, their log scales accumulated in float64, so that
+        nothing under- or overflows at any horizon; about twice as fast on a
+        CPU. The rounding of float32 products accumulates with the lag: against
+        ``'full'``, log G(t) was within 5e-6 up to lag 1000 and within 2e-4 up
+        to lag 10⁴ (tanh, GRU, LSTM and linear models, n = 40–128), and the
+        tests hold it to 1e-4 at lags up to 300. ``tol`` below 1e-5 is raised
+        to 1e-5 there (float32 cannot resolve less).
 
     Returns
     -------
@@ -381,6 +407,7 @@ def jacobian_norms(
     traj = _check_trajectory(traj)
     check_bool("log", log)
     check_choice("method", method, NORM_METHODS)
+    check_choice("precision", precision, PRECISIONS)
     if _use_blocks(traj, diagonal):
         out = blocks.log_jacobian_norms(traj, chunk_size)
         return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
@@ -388,17 +415,20 @@ def jacobian_norms(
     if method == "auto":
         method = "svd" if traj.state_size <= _SVD_MAX_STATE else "power"
     tol = check_real("tol", tol, low=0.0, high=1e-3, low_open=True)
+    dtype = torch.float32 if precision == "float32" else traj.dtype
+    if dtype == torch.float32 and traj.dtype != torch.float32:
+        tol = max(tol, _FLOAT32_TOL)
     if method == "svd":
         out = torch.empty(traj.length, traj.batch_size, dtype=traj.dtype, device=traj.device)
-        for start, P, logs in normalized_products(traj, chunk_size):
-            out[start : start + P.shape[0]] = logs + torch.log(torch.linalg.matrix_norm(P, ord=2))
+        for start, P, logs, _ in _sweep(traj, chunk_size, dtype=dtype):
+            out[start : start + P.shape[0]] = logs + torch.log(torch.linalg.matrix_norm(P, ord=2)).to(logs.dtype)
     else:
-        out = _log_norms_power(traj, chunk_size, tol)
+        out = _log_norms_power(traj, chunk_size, tol, dtype)
     out = out.T
     return traj.unbatch(exp_checked(out, log, "G(t) = ‖∂s_T/∂s_t‖₂"))
 
 
-def _log_norms_power(traj: Trajectory, chunk_size: int, tol: float) -> torch.Tensor:
+def _log_norms_power(traj: Trajectory, chunk_size: int, tol: float, dtype: torch.dtype) -> torch.Tensor:
     """log G(t) ``(T, B)`` by the warm-started subspace iteration (``method='power'``).
 
     Short lags first: the left singular vectors (in s_T's space) settle as the lag
@@ -410,13 +440,13 @@ def _log_norms_power(traj: Trajectory, chunk_size: int, tol: float) -> torch.Ten
     """
     B, T, S = traj.batch_size, traj.length, traj.state_size
     k = min(_SUBSPACE, S)
-    noise = start_vectors(k, S, dtype=traj.dtype, device=traj.device, seed=12345)
+    noise = start_vectors(k, S, dtype=dtype, device=traj.device, seed=12345)
     patience = max(8, S // 8)               # as spectral_norms: beyond it the exact method is cheaper
     out = torch.empty(T, B, dtype=traj.dtype, device=traj.device)
     u = None                                # (B, k, S): Ritz rows of the longest lag done so far
     done = 0                                # lags measured so far (the shortest ones)
     rows = _Rows()
-    for start, P, logs, Y in _sweep(traj, chunk_size, rows=rows):
+    for start, P, logs, Y in _sweep(traj, chunk_size, rows=rows, dtype=dtype):
         C = P.shape[0]
         sigma = torch.empty(C, B, dtype=P.dtype, device=P.device)
         stop = C
@@ -444,7 +474,7 @@ def _log_norms_power(traj: Trajectory, chunk_size: int, tol: float) -> torch.Ten
             sigma[block] = s.reshape(L, B)
             done += L
             stop = block.start
-        out[start : start + C] = logs + torch.log(sigma)
+        out[start : start + C] = logs + torch.log(sigma).to(logs.dtype)
         # the next chunk's first block starts from the longest lag done
         rows.U = warm_block(u, noise) if done >= _COLD_LAGS else None
     return out

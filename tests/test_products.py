@@ -577,3 +577,31 @@ def test_chunking_does_not_change_results():
                                    rtol=1e-12, atol=0)
         sv, ref = rnnprobe.jacobian_singular_values(traj, chunk_size=chunk), rnnprobe.jacobian_singular_values(traj)
         torch.testing.assert_close(sv / ref[..., :1], ref / ref[..., :1], rtol=1e-10, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- float32 products
+@pytest.mark.parametrize("arch, n, gain, method, batch", [
+    ("vanilla-tanh", 40, 1.0, "power", 1), ("vanilla-tanh", 40, 3.0, "power", 2), ("gru", 36, 1.5, "power", 1),
+    ("lstm", 34, 1.0, "power", 1), ("vanilla-tanh", 12, 1.2, "svd", 2), ("vanilla-linear", 40, 0.5, "auto", 1),
+])
+def test_float32_products_agree_with_float64(arch, n, gain, method, batch):
+    """precision='float32' (float32 products, float64 log scales) against the float64 sweep: log G to 1e-4."""
+    model = rnnprobe.build(arch, hidden_size=n, input_size=2, gain=gain, seed=3)
+    x = torch.randn(300, batch, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    traj = rnnprobe.record(model, x)
+    full = rnnprobe.jacobian_norms(traj, log=True, method=method)
+    fast = rnnprobe.jacobian_norms(traj, log=True, method=method, precision="float32")
+    assert fast.dtype == torch.float64 and bool(torch.isfinite(fast).all())
+    torch.testing.assert_close(fast, full, rtol=0, atol=1e-4)
+    # not the float64 result by another name: float32 rounding is visible
+    assert float((fast - full).abs().max()) > 1e-12
+
+
+def test_float32_products_keep_float64_scales_past_float32_range():
+    """G = 0.5^k far below float32's smallest number: the logs stay exact to the float32 rounding of each step."""
+    model = _linear(40, gain=0.5, seed=0)
+    traj = rnnprobe.record(model, torch.randn(2000, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    k = traj.lags.to(torch.float64)
+    log_G = rnnprobe.jacobian_norms(traj, log=True, precision="float32")
+    assert bool(torch.isfinite(log_G).all()) and float(log_G.min()) < math.log(torch.finfo(torch.float32).tiny) * 10
+    torch.testing.assert_close(log_G, k * math.log(0.5), rtol=1e-5, atol=1e-4)
