@@ -268,3 +268,40 @@ def test_lyapunov_rejects_bad_arguments():
         rnnprobe.lyapunov_spectrum(model, x, burn_in=-1)
     with pytest.raises(InvalidArgument, match=r"inputs must be finite"):
         rnnprobe.lyapunov_spectrum(model, torch.full((10, 1), math.nan))
+
+
+# --------------------------------------------------------------------------- precision='float32'
+@pytest.mark.parametrize("which", ["rate-cell", "gru", "lstm"])
+def test_float32_frame_sweep_agrees_with_float64(which):
+    """precision='float32' (float32 products and QRs, float64 log sums) against the float64 sweep."""
+    if which == "rate-cell":
+        model = rnnprobe.CellAdapter(EulerRateCell(30))
+        h0 = 3.0 * torch.randn(30, dtype=F64, generator=torch.Generator().manual_seed(1))
+        traj = rnnprobe.record(model, torch.zeros(1500, 0), rnnprobe.record(model, torch.zeros(300, 0), h0).states[-1, 0])
+    else:
+        model = rnnprobe.build(which, hidden_size=8, gain=2.5, seed=2)
+        traj = rnnprobe.record(model, torch.randn(1500, 1, dtype=F64, generator=torch.Generator().manual_seed(2)))
+    full = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=200)
+    fast = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=200, precision="float32")
+    assert fast.dtype == F64 and bool(torch.isfinite(fast).all())
+    torch.testing.assert_close(fast, full, rtol=0, atol=1e-4)
+    assert float((fast - full).abs().max()) > 1e-12                 # float32 rounding is really there
+
+
+def test_float32_frame_sweep_on_a_linear_map_is_exact_to_float32_rounding():
+    a = torch.tensor([1.5, -0.9, 0.5, 0.2], dtype=F64)
+    model = rnnprobe.build("vanilla-linear", hidden_size=4, input_size=0, seed=0)
+    with torch.no_grad():
+        model.W_h.copy_(torch.diag(a))
+    lam = rnnprobe.lyapunov_spectrum(model, torch.zeros(3000, 0), burn_in=100, precision="float32")
+    assert lam.dtype == F64
+    torch.testing.assert_close(lam, torch.log(a.abs()), rtol=0, atol=1e-6)
+
+
+def test_float32_frame_sweep_refuses_jacobians_beyond_float32():
+    model = rnnprobe.build("vanilla-linear", hidden_size=2, input_size=0, seed=0)
+    with torch.no_grad():
+        model.W_h.copy_(torch.diag(torch.tensor([1e39, 0.5], dtype=F64)))
+    with pytest.raises(InvalidArgument, match=r"precision='float32' needs step Jacobians within .*1e\+39.*precision='full'"):
+        rnnprobe.lyapunov_spectrum(model, torch.zeros(5, 0), burn_in=1, precision="float32")
+    assert bool(torch.isfinite(rnnprobe.lyapunov_spectrum(model, torch.zeros(5, 0), burn_in=1)).all())
