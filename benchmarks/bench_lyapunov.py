@@ -21,8 +21,6 @@ Contenders, timed in the same run:
   before the speed-up: a QR at every step).
 * ``analytic``: the same map as a ``RecurrentModel`` with its step Jacobian in
   closed form (what every built-in architecture does).
-* ``cell-float32``, ``analytic-float32``: the same with ``precision='float32'``
-  (frame products and QRs in float32, the log sums in float64).
 
 Where the time goes (``--breakdown``, from the same run): rnnprobe's forward pass
 (``record``), its step Jacobians alone, and the spectrum of an already recorded
@@ -30,7 +28,7 @@ trajectory; the reference's loop with only its Euler steps.
 
 Accuracy: on rnnprobe's recorded trajectory and from the same start frame, the
 reference loop's exponents against rnnprobe's automatic schedule and every-step
-schedule (max |Δλ| per τ), and the float32 sweep against the float64 one; and λ₁ and Σλ of the two independent runs (reference
+schedule (max |Δλ| per τ); and λ₁ and Σλ of the two independent runs (reference
 on its own numpy trajectory, rnnprobe on its own: chaos makes them different
 trajectories), with the standard error of one run from batch means over ten
 stretches of 100 τ.
@@ -147,8 +145,7 @@ def _models():
     return cell, EulerRateModel
 
 
-def rnnprobe_spectrum(model, h0, *, dt, n_transient, n_ons_transient, n_steps, every=None, seed=0,
-                      precision="full"):
+def rnnprobe_spectrum(model, h0, *, dt, n_transient, n_ons_transient, n_steps, every=None, seed=0):
     """rnnprobe on the same schedule: transient, then burn-in and the counted steps; per τ."""
     import torch
 
@@ -157,8 +154,7 @@ def rnnprobe_spectrum(model, h0, *, dt, n_transient, n_ons_transient, n_steps, e
     x = torch.zeros(n_transient, 0, dtype=torch.float64)
     h = rnnprobe.record(model, x, h0).states[-1, 0]
     x = torch.zeros(n_ons_transient + n_steps, 0, dtype=torch.float64)
-    lam = rnnprobe.lyapunov_spectrum(model, x, h0=h, burn_in=n_ons_transient, seed=seed, reorthonormalize_every=every,
-                                     precision=precision)
+    lam = rnnprobe.lyapunov_spectrum(model, x, h0=h, burn_in=n_ons_transient, seed=seed, reorthonormalize_every=every)
     return lam.numpy() / dt
 
 
@@ -189,8 +185,6 @@ def run(args):
         "reference": lambda: reference_spectrum(W, h0, q0, ons_every=args.ons_every, **sched),
         "cell": lambda: rnnprobe_spectrum(user_cell, h0t, **sched),
         "analytic": lambda: rnnprobe_spectrum(analytic, h0t, **sched),
-        "cell-float32": lambda: rnnprobe_spectrum(user_cell, h0t, precision="float32", **sched),
-        "analytic-float32": lambda: rnnprobe_spectrum(analytic, h0t, precision="float32", **sched),
     }
     if not args.skip_every_step:
         contenders["cell-every-step"] = lambda: rnnprobe_spectrum(user_cell, h0t, every=1, **sched)
@@ -211,7 +205,6 @@ def run(args):
                                   **{**sched, "n_transient": 0})
     auto = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=n_ons).numpy() / dt
     every = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=n_ons, reorthonormalize_every=1).numpy() / dt
-    single = rnnprobe.trajectory_lyapunov_spectrum(traj, burn_in=n_ons, precision="float32").numpy() / dt
     ref_sorted = np.sort(ref_same)[::-1]
     from rnnprobe._qr_sweep import FrameSweep
     sweep = FrameSweep(traj)
@@ -247,8 +240,6 @@ def run(args):
             "same_trajectory_auto_vs_reference": float(np.abs(auto - ref_sorted).max()),
             "same_trajectory_every_step_vs_reference": float(np.abs(every - ref_sorted).max()),
             "same_trajectory_auto_vs_every_step": float(np.abs(auto - every).max()),
-            "same_trajectory_float32_vs_auto": float(np.abs(single - auto).max()),
-            "same_trajectory_float32_vs_auto_sum": float(abs(single.sum() - auto.sum())),
             "own_runs_lambda1": {"reference": float(results["reference"].max()), "cell": float(results["cell"][0]),
                                  "stderr_one_run": stderr["lambda1"]},
             "own_runs_sum": {"reference": float(results["reference"].sum()), "cell": float(results["cell"].sum()),

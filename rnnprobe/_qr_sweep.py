@@ -33,7 +33,6 @@ from collections.abc import Iterator
 
 import torch
 
-from rnnprobe.errors import InvalidArgument
 from rnnprobe.products import default_chunk_size
 from rnnprobe.trajectory import Trajectory
 
@@ -72,18 +71,15 @@ class FrameSweep:
     [1, 2, 4, 8, 16, 32, 64, 64, 9]
     """
 
-    def __init__(self, traj: Trajectory, every: int | None = None, chunk_size: int | None = None,
-                 dtype: torch.dtype | None = None):
+    def __init__(self, traj: Trajectory, every: int | None = None, chunk_size: int | None = None):
         self.traj = traj
         self.fixed = every
         self.every = 1 if every is None else every
         self.chunk_size = chunk_size or default_chunk_size(traj.state_size, traj.batch_size)
-        #: the dtype of the products and QRs (default the trajectory's)
-        self.dtype = traj.dtype if dtype is None else dtype
-        eps = torch.finfo(self.dtype).eps
+        eps = torch.finfo(traj.dtype).eps
         self._log_kappa = -math.log(eps) / 6
-        self._log_range = math.log(torch.finfo(self.dtype).max) / 4
-        self._tiny = torch.finfo(self.dtype).tiny
+        self._log_range = math.log(torch.finfo(traj.dtype).max) / 4
+        self._tiny = torch.finfo(traj.dtype).tiny
         #: the block lengths used, in order
         self.blocks: list[int] = []
 
@@ -102,17 +98,7 @@ class FrameSweep:
             yield t, Q_t.unsqueeze(0), R.unsqueeze(0)
 
     def _jacobians(self, start: int, stop: int, batched: bool) -> torch.Tensor:
-        if self.dtype == self.traj.dtype:
-            J = self.traj.step_jacobians(start, stop, check=True)    # (C, B, S, S), finite
-        else:
-            J = self.traj.step_jacobians(start, stop).to(self.dtype)
-            if not bool(torch.isfinite(J).all()):                    # checked once, after the cast
-                self.traj.step_jacobians(start, stop, check=True)    # raises for NaN/Inf
-                raise InvalidArgument(
-                    f"precision={str(self.dtype).removeprefix('torch.')!r} needs step Jacobians within that "
-                    f"dtype's range (|entries| <= {torch.finfo(self.dtype).max:.3g}); steps {start}..{stop - 1} "
-                    f"have larger entries (largest {float(self.traj.step_jacobians(start, stop).abs().max()):.3g}): "
-                    "use precision='full'")
+        J = self.traj.step_jacobians(start, stop, check=True)        # (C, B, S, S), finite
         return J if batched else J[:, 0]
 
     def _run(self, Q: torch.Tensor, start: int, stop: int):

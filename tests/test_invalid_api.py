@@ -186,8 +186,6 @@ ROWS = [
     ("memory_length burn_in T", lambda: rnnprobe.memory_length(_traj(), burn_in=5), InvalidArgument, "burn_in must be smaller than the number of steps T = 5; got 5"),
     ("lyapunov k 0", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=0), InvalidArgument, "k must be >= 1; got 0"),
     ("lyapunov k > S", lambda: rnnprobe.lyapunov_spectrum(_model(), X, k=4), InvalidArgument, "k must be <= 3; got 4"),
-    ("lyapunov precision", lambda: rnnprobe.lyapunov_spectrum(_model(), X, precision="float16"), InvalidArgument, "precision must be one of 'full', 'float32'; got 'float16'"),
-    ("trajectory_lyapunov precision", lambda: rnnprobe.trajectory_lyapunov_spectrum(_traj(), precision=32), InvalidArgument, "precision must be one of 'full', 'float32'; got 32"),
     ("lyapunov reorthonormalize_every 0", lambda: rnnprobe.lyapunov_spectrum(_model(), X, reorthonormalize_every=0), InvalidArgument, "reorthonormalize_every must be >= 1; got 0"),
     ("lyapunov reorthonormalize_every 1.5", lambda: rnnprobe.trajectory_lyapunov_spectrum(_traj(), reorthonormalize_every=1.5), InvalidArgument, "reorthonormalize_every must be an integer; got 1.5"),
     ("clv k 0", lambda: rnnprobe.covariant_lyapunov_vectors(_model(), X, k=0), InvalidArgument, "k must be >= 1; got 0"),
