@@ -17,6 +17,10 @@ DataFrame out; no plotting, no I/O.
 * the theory study's checks, their tolerances and verdicts (``prediction_checks``): :func:`check_points`,
   :func:`pool_checks`, :func:`check_summary`, :func:`check_settings`, :func:`check_tolerances`,
   :func:`critical_value`;
+* the training study (``training``): :func:`is_training`, :func:`training_curves`, :func:`gradient_profiles`,
+  :func:`training_measures`, :func:`weight_norms`, :func:`training_table`, :func:`sample_table`;
+* the attention study (``attention``): :func:`accuracy_table`, :func:`gradient_by_distance`,
+  :func:`attention_maps`, :func:`is_attention`;
 * the headline table: :func:`summary_table`;
 * picking representative points: :func:`select_points`, :func:`nearest_gain`; labels: :func:`with_variant`.
 
@@ -41,8 +45,12 @@ from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outc
 from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
 from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
 from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
+from rnnprobe.analysis.training import (STAGES, TRAINING_MEASURES, gradient_profiles, is_training, sample_table,
+                                       stage_steps, training_curves, training_measures, training_table, weight_norms,
+                                       with_run_label)
 from rnnprobe.analysis.prediction_checks import (SIGNIFICANCE, check_points, check_settings, check_summary, check_tolerances,
                                              critical_value, is_theory, pool_checks, setting_label)
+from rnnprobe.analysis.attention import accuracy_table, attention_maps, gradient_by_distance, is_attention
 
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
@@ -56,4 +64,7 @@ __all__ = [
     "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
     "is_theory", "critical_value", "SIGNIFICANCE",
     "summary_table", "SUMMARY_MEASURES",
+    "is_training", "with_run_label", "training_curves", "stage_steps", "gradient_profiles", "training_measures",
+    "weight_norms", "training_table", "sample_table", "STAGES", "TRAINING_MEASURES",
+    "accuracy_table", "gradient_by_distance", "attention_maps", "is_attention",
 ]

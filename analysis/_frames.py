@@ -34,14 +34,16 @@ __all__ = [
     "point_key", "aggregate_seeds", "nearest_gain", "select_points",
 ]
 
-#: Columns that locate a row inside a grid point (results.csv).
-LOCATOR_COLUMNS = tuple(schema.ROW_COLUMNS)
+#: Columns that locate a row inside a grid point (results.csv), with the row columns some studies add.
+LOCATOR_COLUMNS = tuple(schema.ROW_COLUMNS) + tuple(schema.EXTRA_ROW_COLUMNS)
 #: Grid columns every study writes, in order.
 BASE_GRID_COLUMNS = tuple(schema.GRID_COLUMNS)
 #: Extra grid columns studies are known to add (recognised even in derived frames without ``point_id``).
 EXTRA_GRID_COLUMNS = tuple(schema.EXTRA_GRID_COLUMNS)
 #: Scalar columns of summary.csv (anything else before them is a grid column).
-SUMMARY_SCALARS = (*schema.SUMMARY_FIELDS, *schema.CHECK_SUMMARY_FIELDS, *schema.ELAPSED)
+SUMMARY_SCALARS = (*schema.SUMMARY_FIELDS, *schema.CHECK_SUMMARY_FIELDS, *schema.TRAINING_SUMMARY_FIELDS,
+                   *schema.ATTENTION_SUMMARY_FIELDS,
+                   *schema.ELAPSED)
 _NOT_GRID = set(LOCATOR_COLUMNS) | set(SUMMARY_SCALARS) | {"point_id", "steps"}
 
 

@@ -52,7 +52,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from rnnprobe import analysis, schema
-from rnnprobe.reports import captions
+from rnnprobe.reports import attention_pages, captions, training_pages
 from rnnprobe.reports._plotting import is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
                              plot_memory_heatmap, plot_pascanu)
@@ -75,17 +75,23 @@ STUDY_QUESTIONS = {
               "biases change it?",
     "theory": "Do rnnprobe's measurements agree with published theory: mean-field propagation, the Pascanu bound, "
               "dynamical isometry, memory capacity, residual path ensembles and gate timescales?",
+    "training": "How do gradient flow and memory change while a char-RNN learns, for vanilla tanh, GRU and LSTM "
+                "cores and a flossed vanilla RNN?",
+    "attention": "Does attention cure 'asking the network too much': accuracy, gradient paths and alignments of "
+                 "encoder–decoders with and without attention and of a causal transformer, on copy and reversal "
+                 "against length?",
 }
 
 
 @dataclass(frozen=True)
 class StudyData:
-    """The three files of a study directory (any of them may be missing)."""
+    """The three files of a study directory (any of them may be missing), and its side tables (``samples``)."""
 
     directory: Path
     results: pd.DataFrame | None
     summary: pd.DataFrame | None
     meta: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -168,7 +174,16 @@ def load_study(results_dir) -> StudyData:
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             warnings.warn(f"meta.json in {directory} is not valid JSON ({exc}); the title page will lack it",
                           stacklevel=2)
-    return StudyData(directory, results, summary, meta if isinstance(meta, dict) else {})
+    meta = meta if isinstance(meta, dict) else {}
+    tables = {}
+    for table in dict.fromkeys([*(meta.get("tables") or {}), *schema.EXTRA_TABLES]):
+        path = directory / schema.table_file_name(str(table))
+        if path.is_file():
+            verbatim = schema.TABLE_TEXT_COLUMNS.get(str(table), ())   # '', 'NA', 'nan' are text there
+            header = pd.read_csv(path, nrows=0).columns
+            tables[str(table)] = pd.read_csv(path, low_memory=False, keep_default_na=False,
+                                             na_values={c: [""] for c in header if c not in verbatim})
+    return StudyData(directory, results, summary, meta, tables)
 
 
 def _config_value(meta: dict, *keys, default=None):
@@ -214,6 +229,16 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             warnings.warn(f"report section {name!r} skipped: {exc}", stacklevel=2)
 
     empty = pd.DataFrame
+    if analysis.is_training(R):
+        # the training study: curves against the training step; the other analyses would mix the steps
+        run("training_curves", lambda: analysis.training_curves(R))
+        run("gradient_profiles", lambda: analysis.gradient_profiles(R))
+        run("training_measures", lambda: analysis.training_measures(R))
+        run("weight_norms", lambda: analysis.weight_norms(R))
+        run("training_table", lambda: analysis.training_table(R))
+        if "samples" in study.tables:
+            run("samples", lambda: analysis.sample_table(study.tables["samples"], R))
+        return frames, skipped
     if R is not None and analysis.is_theory(R):
         # the theory study: predictions against measurements; the other analyses have nothing to read
         run("theory_checks", lambda: analysis.pool_checks(R, S))
@@ -222,6 +247,14 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
         if S is not None and "tolerance_basis" in S:
             run("theory_settings", lambda: analysis.check_settings(S))
             run("theory_tolerances", lambda: analysis.check_tolerances(S))
+        return frames, skipped
+    if analysis.is_attention(R) or analysis.is_attention(S):
+        # the attention study: accuracy, gradient paths, attention maps; the chain analyses have nothing to read
+        if S is not None:
+            run("attention_accuracy", lambda: analysis.accuracy_table(S))
+        if R is not None:
+            run("attention_gradients", lambda: analysis.gradient_by_distance(R))
+            run("attention_maps", lambda: analysis.attention_maps(R))
         return frames, skipped
     if S is not None:
         run("summary", lambda: analysis.summary_table(S, R))
@@ -694,6 +727,20 @@ def _summary_note(table: pd.DataFrame) -> str:
             "medians over seeds. " + "; ".join(parts) + ".")
 
 
+# ----------------------------------------------------------------------------------------------- attention study
+_ATTENTION_FRAMES = ("attention_accuracy", "attention_gradients", "attention_maps")
+
+
+def _attention_items(frames) -> tuple[list[_Item], list[_Item]]:
+    """The attention study's figures (reports.attention_pages) and its full tables (files only, not in the PDF)."""
+    figures = [_Item("figure", **spec) for spec in attention_pages.figure_specs(frames)]
+    tables = [_Item("table", name, title, frame=frames[name], display=format_table(frames[name]), in_pdf=False)
+              for name, title in (("attention_gradients", "Gradient norms against distance, by path"),
+                                  ("attention_maps", "Attention weights of the example sequences"))
+              if _nonempty(frames, name)]
+    return figures, tables
+
+
 # ----------------------------------------------------------------------------------------------- theory study
 _THEORY_ORDER = ("meanfield", "pascanu", "isometry", "capacity", "paths", "gates")
 _THEORY_PAGE_CHECKS = 14      # more checks than this on one prediction: one page per architecture group
@@ -913,6 +960,8 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     frames, skipped = analyse(study)
     theory = _nonempty(frames, "theory_summary")
+    training = _nonempty(frames, "training_table")
+    attention = not theory and any(_nonempty(frames, k) for k in _ATTENTION_FRAMES)
     with report_style():
         footer = f"rnnprobe · {study.name} study"
         summary_pages, summary_title, summary_frame = [], "Table 1: Summary", None
@@ -924,6 +973,22 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
             summary_display = _theory_summary_display(summary_frame)
             summary_pages = table_pages(summary_display, title=summary_title, note=_theory_summary_note(summary_frame),
                                         n_keys=3, max_cell_chars=40)
+        elif training:
+            figure_items = [_Item("figure", **spec) for spec in training_pages.figure_specs(frames)]
+            table_items = []
+            summary_frame = frames["training_table"]
+            summary_title = "Table 1: The training runs, from initialisation to the end"
+            summary_display = training_pages.summary_display(summary_frame)
+            summary_pages = table_pages(summary_display, title=summary_title,
+                                        note=training_pages.summary_note(summary_frame), n_keys=1, max_cell_chars=40)
+        elif attention:
+            figure_items, table_items = _attention_items(frames)
+            if _nonempty(frames, "attention_accuracy"):
+                summary_frame = frames["attention_accuracy"]
+                summary_title = "Table 1: Accuracy and alignment"
+                summary_display = attention_pages.summary_display(summary_frame)
+                summary_pages = table_pages(summary_display, title=summary_title,
+                                            note=attention_pages.summary_note(summary_frame), n_keys=3)
         else:
             figure_items = _figure_items(study, frames)
             table_items = _table_items(frames)
@@ -954,7 +1019,14 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
         pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
         for _, tp in table_page_lists:
             pages += tp
-        pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES) if theory else _methods_pages()
+        if theory:
+            pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES)
+        elif training:
+            pages += _methods_pages(training_pages.METHODS, training_pages.REFERENCES)
+        elif attention:
+            pages += _methods_pages(attention_pages.METHODS, attention_pages.REFERENCES)
+        else:
+            pages += _methods_pages()
         for n, page in enumerate(pages, start=1):
             _footer(page, f"{footer} · page {n} of {len(pages)}")
         _atomic_pdf(pdf_path, pages, title or f"rnnprobe report: {study.name} study")

@@ -23,6 +23,7 @@ Examples
 >>> from click.testing import CliRunner
 >>> from rnnprobe.cli import main
 >>> print(CliRunner().invoke(main, ["studies"]).output)
+attention  Does attention cure "asking the network too much": ...
 depth      How far from an isometry is the input-output Jacobian of a deep stack, ...
 memory     How long do recurrent nets remember, ...
 vanishing  How do gradients vanish or explode through time, ...
@@ -289,8 +290,10 @@ def study_command(name, list_only, out, arch, lengths, depths, gains, hidden, se
             bar.close()
     meta = result.meta
     timings = meta["timings"]
+    side = "".join(f", {name}" for name in (meta.get("tables") or {}).values())
     click.echo(f"{study.name}: {meta['n_points']} points ({timings['computed']} computed, {timings['resumed']} resumed) "
-               f"in {timings['total_s']:.1f} s -> {out}/results.csv ({meta['n_rows']} rows), summary.csv, meta.json")
+               f"in {timings['total_s']:.1f} s -> {out}/results.csv ({meta['n_rows']} rows), summary.csv{side}, "
+               "meta.json")
     if not no_report:
         try:
             written = _write_report(out)

@@ -61,35 +61,13 @@ from rnnprobe.memory import summarise_memory
 from rnnprobe.models.adapters import adapt, is_adaptable
 from rnnprobe.models.base import StepModel
 from rnnprobe.products import jacobian_norms
+from rnnprobe.schema import MONITOR_COLUMNS, MONITOR_METRICS
 from rnnprobe.spectrum import weight_spectrum
 from rnnprobe.trajectory import record
 
 __all__ = ["ProbeMonitor", "MONITOR_COLUMNS", "MONITOR_METRICS", "gradient_norms_by_group", "write_scalars"]
 
-#: columns of a monitor row, in order (constant context columns come first)
-MONITOR_COLUMNS = {
-    "step": "training step: the weights after this many optimizer updates (int)",
-    "metric": "name of the measured quantity (see MONITOR_METRICS)",
-    "lag": "lag k >= 1 (jacobian_norm only; empty otherwise)",
-    "layer": "the recurrent layer of the core that was probed (core metrics; empty otherwise)",
-    "index": "index i >= 0 of a Lyapunov exponent (empty otherwise)",
-    "block": "weight block (sigma_max) or parameter group (parameter_gradient_norm); empty otherwise",
-    "value": "the measured value (float)",
-}
-
-#: what each metric of the monitor (and of rnnprobe.sequence.train) means
-MONITOR_METRICS = {
-    "jacobian_norm": "G(k) = ||ds_T/ds_{T-k}||_2 on the probe sequence, per lag, through the core layer",
-    "memory_threshold": "largest lag k with G(k) >= eps (steps; T when every lag passes)",
-    "memory_efold": "e-folding time -1/slope of a Theil-Sen fit of log G(k) on k (steps; inf when not decaying)",
-    "sigma_max": "largest singular value of one recurrent weight block (block names it)",
-    "lyapunov_exponent": "top Lyapunov exponents lambda_i along the probe trajectory, per step, decreasing",
-    "loss": "the training loss the loop passed to the monitor at this step",
-    "parameter_gradient_norm": "L2 norm of the gradient of one parameter group (block: module name, or 'total')",
-    "train_loss": "rnnprobe.sequence.train: mean cross-entropy (nats/char) over the steps since the last evaluation",
-    "val_bits_per_char": "rnnprobe.sequence.train: cross-entropy on the validation text, bits per character",
-    "flossing_loss": "rnnprobe.sequence.train: the gradient-flossing term sum_i lambda_i^2 of the last step",
-}
+# the column and metric names are declared once, in rnnprobe.schema (MONITOR_COLUMNS, MONITOR_METRICS)
 
 _TOTAL = "total"
 

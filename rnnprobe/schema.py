@@ -21,6 +21,13 @@ Both tables depend only on the grid, the dtype and the device: two runs write
 them byte for byte the same. What varies between runs (the time each point
 took, :data:`ELAPSED`) is in ``meta.json``.
 
+The ``training`` study adds a row column before ``value`` (``step``,
+:data:`EXTRA_ROW_COLUMNS`), writes the metrics of the probe monitor
+(:data:`MONITOR_METRICS`; its own are :data:`TRAINING_METRICS`) and
+:data:`TRAINING_SUMMARY_FIELDS`, keeps each point's checkpoints in
+:data:`WORK_DIR` and writes its text samples to a side table, ``samples.csv``
+(:data:`EXTRA_TABLES`).
+
 Studies emit measurements only: the statistics and verdicts of the ``theory``
 study's checks (critical values, tolerances, pass/fail) are computed by
 :mod:`rnnprobe.analysis.prediction_checks`.
@@ -45,6 +52,9 @@ __all__ = [
     "GRID_COLUMNS", "CORE_AXES", "EXTRA_GRID_COLUMNS", "POINT_ID", "ROW_COLUMNS", "RESULT_COLUMNS",
     "METRICS", "SUMMARY_FIELDS", "ELAPSED", "SUMMARY_COLUMNS",
     "CHECK_KEYS", "CHECK_PARAMETERS", "CHECK_METRICS", "CHECK_SUMMARY_FIELDS",
+    "WORK_DIR", "EXTRA_ROW_COLUMNS", "EXTRA_TABLES", "table_file_name",
+    "MONITOR_COLUMNS", "MONITOR_METRICS", "TRAINING_METRICS", "TRAINING_SUMMARY_FIELDS", "SAMPLE_COLUMNS",
+    "TABLE_TEXT_COLUMNS", "ATTENTION_METRICS", "ATTENTION_SUMMARY_FIELDS",
 ]
 
 # --------------------------------------------------------------------------- files
@@ -56,8 +66,17 @@ SUMMARY_FILE = "summary.csv"
 META_FILE = "meta.json"
 #: the point store: one JSON file per finished grid point, and ``_run.json``
 POINTS_DIR = "points"
-#: the files a run writes into its directory besides :data:`POINTS_DIR`
+#: the files a run writes into its directory besides :data:`POINTS_DIR` (and a study's side tables,
+#: :data:`EXTRA_TABLES`, each in :func:`table_file_name`)
 TABLE_FILES = (RESULTS_FILE, SUMMARY_FILE, META_FILE)
+#: per-point work directories of studies that keep files while a point runs (the training study's
+#: checkpoints): ``WORK_DIR/<point file name without .json>/``; kept after the point is done
+WORK_DIR = "work"
+
+
+def table_file_name(table: str) -> str:
+    """The file of a study's side table (:data:`EXTRA_TABLES`): ``'<table>.csv'``."""
+    return f"{table}.csv"
 
 
 def point_file_name(point_id: str) -> str:
@@ -70,8 +89,9 @@ def point_file_name(point_id: str) -> str:
 #: grid columns every table has, in this order (a study's extra grid columns follow)
 GRID_COLUMNS = {
     "study": "name of the study (str)",
-    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn')",
-    "hidden": "hidden size n (the width for feed-forward stacks) (int)",
+    "arch": "architecture name, as in rnnprobe.architectures (str; depth study also 'stacked-rnn'; attention "
+            "study: the encoder's and decoder's recurrent core, empty for the transformer)",
+    "hidden": "hidden size n (the width for feed-forward stacks; the attention study's transformer: d_model) (int)",
     "length": "sequence length T (int); empty for feed-forward depth rows",
     "depth": "number of layers L (int; depth study only, empty otherwise)",
     "gain": "gain of the matrices acting on the state (float; see the study's init)",
@@ -93,6 +113,16 @@ EXTRA_GRID_COLUMNS = {
     "nonlinearity": "theory study: the nonlinearity φ of mlp, resmlp and dense settings",
     "bias_std": "theory study: σ_b, the standard deviation of the biases",
     "alpha": "theory study: α, the residual branch scale of resmlp",
+    "floss": "training study: gradient flossing, how many top Lyapunov exponents are pushed towards 0 "
+             "(0: plain training; vanilla cores only, empty for gated ones)",
+    "train_steps": "training and attention studies: optimizer (Adam) updates of the training run (int; attention: "
+                   "one batch of 32 fresh sequences each)",
+    "chars": "training study: characters of the default corpus used (its first ones; the last 10% validate)",
+    "model": "attention study: the sequence model: encoder–decoder with attention 'none', 'dot' or 'bilinear' "
+             "(suffix '-nofeedback': the decoder reads BOS at every step, not its previous output), or 'transformer' "
+             "(one causal transformer layer over [source; target])",
+    "task": "attention study: 'copy' or 'reverse' (the target is the source, or the source reversed)",
+    "vocab": "attention study: number of source symbols V (uniform random sources)",
 }
 
 POINT_ID = {"point_id": "string key of the grid point, stable across runs: '<study>:axis=value,...'"}
@@ -104,10 +134,19 @@ ROW_COLUMNS = {
     "lag": "lag k = T - t >= 1 (time metrics; empty otherwise)",
     "layer": "layer l = 0 .. L-1 (depth metrics; empty otherwise)",
     "index": "index i >= 0 of a singular value or Lyapunov exponent (empty otherwise)",
-    "block": "weight block, e.g. 'W_h', 'U_z', 'W_hf' (weight_singular_value only)",
+    "block": "weight block, e.g. 'W_h', 'U_z', 'W_hf' (weight_singular_value; the training study's sigma_max), or "
+             "the parameter group of the training study's parameter_gradient_norm; empty otherwise",
     "value": "the measured value, natural units (float)",
 }
-#: results.csv's columns for a study without extra grid columns
+#: row columns a study may add (its ``EXTRA_ROW_COLUMNS``), written between ``block`` and ``value``
+EXTRA_ROW_COLUMNS = {
+    "step": "training study: the weights after this many optimizer updates (int; 0 is the initialisation)",
+    "target_position": "attention study: target position s = 0 … T-1, the decoder's output index (attention and "
+                       "gradient rows; empty otherwise)",
+    "source_position": "attention study: source position t = 0 … T-1 (attention and gradient rows; empty otherwise)",
+    "example": "attention study: which evaluation sequence (0, 1, …) an attention_weight row shows (empty otherwise)",
+}
+#: results.csv's columns for a study without extra grid or row columns
 RESULT_COLUMNS = {**GRID_COLUMNS, **POINT_ID, **ROW_COLUMNS}
 
 #: the metrics of the vanishing, depth and memory studies
@@ -176,4 +215,76 @@ CHECK_SUMMARY_FIELDS = {
     "dof": "theory study: degrees of freedom of standard_error (replicates - 1; inf when exact)",
     "reference": "theory study: where the prediction comes from",
     "tolerance_basis": "theory study: how the tolerance is justified",
+}
+
+# --------------------------------------------------------------------------- training (the monitor, the training study)
+#: columns of a rnnprobe.ProbeMonitor row, in order (constant context columns come first)
+MONITOR_COLUMNS = {
+    "step": "training step: the weights after this many optimizer updates (int)",
+    "metric": "name of the measured quantity (see MONITOR_METRICS)",
+    "lag": "lag k >= 1 (jacobian_norm only; empty otherwise)",
+    "layer": "the recurrent layer of the core that was probed (core metrics; empty otherwise)",
+    "index": "index i >= 0 of a Lyapunov exponent (empty otherwise)",
+    "block": "weight block (sigma_max) or parameter group (parameter_gradient_norm); empty otherwise",
+    "value": "the measured value (float)",
+}
+#: what each metric of the monitor (and of rnnprobe.sequence.train) means
+MONITOR_METRICS = {
+    "jacobian_norm": "G(k) = ||ds_T/ds_{T-k}||_2 on the probe sequence, per lag, through the core layer",
+    "memory_threshold": "largest lag k with G(k) >= eps (steps; T when every lag passes)",
+    "memory_efold": "e-folding time -1/slope of a Theil-Sen fit of log G(k) on k (steps; inf when not decaying)",
+    "sigma_max": "largest singular value of one recurrent weight block (block names it)",
+    "lyapunov_exponent": "top Lyapunov exponents lambda_i along the probe trajectory, per step, decreasing",
+    "loss": "the training loss the loop passed to the monitor at this step",
+    "parameter_gradient_norm": "L2 norm of the gradient of one parameter group (block: module name, or 'total')",
+    "train_loss": "rnnprobe.sequence.train: mean cross-entropy (nats/char) over the steps since the last evaluation",
+    "val_bits_per_char": "rnnprobe.sequence.train: cross-entropy on the validation text, bits per character",
+    "flossing_loss": "rnnprobe.sequence.train: the gradient-flossing term sum_i lambda_i^2 of the last step",
+}
+#: the training study's own metrics (results.csv): the monitor's, but those already in METRICS
+TRAINING_METRICS = {k: "training study: " + v for k, v in MONITOR_METRICS.items() if k not in METRICS}
+#: the training study's own scalar fields (summary.csv)
+TRAINING_SUMMARY_FIELDS = {
+    "val_bits_per_char": "training study: validation bits per character at the last step",
+    "val_bits_per_char_initial": "training study: validation bits per character at step 0 (the initialisation)",
+}
+#: the columns of the training study's text samples (samples.csv), after the grid columns and point_id
+SAMPLE_COLUMNS = {
+    "step": "the weights after this many optimizer updates (int)",
+    "temperature": "sampling temperature: the logits are divided by it",
+    "prime": "the text the model read before sampling",
+    "text": "the sampled characters (str; may hold newlines, quoted in the CSV)",
+}
+#: side tables of text (and numbers) a study may write beside results.csv: name -> its columns
+EXTRA_TABLES = {"samples": SAMPLE_COLUMNS}
+#: the columns of each side table that hold text and are read verbatim ("", "NA", "nan" are text there, not
+#: missing values; in every other column an empty cell is missing)
+TABLE_TEXT_COLUMNS = {"samples": ("prime", "text")}
+# --------------------------------------------------------------------------- the attention study
+#: the attention study's metrics (results.csv), indexed by target_position s and source_position t
+ATTENTION_METRICS = {
+    "attention_weight": "attention study: α_{t,s}, the weight of source position t in the context of target position s, "
+                        "teacher-forced, for one evaluation sequence (example); transformer: its layer's head-averaged "
+                        "weight from the decoder position that predicts s onto source position t",
+    "path_gradient_total": "attention study: ||dL_s/ds_t||, L_s = u.y_s a fixed random unit readout of the logits at "
+                           "target position s, s_t the encoder state after source position t; mean over the gradient "
+                           "sequences (encoder–decoders)",
+    "path_gradient_attention": "attention study: the part of dL_s/ds_t that crossed the attention (norm, mean over "
+                               "the gradient sequences; encoder–decoders with attention)",
+    "path_gradient_recurrence": "attention study: the part of dL_s/ds_t that crossed the decoder's start state, the "
+                                "encoder's last state (norm, mean over the gradient sequences; encoder–decoders)",
+    "source_gradient_norm": "attention study: ||dL_s/dx_t|| at the source embedding x_t, the same readout L_s (every "
+                            "model); mean over the gradient sequences",
+}
+#: the attention study's scalar fields (summary.csv)
+ATTENTION_SUMMARY_FIELDS = {
+    "token_accuracy": "attention study: share of target symbols right, greedy decoding, fresh evaluation sequences",
+    "sequence_accuracy": "attention study: share of evaluation sequences with every symbol right (greedy decoding)",
+    "teacher_forced_accuracy": "attention study: share of target symbols right when the decoder reads the true "
+                               "previous symbols",
+    "final_loss": "attention study: training cross-entropy, nats per symbol, mean over the last 20 steps",
+    "alignment_accuracy": "attention study: share of target positions whose largest attention weight is on the aligned "
+                          "source position (copy t = s, reverse t = T-1-s); teacher-forced, evaluation sequences",
+    "alignment_shifted": "attention study: share of target positions whose largest attention weight is one source "
+                         "position after the aligned one (reverse: t = T-s)",
 }

@@ -36,14 +36,38 @@ that defines:
   ones), declared in :mod:`rnnprobe.schema` as well
   (the ``theory`` study's are :data:`rnnprobe.schema.CHECK_METRICS` and
   :data:`rnnprobe.schema.CHECK_SUMMARY_FIELDS`);
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, row columns of results.csv beyond
+  ``lag, layer, index, block`` (declared in :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`;
+  the ``attention`` study's target and source positions), written between ``block``
+  and ``value``;
 * ``probe(point, *, dtype, device) -> (rows, summary)``: probes one grid point and
   returns measurements (statistics and verdicts belong to ``rnnprobe.analysis``).
   ``rows`` are tuples ``(metric, lag, layer, index, block, value)`` (None where a
-  field does not apply) and ``summary`` a dict of the scalar columns of
+  field does not apply; with ``EXTRA_ROW_COLUMNS``, their values come before ``value``:
+  ``(metric, lag, layer, index, block, *extra, value)``) and ``summary`` a dict of the scalar columns of
   ``summary.csv`` (see :data:`rnnprobe.schema.SUMMARY_FIELDS`; missing ones are left empty);
 * ``points(grid) -> list[dict]`` (optional): expand a grid into points when not
   every combination makes sense (default: the Cartesian product);
-* ``cost(point) -> float`` (optional): relative cost, to start long points first.
+* ``cost(point) -> float`` (optional): relative cost, to start long points first;
+* ``EXTRA_ROW_COLUMNS`` (optional): ``{name: doc}``, row columns of results.csv beyond
+  ``lag, layer, index, block`` (declared in :data:`rnnprobe.schema.EXTRA_ROW_COLUMNS`;
+  the ``training`` study's ``step``), written between ``block`` and ``value``: ``rows``
+  are then tuples ``(metric, lag, layer, index, block, *extra, value)``;
+* ``TABLES`` (optional): ``{table: {column: doc}}``, side tables that may hold text
+  (the ``training`` study's ``samples``; declared in
+  :data:`rnnprobe.schema.EXTRA_TABLES`), written to ``<table>.csv`` beside
+  results.csv with the grid columns and ``point_id`` first; ``probe`` then returns
+  ``(rows, summary, tables)`` with ``tables`` a dict ``table -> list of tuples``
+  (one value per column) and :class:`StudyResult` has them as ``result.tables``;
+* ``WORKDIR = True`` (optional): ``probe`` is called with ``workdir=``, a directory
+  of its own for files it keeps while it runs (checkpoints): ``OUT/work/<point
+  file name without .json>/`` (:data:`rnnprobe.schema.WORK_DIR`), the same one
+  when a stopped run is started again, so that a long point resumes from what
+  it left there, and kept after the point is done; a temporary directory,
+  removed after the point, when ``out`` is None. A study's identity check (same
+  settings, or ``force``) covers it: ``force`` deletes ``OUT/work``.
+* ``DEVICES`` (optional): the devices the study runs on (default ``('cpu', 'cuda')``);
+  another device is refused before anything runs.
 
 Every new column, metric and summary field must be documented in
 ``docs/results.md`` (a test checks). This module is light: listing studies reads
@@ -53,7 +77,7 @@ Examples
 --------
 >>> from rnnprobe import studies
 >>> sorted(studies.available())
-['depth', 'memory', 'theory', 'vanishing']
+['attention', 'depth', 'memory', 'theory', 'training', 'vanishing']
 >>> study = studies.load("vanishing")
 >>> grid = study.resolve({"arch": ["gru"], "length": [10], "gain": [0.5], "seed": [0]}, quick=True)
 >>> [study.point_id(p) for p in study.points(grid)]
@@ -63,6 +87,7 @@ Examples
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib
 import itertools
@@ -76,8 +101,8 @@ from types import ModuleType
 
 from rnnprobe._validation import nearest
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.schema import (CORE_AXES, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, ROW_COLUMNS, SUMMARY_COLUMNS,
-                             SUMMARY_FIELDS)
+from rnnprobe.schema import (CORE_AXES, GRID_COLUMNS, METRICS, POINT_ID, RESULT_COLUMNS, RESULTS_FILE, ROW_COLUMNS,
+                             SUMMARY_COLUMNS, SUMMARY_FIELDS, SUMMARY_FILE, point_file_name, table_file_name)
 
 __all__ = [
     "run", "StudyResult", "StudyArgumentError", "GridError", "PointFailed", "RunInterrupted", "WriteFailed",
@@ -249,6 +274,7 @@ class Study:
     grid: Mapping[str, list]
     quick: Mapping[str, list]
     extra_axes: Mapping[str, Axis] = field(default_factory=dict)
+    extra_rows: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_module(cls, name: str, module: ModuleType) -> Study:
@@ -266,7 +292,17 @@ class Study:
         if clash:
             raise RnnProbeStudyError(f"study {name!r}: grid axes {sorted(clash)} are named like keywords of "
                                      "rnnprobe.studies.run; rename them")
-        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra)
+        rows = dict(getattr(module, "EXTRA_ROW_COLUMNS", {}))
+        taken = set(GRID_COLUMNS) | set(extra) | set(ROW_COLUMNS) | set(POINT_ID)
+        if set(rows) & taken:
+            raise RnnProbeStudyError(f"study {name!r}: EXTRA_ROW_COLUMNS {sorted(set(rows) & taken)} are named like "
+                                     "grid or row columns; rename them")
+        for table, columns in dict(getattr(module, "TABLES", {})).items():
+            if table_file_name(table) in (RESULTS_FILE, SUMMARY_FILE) or not columns \
+                    or set(columns) & (set(GRID_COLUMNS) | set(extra) | set(POINT_ID)):
+                raise RnnProbeStudyError(f"study {name!r}: table {table!r} needs its own name and columns other "
+                                         "than the grid columns")
+        return cls(name, module, question, axes, dict(module.GRID), dict(module.QUICK), extra, rows)
 
     @property
     def archs(self) -> tuple[str, ...]:
@@ -280,6 +316,22 @@ class Study:
     @property
     def grid_columns(self) -> tuple[str, ...]:
         return tuple(GRID_COLUMNS) + self.extra_columns
+
+    @property
+    def row_columns(self) -> tuple[str, ...]:
+        """The per-row columns of results.csv: ``metric, lag, layer, index, block``, its extra row columns, ``value``."""
+        names = tuple(ROW_COLUMNS)
+        return names[:-1] + tuple(self.extra_rows) + names[-1:]
+
+    @property
+    def tables(self) -> dict[str, dict[str, str]]:
+        """The study's side tables (its ``TABLES``): ``{table: {column: doc}}``."""
+        return {name: dict(cols) for name, cols in getattr(self.module, "TABLES", {}).items()}
+
+    @property
+    def wants_workdir(self) -> bool:
+        """Whether ``probe`` takes a per-point work directory (the study's ``WORKDIR``)."""
+        return bool(getattr(self.module, "WORKDIR", False))
 
     @property
     def metrics(self) -> dict[str, str]:
@@ -296,7 +348,11 @@ class Study:
         return {**SUMMARY_FIELDS, **getattr(self.module, "EXTRA_SUMMARY", {})}
 
     def result_columns(self) -> tuple[str, ...]:
-        return self.grid_columns + ("point_id",) + tuple(ROW_COLUMNS)
+        return self.grid_columns + ("point_id",) + self.row_columns
+
+    def table_columns(self, table: str) -> tuple[str, ...]:
+        """The columns of side table ``table``: the grid columns, ``point_id``, then its own."""
+        return self.grid_columns + ("point_id",) + tuple(self.tables[table])
 
     def summary_columns(self) -> tuple[str, ...]:
         return self.grid_columns + ("point_id",) + tuple(self.summary_scalars)
@@ -304,9 +360,13 @@ class Study:
     def column_docs(self) -> dict[str, dict[str, str]]:
         """Column meanings of both tables (for meta.json)."""
         extra = {k: a.doc for k, a in self.extra_axes.items()}
-        results = {**GRID_COLUMNS, **extra, **POINT_ID, **ROW_COLUMNS}
+        rows = {**ROW_COLUMNS, **self.extra_rows}
+        results = {**GRID_COLUMNS, **extra, **POINT_ID, **{c: rows[c] for c in self.row_columns}}
         summary = {**GRID_COLUMNS, **extra, **POINT_ID, **self.summary_scalars}
-        return {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
+        docs = {"results.csv": results, "summary.csv": summary, "metrics": self.metrics}
+        for table, columns in self.tables.items():
+            docs[table_file_name(table)] = {**GRID_COLUMNS, **extra, **POINT_ID, **columns}
+        return docs
 
     def resolve(self, overrides: Mapping[str, list] | None = None, *, quick: bool = False) -> dict[str, list]:
         """The grid to run: the default (or quick) grid with ``overrides`` replacing axes.
@@ -354,6 +414,14 @@ class Study:
                 else:
                     yield head + ",".join(cells)
 
+    def table_rows(self, table: str, points, records: Mapping[str, Mapping]):
+        """Cells of side table ``table``, in grid order then the study's row order."""
+        for point in points:
+            pid = self.point_id(point)
+            head = self._grid_cells(point) + [pid]
+            for row in (records[pid].get("tables") or {}).get(table, []):
+                yield head + [format_value(v) for v in row]
+
     def summary_rows(self, points, records: Mapping[str, Mapping]):
         """Cells of summary.csv, one row per point in grid order."""
         for point in points:
@@ -370,35 +438,75 @@ class Study:
         return (self.module.__doc__ or "").strip()
 
 
-def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu") -> dict:
+def run_point(point: Mapping, *, study: str, dtype: str = "float64", device: str = "cpu", work=None) -> dict:
     """Probe one grid point of a study and return a JSON-ready record.
 
     The record holds ``point_id``, ``study``, ``dtype``, ``device``, ``point``,
-    ``rows`` (lists ``[metric, lag, layer, index, block, value]``), ``summary``
-    (the scalars of summary.csv) and ``elapsed_s`` (wall seconds; it goes to
-    meta.json, not to the tables). This is the function the runner sends to
-    worker processes or Dask workers; but for ``elapsed_s`` it is deterministic
-    given the point, dtype and device.
+    ``rows`` (lists ``[metric, lag, layer, index, block, value]``, the study's extra row
+    columns before ``value``), ``summary`` (the scalars of summary.csv), ``elapsed_s``
+    (wall seconds; it goes to meta.json, not to the tables) and, for a study with side
+    tables, ``tables`` (``{table: [[cell, ...], ...]}``). This is the function the
+    runner sends to worker processes or Dask workers; but for ``elapsed_s`` it is
+    deterministic given the point, dtype and device. ``work`` is the run's work
+    directory (``OUT/work``) for a study that declares ``WORKDIR``: the point gets its
+    own directory in it (a temporary one when ``work`` is None).
     """
+    import tempfile
     import time
 
     st = load(study)
+    pid = st.point_id(point)
     start = time.perf_counter()
-    rows, summary = st.module.probe(dict(point), dtype=dtype, device=device)
+    with contextlib.ExitStack() as stack:
+        kwargs = {}
+        if st.wants_workdir:
+            if work is None:
+                kwargs["workdir"] = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rnnprobe-work-")))
+            else:
+                kwargs["workdir"] = Path(work) / Path(point_file_name(pid)).stem
+                kwargs["workdir"].mkdir(parents=True, exist_ok=True)
+        out = st.module.probe(dict(point), dtype=dtype, device=device, **kwargs)
     elapsed = time.perf_counter() - start
+    tables = st.tables
+    if tables:
+        if not isinstance(out, tuple) or len(out) != 3:
+            raise RnnProbeStudyError(f"study {study!r} declares TABLES, so probe must return (rows, summary, tables)")
+        rows, summary, point_tables = out
+    else:
+        rows, summary = out
+        point_tables = {}
     scalars, metrics = st.summary_scalars, st.metrics
     unknown = set(summary) - set(scalars)
     if unknown:
         raise RnnProbeStudyError(f"study {study!r} returned summary keys outside the schema: {sorted(unknown)}")
     clean_rows = []
+    width = len(st.row_columns)
     for row in rows:
-        metric, lag, layer, index, block, value = row
+        if len(row) != width:
+            raise RnnProbeStudyError(f"study {study!r} returned a row of {len(row)} fields; its rows have {width}: "
+                                     f"{', '.join(st.row_columns)}")
+        metric, lag, layer, index, block, *extra, value = row
         if metric not in metrics:
             raise RnnProbeStudyError(f"study {study!r} returned metric {metric!r} outside the schema")
-        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, float(value)])
+        clean_rows.append([metric, _plain(lag), _plain(layer), _plain(index), block, *map(_plain, extra),
+                           float(value)])
     clean_summary = {k: _plain(summary.get(k)) for k in scalars if k in summary}
-    return {"point_id": st.point_id(point), "study": study, "dtype": dtype, "device": device, "point": dict(point),
-            "rows": clean_rows, "summary": clean_summary, "elapsed_s": elapsed}
+    record = {"point_id": pid, "study": study, "dtype": dtype, "device": device, "point": dict(point),
+              "rows": clean_rows, "summary": clean_summary, "elapsed_s": elapsed}
+    if tables:
+        unknown = set(point_tables) - set(tables)
+        if unknown:
+            raise RnnProbeStudyError(f"study {study!r} returned tables outside its TABLES: {sorted(unknown)}")
+        record["tables"] = {}
+        for table, columns in tables.items():
+            cells = []
+            for row in point_tables.get(table, []):
+                if len(row) != len(columns):
+                    raise RnnProbeStudyError(f"study {study!r} returned a {table!r} row of {len(row)} values; "
+                                             f"expected {len(columns)} ({', '.join(columns)})")
+                cells.append([_plain(v) for v in row])
+            record["tables"][table] = cells
+    return record
 
 
 def elapsed_of(record: Mapping) -> float | None:

@@ -34,6 +34,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -42,7 +43,8 @@ from pathlib import Path
 from rnnprobe import __version__
 from rnnprobe._validation import DTYPE_NAMES, check_choice, check_int, check_output_directory, nearest
 from rnnprobe.errors import InvalidArgument, RnnProbeError
-from rnnprobe.schema import META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES
+from rnnprobe.schema import (EXTRA_TABLES, META_FILE, POINTS_DIR, RESULTS_FILE, SUMMARY_FILE, TABLE_FILES,
+                             TABLE_TEXT_COLUMNS, WORK_DIR, table_file_name)
 from rnnprobe.studies import GridError, StudyArgumentError
 
 __all__ = ["run", "StudyResult", "RunInterrupted", "WriteFailed", "default_jobs", "DEVICES", "MAX_POINTS"]
@@ -122,20 +124,32 @@ class StudyResult:
         ``meta.json``: configuration, grid, seeds, versions, host, timings, column meanings.
     out : pathlib.Path or None
         The run directory, or None when nothing was written.
+    tables : dict of str -> pandas.DataFrame
+        The study's side tables (e.g. the ``training`` study's ``samples``), each
+        as ``pandas.read_csv`` reads its ``<table>.csv``; empty for most studies.
     """
 
-    def __init__(self, study: str, results_csv: str, summary_csv: str, meta: dict, out: Path | None):
+    def __init__(self, study: str, results_csv: str, summary_csv: str, meta: dict, out: Path | None,
+                 tables_csv: Mapping[str, str] | None = None):
         self.study = study
         self.meta = meta
         self.out = out
         self._csv = {"results": results_csv, "summary": summary_csv}
+        self._table_names = tuple(tables_csv or {})
+        self._csv.update({f"table:{name}": text for name, text in (tables_csv or {}).items()})
         self._frames: dict = {}
 
     def _frame(self, name: str):
         if name not in self._frames:
             import pandas as pd
 
-            self._frames[name] = pd.read_csv(io.StringIO(self._csv[name]), low_memory=False)
+            text = self._csv[name]
+            kwargs = {}
+            if name.startswith("table:"):       # text columns verbatim: '', 'NA' and 'nan' are text there
+                verbatim = TABLE_TEXT_COLUMNS.get(name.removeprefix("table:"), ())
+                header = pd.read_csv(io.StringIO(text), nrows=0).columns
+                kwargs = {"keep_default_na": False, "na_values": {c: [""] for c in header if c not in verbatim}}
+            self._frames[name] = pd.read_csv(io.StringIO(text), low_memory=False, **kwargs)
         return self._frames[name]
 
     @property
@@ -147,6 +161,11 @@ class StudyResult:
     def summary(self):
         """``summary.csv`` as a DataFrame (parsed on first use)."""
         return self._frame("summary")
+
+    @property
+    def tables(self) -> dict:
+        """The study's side tables, ``{name: DataFrame}`` (parsed on first use; empty for most studies)."""
+        return {name: self._frame(f"table:{name}") for name in self._table_names}
 
     def __repr__(self) -> str:
         n = self.meta.get("n_points", 0)
@@ -170,7 +189,7 @@ class StudyResult:
         if path is None and self.out is None:
             raise InvalidArgument("path must be given for the report of a run held in memory (out=None); got None")
         data = reports.StudyData(self.out if self.out is not None else Path(path), self.results, self.summary,
-                                 self.meta)
+                                 self.meta, tables=self.tables)
         return reports.write_report(data, path, png=png, tables=tables, dpi=dpi, title=title)
 
 
@@ -317,10 +336,11 @@ def _record_check(study, dtype: str, device: str):
             return "it has no list 'rows'"
         if not isinstance(summary, dict):
             return "it has no object 'summary'"
+        width = len(study.row_columns)
         for i, row in enumerate(rows):
-            if not (isinstance(row, list) and len(row) == 6 and isinstance(row[0], str)
-                    and isinstance(row[5], (int, float)) and not isinstance(row[5], bool)):
-                return f"row {i} is not [metric, lag, layer, index, block, value]: {str(row)[:80]}"
+            if not (isinstance(row, list) and len(row) == width and isinstance(row[0], str)
+                    and isinstance(row[-1], (int, float)) and not isinstance(row[-1], bool)):
+                return f"row {i} is not [{', '.join(study.row_columns)}]: {str(row)[:80]}"
         if record.get("point_id", key) != key:
             return f"its point_id is {record.get('point_id')!r}"
         for name, want in (("study", study.name), ("dtype", dtype), ("device", device)):
@@ -373,7 +393,7 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     Parameters
     ----------
     name : str
-        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory).
+        A study (``rnnprobe.studies.available()``: vanishing, depth, memory, theory, training, attention).
     out : str or Path, optional
         The run directory: results.csv, summary.csv, meta.json and the point store
         ``points/`` are written there, and a run stopped before the end resumes
@@ -461,6 +481,10 @@ def run(name: str, *, out=None, jobs: int | None = None, scheduler=None, force: 
     points = study.points(resolved)
     if not points:
         raise StudyArgumentError(None, f"the grid of study {study.name!r} is empty: {json.dumps(resolved)}")
+    allowed = tuple(getattr(study.module, "DEVICES", DEVICES))     # a study may run on fewer devices
+    if isinstance(device, str) and device in DEVICES and device not in allowed:
+        raise StudyArgumentError("device", f"device must be {' or '.join(map(repr, allowed))} for study "
+                                           f"{study.name!r}; got {device!r}")
     device = _check_device(device)
     if scheduler is None:           # a Dask cluster's workers have memory of their own
         _check_memory(points, dtype)
@@ -526,8 +550,9 @@ def _run_locked(study, points, resolved, overrides, identity, store, out, client
             if previous is not None and previous["identity"] != identity:
                 log.warning("force: discarding the run in %s", out)
                 store.clear()
-                for f in TABLE_FILES:
+                for f in TABLE_FILES + tuple(table_file_name(t) for t in EXTRA_TABLES):
                     (out / f).unlink(missing_ok=True)
+                shutil.rmtree(out / WORK_DIR, ignore_errors=True)
                 previous, done_before = None, set()
             created = previous.get("created", created) if previous else created
             _runner.write_identity(out / POINTS_DIR, {"identity": identity, "created": created})
@@ -537,7 +562,8 @@ def _run_locked(study, points, resolved, overrides, identity, store, out, client
 
     done_before &= set(by_id)
     order = sorted(by_id, key=lambda pid: -study.cost(by_id[pid]))   # long points first
-    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device)
+    work = None if out is None or not study.wants_workdir else out / WORK_DIR
+    func = functools.partial(studies.run_point, study=study.name, dtype=dtype, device=device, work=work)
     tasks = [(pid, by_id[pid]) for pid in order]
     log.info("%s: %d points (%d already done), %s", study.name, len(points), len(done_before),
              f"Dask scheduler {scheduler}" if client else f"{n_jobs} job(s)")
@@ -564,6 +590,8 @@ def _run_locked(study, points, resolved, overrides, identity, store, out, client
     records = store.load()
     results_csv, n_rows = _runner.csv_text(study.result_columns(), study.result_rows(points, records))
     summary_csv, _ = _runner.csv_text(study.summary_columns(), study.summary_rows(points, records))
+    tables_csv = {table: _runner.csv_text(study.table_columns(table), study.table_rows(table, points, records))[0]
+                  for table in study.tables}
     meta = {
         "study": study.name,
         "question": study.question,
@@ -583,13 +611,16 @@ def _run_locked(study, points, resolved, overrides, identity, store, out, client
         "set_aside": [d.as_dict() for d in set_aside],
         "n_points": len(points),
         "n_rows": n_rows,
+        "tables": {table: table_file_name(table) for table in study.tables},
         "columns": study.column_docs(),
         "schema": "docs/results.md",
     }
     if out is not None:
-        try:       # all three or none
-            _runner.atomic_write_all({out / RESULTS_FILE: results_csv, out / SUMMARY_FILE: summary_csv,
-                                      out / META_FILE: json.dumps(meta, indent=1, allow_nan=True)})
+        try:       # all tables or none
+            files = {out / RESULTS_FILE: results_csv, out / SUMMARY_FILE: summary_csv}
+            files.update({out / table_file_name(table): text for table, text in tables_csv.items()})
+            files[out / META_FILE] = json.dumps(meta, indent=1, allow_nan=True)
+            _runner.atomic_write_all(files)
         except OSError as exc:
             raise write_failed(exc, "while writing the tables (none was written)") from exc
-    return StudyResult(study.name, results_csv, summary_csv, meta, out)
+    return StudyResult(study.name, results_csv, summary_csv, meta, out, tables_csv)

@@ -81,7 +81,7 @@ def test_listing(args):
 # ------------------------------------------------------------------ bad arguments
 BAD_STUDY_ARGS = [
     (["study", "vanishng"], "unknown study 'vanishng'", "did you mean 'vanishing'"),
-    (["study"], "Missing argument 'NAME'", "depth, memory, theory, vanishing"),
+    (["study"], "Missing argument 'NAME'", "depth, memory, theory, training, vanishing"),
     (["study", "vanishing", "--arch", ""], "--arch", "at least one value"),
     (["study", "vanishing", "--lengths", "10,-5"], "--lengths", ">= 1; got -5"),
     (["study", "vanishing", "--lengths", "0"], "--lengths", ">= 1; got 0"),

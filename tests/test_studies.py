@@ -16,7 +16,7 @@ from rnnprobe.linalg import start_vectors
 from rnnprobe.studies._probes import sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = ["depth", "memory", "theory", "vanishing"]
+NAMES = ["attention", "depth", "memory", "theory", "training", "vanishing"]
 
 
 def rows_of(record, metric, **where):
@@ -91,7 +91,9 @@ def test_study_contract(name):
 def test_default_grid_sizes():
     counts = {name: len(studies.load(name).points(studies.load(name).resolve())) for name in NAMES}
     assert counts == {"vanishing": 9 * 5 * 3 * 2, "depth": 4 * 7 * 3 * 2 * 2, "memory": (1 + 4 + 4 + 5 + 1 + 1) * 2 * 2,
-                      "theory": 92 * 5}       # 92 checks (prediction x setting x quantity) x 5 seeds
+                      "theory": 92 * 5,       # 92 checks (prediction x setting x quantity) x 5 seeds
+                      "training": 3 + 1,      # vanilla-tanh, gru, lstm, and vanilla-tanh flossed
+                      "attention": 4 * 2 * 4 * 2}     # model x task x length x seed
 
 
 def test_depth_length_only_for_stacked_rnn():
@@ -344,5 +346,5 @@ def test_docs_describe_every_column_and_metric():
     names = set(studies.METRICS) | set(studies.RESULT_COLUMNS) | set(studies.SUMMARY_COLUMNS)
     for name in NAMES:
         study = studies.load(name)
-        names |= set(study.extra_columns) | set(study.metrics) | set(study.summary_scalars)
+        names |= set(study.extra_columns) | set(study.metrics) | set(study.summary_scalars) | set(study.extra_rows)
     assert names - documented == set()
