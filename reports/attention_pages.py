@@ -240,7 +240,7 @@ def plot_attention_maps(maps: pd.DataFrame, *, fig=None, max_examples: int = 3):
                 ax.set_ylabel(f"{_label(model)}\ntarget position s", fontsize=9)
     if image is not None:
         bar = fig.colorbar(image, ax=grid.ravel().tolist(), shrink=0.6, location="right")
-        bar.set_label("weight α_{t,s}")
+        bar.set_label(r"weight $\alpha_{t,s}$")
     return fig
 
 

@@ -26,6 +26,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
+from matplotlib.transforms import ScaledTranslation
 
 from rnnprobe.reports._plotting import check_frame, new_figure, palette_of, panel_grid, tidy_log_axis, variant_order
 from rnnprobe.reports.palette import arch_color
@@ -221,11 +222,20 @@ def plot_weight_norms(norms: pd.DataFrame, *, fig=None, max_cols: int = 2):
             _line(ax, curve, "step", _shade(colours[v], 0.45 * i / max(1, len(blocks) - 1)), styles[i % 4],
                   label=str(block))
         ax.set_title(v, fontsize=10.5)
-        ax.legend(loc="best", fontsize=8, frameon=True, framealpha=0.85, title="block", title_fontsize=8)
+        # one row of blocks above the curves, in head room kept free for it (loc="best" hid a curve)
+        ax.legend(loc="upper center", ncol=max(1, len(blocks)), fontsize=8, frameon=False, handlelength=2.2,
+                  columnspacing=1.2, borderaxespad=0.3)
         if ax.get_subplotspec().is_first_col():
             ax.set_ylabel("σ_max of the block")
         if ax.get_subplotspec().is_last_row():
             ax.set_xlabel("training step")
+    lows = [norms[c].to_numpy(float) for c in ("median", "low") if c in norms]
+    highs = [norms[c].to_numpy(float) for c in ("median", "high") if c in norms]
+    lo, hi = float(np.nanmin(np.concatenate(lows))), float(np.nanmax(np.concatenate(highs)))
+    if math.isfinite(lo) and math.isfinite(hi):
+        span = max(hi - lo, 0.02 * max(abs(hi), 1e-12))
+        for ax in axes:                       # the curves in the lower 78 %, the legend's row above them
+            ax.set_ylim(lo - 0.04 * span, lo + span / 0.78)
     return fig
 
 
@@ -277,23 +287,29 @@ def plot_samples(samples: pd.DataFrame, *, fig=None, bits: pd.DataFrame | None =
                     label += f" ({float(b['median'].iloc[0]):.2f} bits/char)"
             blocks.append(("label", label, "0.3"))
             blocks.append(("text", _sample_lines(str(r["text"]), width, max_lines), "0.1"))
-    n_lines = sum(len(b[1]) if b[0] == "text" else 1.4 for b in blocks) + 0.6 * len(blocks)
-    step = 1.0 / max(n_lines, 40.0)
     ax = fig.add_subplot()          # an empty axes, so that the page's layout places the text like a plot
     ax.axis("off")
-    y = 1.0
+    # Positions are offsets in points from the top of the axes, and the fonts are scaled so that the whole
+    # column fits the figure's height: a sample's lines then never run into the next label, whatever the page.
+    size, spacing = 7.4, 1.15
+    pitch = spacing * size                        # points per line of a sample at full size (matplotlib's pitch)
+    advance = {"head": 2.0 * pitch, "label": 1.45 * pitch}
+    needed = sum(advance.get(kind, (len(content) + 0.5) * pitch) for kind, content, _ in blocks)
+    root = getattr(fig, "figure", None) or fig
+    available = 0.85 * fig.bbox.height * 72.0 / root.dpi      # a page's layout may still shrink the figure a bit
+    scale = min(1.0, available / needed) if needed > 0 else 1.0
+    y = 0.0
     for kind, content, colour in blocks:
-        kw = dict(transform=ax.transAxes, va="top", color=colour, parse_math=False)
+        at = ax.transAxes + ScaledTranslation(0.0, -y / 72.0, root.dpi_scale_trans)
+        kw = dict(transform=at, va="top", color=colour, parse_math=False)
         if kind == "head":
-            y -= 0.4 * step
-            ax.text(0.0, y, content, fontsize=10.5, weight="bold", **kw)
-            y -= 1.5 * step
+            ax.text(0.0, 1.0, content, fontsize=10.5 * scale, weight="bold", **kw)
         elif kind == "label":
-            ax.text(0.01, y, content, fontsize=8.5, style="italic", **kw)
-            y -= 1.3 * step
+            ax.text(0.01, 1.0, content, fontsize=8.5 * scale, style="italic", **kw)
         else:
-            ax.text(0.03, y, "\n".join(content), fontsize=7.4, family="DejaVu Sans Mono", linespacing=1.15, **kw)
-            y -= (len(content) + 0.6) * step
+            ax.text(0.03, 1.0, "\n".join(content), fontsize=size * scale, family="DejaVu Sans Mono",
+                    linespacing=spacing, **kw)
+        y += advance.get(kind, (len(content) + 0.5) * pitch) * scale
     return fig
 
 

@@ -107,3 +107,55 @@ def test_overfitting_is_stated_only_when_the_validation_loss_rises_again():
 def test_small_numbers_print_with_superscript_powers():
     assert [training_pages._sci(x) for x in (3.5e-10, 0.063, 1.3, 2.3e-19, 1e12)] == \
         ["3.5·10⁻¹⁰", "0.063", "1.3", "2.3·10⁻¹⁹", "1.0·10¹²"]
+
+
+def _samples(variants=("vanilla-tanh", "gru")):
+    text = "def f(x):\n    return x + 1\n" * 8                     # long: cut at max_lines with '…'
+    rows = [dict(variant=v, stage=stage, step=step, text=text, temperature=0.8, seed=0)
+            for v in variants for stage, step in (("initialisation", 0), ("middle", 10), ("end", 20))]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("height", [7.0, 4.0])
+def test_sample_pages_never_overlap_and_stay_inside_their_figure(height):
+    """The samples page (its labels once ran into the previous sample's last lines): every text artist keeps clear
+    of the others and inside the figure it was drawn into, at a page's plot height and at a short one."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    page = Figure(figsize=(8.27, height + 2.0), layout="constrained")
+    FigureCanvasAgg(page)
+    plot, _ = page.subfigures(2, 1, height_ratios=[height, 2.0])
+    training_pages.plot_samples(_samples(), fig=plot)
+    renderer = page.canvas.get_renderer()
+    page.canvas.draw()
+    texts = [t for ax in plot.axes for t in ax.texts]
+    assert len(texts) == 2 * (1 + 2 * 3)                      # a head, and a label and a text per stage
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    inside = plot.bbox
+    for i, a in enumerate(boxes):
+        assert a.y0 >= inside.y0 - 1 and a.y1 <= inside.y1 + 1, (texts[i].get_text()[:30], a, inside)
+        for j in range(i):
+            assert not a.overlaps(boxes[j]), (texts[i].get_text()[:30], texts[j].get_text()[:30])
+
+
+def test_weight_norm_legends_do_not_cover_the_curves():
+    """Each panel's legend sits in head room above its curves (loc='best' once hid an LSTM gate's curve)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    R = results()
+    fig = Figure(figsize=(10, 7))
+    FigureCanvasAgg(fig)
+    training_pages.plot_weight_norms(analysis.weight_norms(R), fig=fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        for line in ax.get_lines():
+            points = ax.transData.transform(line.get_xydata())
+            assert not any(legend.contains(x, y) for x, y in points), line.get_label()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from rnnprobe import cli
@@ -123,6 +124,10 @@ BAD = [
     (["sample", "{ckpt}", "--prime", "xyz"], "--prime", "outside the model's vocabulary: 'xyz'"),
     (["sample", "{missing}"], "CHECKPOINT", "must be an existing checkpoint file"),
     (["sample", "{empty}"], "CHECKPOINT", "must be a file torch.load can read"),
+    (["sample", "{future}"], "CHECKPOINT", "spec is not a char-RNN spec this rnnprobe can build"),
+    (["sample", "{nan}"], "CHECKPOINT", "state_dict must hold finite values; got NaN/Inf in 'readout.weight'"),
+    (["probe", "--model", "{nan}"], "--model", "state_dict must hold finite values"),
+    (["train", "--text", "{same}"], "--text", "at least 2 distinct characters"),
 ]
 
 
@@ -134,8 +139,16 @@ def test_bad_arguments_are_usage_errors(tmp_path, text, args, option, detail):
     from rnnprobe.sequence import CharRNN, CharRNNSpec, save_checkpoint
     save_checkpoint(tmp_path / "ckpt.pt", CharRNN(CharRNNSpec("gru", vocab_size=3, hidden_size=2,
                                                                 embedding_size=2)), "abc")
+    (tmp_path / "same.txt").write_text("a" * 500, encoding="utf-8")
+    blob = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    blob["spec"]["charrnn"]["version"] = 2                         # written by another version of rnnprobe
+    torch.save(blob, tmp_path / "future.pt")
+    blob = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    blob["state_dict"]["readout.weight"].fill_(float("nan"))
+    torch.save(blob, tmp_path / "nan.pt")
     files = {"empty": tmp_path / "empty.txt", "latin1": tmp_path / "latin1.txt", "short": tmp_path / "short.txt",
-             "missing": tmp_path / "missing.txt", "ckpt": tmp_path / "ckpt.pt"}
+             "missing": tmp_path / "missing.txt", "ckpt": tmp_path / "ckpt.pt", "same": tmp_path / "same.txt",
+             "future": tmp_path / "future.pt", "nan": tmp_path / "nan.pt"}
     args = [a.format(**files) for a in args]
     if args[0] == "train":
         args += ["--out", str(tmp_path / "out")] + (["--text", str(text)] if "--text" not in args else [])

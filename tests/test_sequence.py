@@ -291,6 +291,18 @@ def bad_checkpoints(tmp_path):
     blob = torch.load(tmp_path / "ok.pt", weights_only=True)
     blob["vocab"] = "abcd"
     torch.save(blob, tmp_path / "mismatch.pt")
+    tampered = {                                   # hand-edited files, or saved by another version of rnnprobe
+        "future.pt": lambda b: b["spec"]["charrnn"].update(version=2),
+        "unknown_core.pt": lambda b: b["spec"]["charrnn"].update(core="transformer"),
+        "hidden_str.pt": lambda b: b["spec"]["charrnn"].update(hidden_size="4"),
+        "nan_weights.pt": lambda b: b["state_dict"]["readout.weight"].fill_(math.nan),
+        "wrong_shape.pt": lambda b: b["state_dict"].update({"readout.weight": torch.zeros(2, 2)}),
+        "no_state.pt": lambda b: b.update(state_dict=[1, 2]),
+    }
+    for name, edit in tampered.items():
+        blob = torch.load(tmp_path / "ok.pt", weights_only=True)
+        edit(blob)
+        torch.save(blob, tmp_path / name)
     return tmp_path
 
 
@@ -299,6 +311,8 @@ BAD_CALLS = [
     ("not utf-8", lambda p: load_corpus(p / "latin1.txt"), r"text must be UTF-8 text; got '.*latin1.txt', whose byte 0 \(b'\\xe9'\) is not UTF-8"),
     ("missing file", lambda p: load_corpus(p / "nope.txt"), r"text must be a readable file; got '.*nope.txt'"),
     ("one character", lambda p: Corpus.from_text("a"), r"text must hold at least 2 characters.*got 1 character"),
+    ("one distinct character", lambda p: Corpus.from_text("aaaa"),
+     r"text must hold at least 2 distinct characters .*; got only 'a', 4 times"),
     ("val_fraction", lambda p: Corpus.from_text("abc", val_fraction=1.0), r"val_fraction must lie in \(0, 1\); got 1.0"),
     ("max_chars", lambda p: load_corpus(max_chars=1), r"max_chars must be >= 2; got 1"),
     ("shorter than a batch", lambda p: train(tiny_config(batch_size=8, bptt=40), corpus=Corpus.from_text("ab" * 100)),
@@ -337,6 +351,18 @@ BAD_CALLS = [
                                                                             r"vocab_size=3"),
     ("not a char-RNN", lambda p: load_checkpoint(p / "other.pt"), r"must be a char-RNN checkpoint"),
     ("pickled", lambda p: read_checkpoint(p / "pickled.pt"), r"holds pickled Python objects"),
+    ("another version's spec", lambda p: load_checkpoint(p / "future.pt"),
+     r"checkpoint spec is not a char-RNN spec this rnnprobe can build \(a char-RNN spec .*accepts only .*'version': 2"),
+    ("unknown core in the spec", lambda p: load_checkpoint(p / "unknown_core.pt"),
+     r"checkpoint spec is not a char-RNN spec .*core must be one of .*; got 'transformer'"),
+    ("tampered spec value", lambda p: load_checkpoint(p / "hidden_str.pt"),
+     r"checkpoint spec is not a char-RNN spec .*hidden_size must be an integer; got '4'"),
+    ("non-finite weights", lambda p: load_checkpoint(p / "nan_weights.pt"),
+     r"checkpoint state_dict must hold finite values; got NaN/Inf in 'readout.weight'"),
+    ("weights of another shape", lambda p: load_checkpoint(p / "wrong_shape.pt"),
+     r"checkpoint state_dict does not fit its spec .*size mismatch for readout.weight"),
+    ("state_dict not a dict", lambda p: load_checkpoint(p / "no_state.pt"),
+     r"checkpoint state_dict must be a dict of tensors; got list"),
     ("junk", lambda p: read_checkpoint(p / "junk.pt"), r"must be a file torch.load can read"),
     ("no file", lambda p: read_checkpoint(p / "none.pt"), r"must be an existing checkpoint file; got '.*none.pt'"),
     ("ids out of range", lambda p: load_checkpoint(p / "ok.pt")[0](torch.tensor([[3]])),
@@ -352,6 +378,32 @@ def test_bad_input_is_refused_by_name(tmp_path, what, call, pattern):
     bad_checkpoints(tmp_path)
     with pytest.raises(InvalidArgument, match=pattern):
         call(tmp_path)
+
+
+def _damage_optimizer(blob):
+    blob["training"]["optimizer"]["param_groups"][0]["params"] = [0]     # one parameter where the model has more
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (lambda b: b["training"].update(step="x"), r"step must be an integer >= 0; got 'x'"),
+    (lambda b: b["training"].update(step=-5), r"step must be an integer >= 0; got -5"),
+    (lambda b: b["training"].update(loss_sum=math.inf), r"loss_sum must be a finite number; got inf"),
+    (lambda b: b["training"].update(loss_count=None), r"loss_count must be an integer >= 0; got None"),
+    (lambda b: b["training"].update(optimizer={"state": 5}), r"optimizer must be an optimizer state_dict"),
+    (lambda b: b["training"]["carry"][0].fill_(math.nan), r"carry must be finite; got NaN/Inf"),
+    (lambda b: b["training"].update(carry="h"), r"carry must be None or the carried states \(tensors\); got str"),
+    (_damage_optimizer, r"holds an optimizer state that does not fit the model \(ValueError"),
+    (lambda b: b.update(training={"step": 2}), r"'.*model.pt' has no training state"),
+], ids=["step str", "step negative", "loss_sum inf", "loss_count None", "optimizer", "carry nan", "carry str",
+        "optimizer of another model", "no config"])
+def test_a_damaged_training_state_is_refused_when_resuming(tmp_path, edit, pattern):
+    config, corpus = tiny_config(steps=2), Corpus.from_text(FOX)
+    train(config, tmp_path, corpus=corpus)
+    blob = torch.load(tmp_path / "model.pt", weights_only=True)
+    edit(blob)
+    torch.save(blob, tmp_path / "model.pt")
+    with pytest.raises(InvalidArgument, match=r"the run's checkpoint .*" + pattern):
+        train(tiny_config(steps=4), tmp_path, corpus=corpus)
 
 
 def test_a_diverging_run_stops_with_a_hint():

@@ -121,11 +121,20 @@ def charrnn_from_checkpoint(spec, state_dict, *, name: str = "checkpoint") -> Ch
     """Rebuild a :class:`CharRNN` from a checkpoint's ``spec`` and ``state_dict``."""
     if not is_charrnn_spec(spec):
         raise InvalidArgument(f"{name} spec must be {{'charrnn': {{...}}}}; got {spec!r}")
-    model = CharRNN(CharRNNSpec.from_dict(spec[SPEC_KEY]))
+    try:
+        model = CharRNN(CharRNNSpec.from_dict(spec[SPEC_KEY]))
+    except InvalidArgument as exc:          # a tampered spec, or one from another version of rnnprobe
+        raise InvalidArgument(f"{name} spec is not a char-RNN spec this rnnprobe can build ({exc})") from exc
+    if not isinstance(state_dict, Mapping):
+        raise InvalidArgument(f"{name} state_dict must be a dict of tensors; got {type(state_dict).__name__}")
+    for key, value in state_dict.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise InvalidArgument(f"{name} state_dict must hold finite values; got NaN/Inf in {key!r}")
     try:
         model.load_state_dict(state_dict)
     except (RuntimeError, TypeError, KeyError, AttributeError) as exc:
-        raise InvalidArgument(f"{name} state_dict does not fit its spec {spec[SPEC_KEY]!r}: {exc}") from exc
+        raise InvalidArgument(f"{name} state_dict does not fit its spec {spec[SPEC_KEY]!r}: "
+                              f"{' '.join(str(exc).split())}") from exc
     return model
 
 

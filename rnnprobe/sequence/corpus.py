@@ -85,7 +85,7 @@ class Corpus:
         Parameters
         ----------
         text : str
-            At least two characters (one for each part).
+            At least two characters (one for each part), and two distinct ones.
         val_fraction : float
             Fraction of the text, in (0, 1), kept for validation (its end).
         source : dict, optional
@@ -100,6 +100,10 @@ class Corpus:
             raise InvalidArgument(f"{name} must hold at least 2 characters (a training and a validation part); "
                                   f"got {len(text)} character(s): {text!r}")
         vocab = "".join(sorted(set(text)))
+        if len(vocab) < 2:
+            raise InvalidArgument(f"{name} must hold at least 2 distinct characters (with one there is nothing to "
+                                  f"predict: every model scores 0 bits/char); got only {vocab!r}, "
+                                  f"{len(text)} times")
         lookup = {ch: i for i, ch in enumerate(vocab)}
         ids = torch.tensor([lookup[ch] for ch in text], dtype=torch.int64)
         n_val = min(len(text) - 1, max(1, round(len(text) * val_fraction)))
@@ -180,7 +184,8 @@ def load_corpus(path: str | os.PathLike | None = None, *, val_fraction: float = 
     Raises
     ------
     InvalidArgument
-        For a missing, empty or non-UTF-8 file.
+        For a missing, empty or non-UTF-8 file, or a text of fewer than 2
+        distinct characters.
 
     Examples
     --------

@@ -338,6 +338,37 @@ def _identity(config: TrainConfig) -> dict:
     return d
 
 
+def _damaged_training_state(training: dict) -> str | None:
+    """What is wrong with a checkpoint's training state (None if it can be resumed from)."""
+    if not isinstance(training["config"], dict):
+        return f"config must be a dict; got {type(training['config']).__name__}"
+    step, count, total = training.get("step"), training.get("loss_count"), training.get("loss_sum")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        return f"step must be an integer >= 0; got {step!r}"
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return f"loss_count must be an integer >= 0; got {count!r}"
+    if isinstance(total, bool) or not isinstance(total, (int, float)) or not math.isfinite(total):
+        return f"loss_sum must be a finite number; got {total!r}"
+    if not isinstance(training.get("optimizer"), dict) or not {"state", "param_groups"} <= set(training["optimizer"]):
+        return "optimizer must be an optimizer state_dict {'state', 'param_groups'}"
+    carry = training.get("carry")
+    tensors = [carry] if isinstance(carry, torch.Tensor) else list(carry) if isinstance(carry, (list, tuple)) else []
+    if carry is not None and not tensors:
+        return f"carry must be None or the carried states (tensors); got {type(carry).__name__}"
+    flat = []
+    while tensors:
+        t = tensors.pop()
+        if isinstance(t, (list, tuple)):
+            tensors.extend(t)
+        elif not isinstance(t, torch.Tensor):
+            return f"carry must hold tensors; got {type(t).__name__}"
+        else:
+            flat.append(t)
+    if any(t.is_floating_point() and not bool(torch.isfinite(t).all()) for t in flat):
+        return "carry must be finite; got NaN/Inf in the carried state"
+    return None
+
+
 def _resume(directory: Path, config: TrainConfig, corpus: Corpus):
     """The saved state to resume from, or None for a fresh run."""
     path = directory / CHECKPOINT_FILE
@@ -345,8 +376,12 @@ def _resume(directory: Path, config: TrainConfig, corpus: Corpus):
         return None
     model, _, training = load_checkpoint(path, vocab=corpus.vocab, name="the run's checkpoint")
     if not isinstance(training, dict) or "config" not in training:
-        raise InvalidArgument(f"{str(path)!r} is a char-RNN checkpoint without training state; it cannot be "
+        raise InvalidArgument(f"the run's checkpoint {str(path)!r} has no training state; it cannot be "
                               "resumed (choose another directory)")
+    problem = _damaged_training_state(training)
+    if problem:
+        raise InvalidArgument(f"the run's checkpoint {str(path)!r} holds a damaged training state ({problem}); it "
+                              "cannot be resumed (choose another directory, or remove it to start again)")
     saved = dict(training["config"])
     saved.pop("steps", None)
     if saved != _identity(config):
@@ -443,7 +478,12 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
     start = int(training["step"])
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     if resumed is not None:
-        opt.load_state_dict(training["optimizer"])
+        try:
+            opt.load_state_dict(training["optimizer"])
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+            raise InvalidArgument(f"the run's checkpoint {str(directory / CHECKPOINT_FILE)!r} holds an optimizer "
+                                  f"state that does not fit the model ({type(exc).__name__}: {exc}); it cannot be "
+                                  "resumed (choose another directory, or remove it to start again)") from exc
     monitor.rows = rows
     carry = training.get("carry")
     loss_sum, loss_count = float(training["loss_sum"]), int(training["loss_count"])
