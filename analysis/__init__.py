@@ -6,8 +6,8 @@ columns are :mod:`rnnprobe.schema`'s, documented in ``docs/results.md``), a
 DataFrame out; no plotting, no I/O.
 
 * decay rates: :func:`fit_log_linear`, :func:`decay_fits`, :func:`decay_table`;
-* memory: :func:`memory_table`, :func:`memory_grid`, :func:`spectral_memory` (diagonal recurrences against
-  −1/log ρ);
+* memory: :func:`memory_table`, :func:`memory_grid`, :func:`memory_agreement`, :func:`spectral_memory`
+  (diagonal recurrences against −1/log ρ);
 * bounds: :func:`bound_tightness`, :func:`bound_tightness_summary`, :func:`bound_tightness_table`;
 * Pascanu et al. (2013): :func:`pascanu_agreement`, :func:`pascanu_crosstab`;
 * depth: :func:`isometry_points`, :func:`isometry_table`;
@@ -40,9 +40,9 @@ from rnnprobe.analysis._frames import (BASE_GRID_COLUMNS, arch_order, grid_colum
 from rnnprobe.analysis.bounds import bound_tightness, bound_tightness_summary, bound_tightness_table
 from rnnprobe.analysis.fits import FIT_METHODS, decay_fits, decay_table, fit_log_linear
 from rnnprobe.analysis.isometry import ISOMETRY_MEASURES, isometry_points, isometry_table
-from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_grid, memory_table, spectral_memory
+from rnnprobe.analysis.memory import MEMORY_MEASURES, memory_agreement, memory_grid, memory_table, spectral_memory
 from rnnprobe.analysis.pascanu import MEASURED_OUTCOMES, VERDICTS, measured_outcome, pascanu_agreement, pascanu_crosstab
-from rnnprobe.analysis.profiles import lag_profile, spectrum_profile
+from rnnprobe.analysis.profiles import clv_angle_series, lag_profile, spectrum_profile
 from rnnprobe.analysis.summary import SUMMARY_MEASURES, summary_table
 from rnnprobe.analysis.chi1 import MEANFIELD_ARCHS, chi1_comparison, predicted_chi1
 from rnnprobe.analysis.training import (STAGES, TRAINING_MEASURES, gradient_profiles, is_training, sample_table,
@@ -55,11 +55,11 @@ from rnnprobe.analysis.attention import accuracy_table, attention_maps, gradient
 __all__ = [
     "grid_columns", "BASE_GRID_COLUMNS", "with_steps", "with_variant", "arch_order", "nearest_gain", "select_points",
     "fit_log_linear", "decay_fits", "decay_table", "FIT_METHODS",
-    "memory_table", "memory_grid", "MEMORY_MEASURES", "spectral_memory",
+    "memory_table", "memory_grid", "memory_agreement", "MEMORY_MEASURES", "spectral_memory",
     "bound_tightness", "bound_tightness_summary", "bound_tightness_table",
     "pascanu_agreement", "pascanu_crosstab", "measured_outcome", "VERDICTS", "MEASURED_OUTCOMES",
     "isometry_points", "isometry_table", "ISOMETRY_MEASURES",
-    "lag_profile", "spectrum_profile",
+    "lag_profile", "clv_angle_series", "spectrum_profile",
     "chi1_comparison", "predicted_chi1", "MEANFIELD_ARCHS",
     "check_points", "pool_checks", "check_summary", "check_settings", "check_tolerances", "setting_label",
     "is_theory", "critical_value", "SIGNIFICANCE",

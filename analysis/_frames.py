@@ -229,14 +229,29 @@ def sort_by_arch(frame: pd.DataFrame, then=()) -> pd.DataFrame:
 
 
 def point_key(frame: pd.DataFrame, keys) -> pd.Series:
-    """One string per row identifying its values of ``keys`` (NaN spelled 'nan'); groupby-safe."""
+    """One string per row identifying its values of ``keys`` (NaN spelled 'nan'); groupby-safe.
+
+    The strings are built once per distinct combination (a results table repeats
+    each grid point's values on hundreds of rows).
+
+    Examples
+    --------
+    >>> [k.split("\x1f") for k in point_key(pd.DataFrame({"a": ["x", "x", "y"], "b": [1.0, 1.0, float("nan")]}),
+    ...                                       ["a", "b"])]
+    [['x', '1.0'], ['x', '1.0'], ['y', 'nan']]
+    """
+    keys = list(keys)
     if not keys:
         return pd.Series("", index=frame.index)
-    parts = [frame[k].astype(object).where(frame[k].notna(), "nan").astype(str) for k in keys]
-    key = parts[0]
-    for p in parts[1:]:
-        key = key + "\x1f" + p
-    return key
+    if frame.empty:
+        return pd.Series([], index=frame.index, dtype=object)
+    codes = frame.groupby(keys, dropna=False, sort=False).ngroup().to_numpy()
+    firsts = frame[keys][~pd.Series(codes).duplicated().to_numpy()]
+    parts = [firsts[k].astype(object).where(firsts[k].notna(), "nan").astype(str) for k in keys]
+    names = parts[0]
+    for part in parts[1:]:
+        names = names + "\x1f" + part
+    return pd.Series(names.to_numpy(dtype=object)[codes], index=frame.index)
 
 
 def aggregate_seeds(frame: pd.DataFrame, measures, *, by, stats=("median", "min", "max")) -> pd.DataFrame:

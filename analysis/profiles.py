@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rnnprobe.analysis._frames import group_columns, metric_rows, point_key, select_horizon, sort_by_arch, with_variant
+from rnnprobe.analysis._frames import (grid_columns, group_columns, metric_rows, point_key, select_horizon, sort_by_arch,
+                                       with_variant)
 
-__all__ = ["lag_profile", "spectrum_profile"]
+__all__ = ["lag_profile", "spectrum_profile", "clv_angle_series"]
 
 
 def _profile(rows: pd.DataFrame, by: list[str], position: str) -> pd.DataFrame:
@@ -115,3 +116,38 @@ def spectrum_profile(results: pd.DataFrame, metric: str = "weight_singular_value
     out["n_seeds"] = out["n_seeds"].astype(int)
     out = with_variant(out)
     return sort_by_arch(out[columns], then=[c for c in by if c != "arch"] + ["block", "index"])
+
+
+def clv_angle_series(results: pd.DataFrame, *, horizon="max") -> pd.DataFrame:
+    """The ``clv_angle`` rows as time series, one per grid point, at one horizon.
+
+    Parameters
+    ----------
+    results : DataFrame
+        ``results.csv`` of the vanishing study (``clv_angle`` rows at ``lag`` = T − t).
+    horizon : 'max', int or None
+        Which sequence length: the longest per architecture × gain (default).
+
+    Returns
+    -------
+    DataFrame
+        The grid columns, ``variant``, ``time`` (the state index t = T − lag) and
+        ``angle`` (radians), sorted by architecture, then time; empty when the
+        study recorded no angles. The frame :func:`rnnprobe.reports.lyapunov.plot_hyperbolicity` draws.
+
+    Examples
+    --------
+    >>> r = pd.DataFrame({"arch": "gru", "gain": 1.0, "length": [50, 50, 80], "seed": 0, "metric": "clv_angle",
+    ...                   "lag": [40, 10, 60], "value": [0.3, 0.2, 0.25]})
+    >>> clv_angle_series(r)[["length", "seed", "time", "angle"]].to_dict("records")
+    [{'length': 80, 'seed': 0, 'time': 20, 'angle': 0.25}]
+    """
+    rows = metric_rows(results, "clv_angle")
+    if rows.empty:
+        return pd.DataFrame(columns=["arch", "variant", "time", "angle"])
+    keys = [c for c in grid_columns(rows) if c not in ("study", "point_id")]
+    rows = select_horizon(rows, horizon, by=[c for c in keys if c not in ("length", "depth", "seed")])
+    out = with_variant(rows[keys].copy())
+    out["time"] = (pd.to_numeric(rows["length"]) - pd.to_numeric(rows["lag"])).astype(int).to_numpy()
+    out["angle"] = rows["value"].astype(float).to_numpy()
+    return sort_by_arch(out, then=[c for c in keys if c != "arch"] + ["time"])

@@ -44,7 +44,8 @@ def _mode(values: pd.Series) -> str:
     return "mixed: " + ", ".join(f"{u} {counts[u]}/{len(vals)}" for u in sorted(unique, key=lambda u: -counts[u]))
 
 
-def summary_table(summary: pd.DataFrame, results: pd.DataFrame | None = None, *, horizon="max") -> pd.DataFrame:
+def summary_table(summary: pd.DataFrame, results: pd.DataFrame | None = None, *, horizon="max",
+                  tightness: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per architecture (variant) × gain: the study's headline numbers.
 
     Parameters
@@ -56,6 +57,8 @@ def summary_table(summary: pd.DataFrame, results: pd.DataFrame | None = None, *,
         and ``ratio_weight`` (B_W/g) at the longest lag, medians over seeds.
     horizon : 'max', int or None
         Which sequence length (or depth): the longest per row (default), a given one, or all.
+    tightness : DataFrame, optional
+        ``analysis.bound_tightness(results)`` when already computed (it is, otherwise).
 
     Returns
     -------
@@ -82,8 +85,8 @@ def summary_table(summary: pd.DataFrame, results: pd.DataFrame | None = None, *,
     for col in ("pascanu", "measured"):
         if col in frame and frame[col].notna().any():
             table[col] = frame.groupby(key_frame, sort=False)[col].agg(_mode).reindex(key_table).to_numpy()
-    if results is not None:
-        tight = bound_tightness(results)
+    if results is not None or tightness is not None:
+        tight = tightness if tightness is not None else bound_tightness(results)
         if not tight.empty:
             per_point = with_variant(bound_tightness_summary(tight))
             per_point = select_horizon(per_point, horizon, by=["variant", "gain"])

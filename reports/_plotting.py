@@ -139,16 +139,135 @@ def tidy_log_axis(ax, which: str = "y", *, max_decades: float = 2.0) -> None:
     lo, hi = sorted(get())
     if lo <= 0 or not np.isfinite(hi):
         return
-    if hi / lo < 4.0:
-        mid = math.sqrt(lo * hi)
+    decades = math.log10(hi) - math.log10(lo)      # hi / lo may overflow: G spans more than 308 decades
+    if decades < math.log10(4.0):
+        mid = 10.0 ** ((math.log10(lo) + math.log10(hi)) / 2.0)
         lo, hi = mid / 2.0, mid * 2.0
         set_(lo, hi)
-    decades = np.log10(hi / lo)
+        decades = math.log10(hi) - math.log10(lo)
     if decades <= max_decades:
         plain_log_ticks(axis, (lo, hi))
     elif decades > 8:
         # a tick every 1, 2, 5, 10, 20, … decades, at most 8 of them (not every 27th)
-        step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8)
+        step = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if decades / s <= 8), 1000)
         first, last = math.ceil(np.log10(lo) / step), math.floor(np.log10(hi) / step)
         axis.set_major_locator(FixedLocator([10.0 ** (k * step) for k in range(first, last + 1)]))
         axis.set_minor_locator(NullLocator())
+
+
+#: at most this many curves share one axes; more are split over panels (by family, or by an option like init)
+MAX_CURVES = 6
+
+
+def _family(arch: str) -> str:
+    from rnnprobe.models.registry import architectures
+
+    try:
+        return str(architectures[arch].family)
+    except Exception:
+        return str(arch)
+
+
+def _facet_column(data: pd.DataFrame):
+    """An extra grid option set on every row with a few values (``init``): the natural facet, or None."""
+    from rnnprobe.schema import EXTRA_GRID_COLUMNS, GRID_COLUMNS as BASE_GRID_COLUMNS
+
+    for c in EXTRA_GRID_COLUMNS:
+        if c in data and c not in BASE_GRID_COLUMNS and data[c].notna().all() and 1 < data[c].nunique() <= 4:
+            return c
+    return None
+
+
+def _partition(sizes: list[int], limit: int) -> list[int]:
+    """Cut points splitting ``sizes`` (in order) into the fewest consecutive groups of sum <= limit,
+    the largest group as small as possible."""
+    n = len(sizes)
+    best = None
+    for mask in range(1 << max(n - 1, 0)):
+        cuts = [i + 1 for i in range(n - 1) if mask >> i & 1]
+        bounds = [0, *cuts, n]
+        sums = [sum(sizes[a:b]) for a, b in zip(bounds, bounds[1:])]
+        if max(sums) > limit and any(b - a > 1 for a, b in zip(bounds, bounds[1:])):
+            continue
+        key = (len(sums), max(sums), -min(sums), -sums[0])
+        if best is None or key < best[0]:
+            best = (key, cuts)
+    return best[1] if best else []
+
+
+def facets(data: pd.DataFrame, *, max_curves: int = MAX_CURVES, curves=None) -> list[tuple[str, pd.DataFrame]]:
+    """Split a frame of variants into panels of at most ``max_curves`` curves each.
+
+    Parameters
+    ----------
+    data : DataFrame
+        With ``variant`` (or ``arch``) labels.
+    max_curves : int
+        Curves per panel.
+    curves : callable, optional
+        ``curves(frame of one variant) -> int``, the curves a variant draws (default 1).
+
+    Returns
+    -------
+    list of (title, DataFrame)
+        ``[('', data)]`` when everything fits one panel. Otherwise, when an option
+        such as ``init`` is set on every row, one panel per value (titled
+        ``'init=gaussian'``, the option dropped from the variant labels); else whole
+        families (architectures of one ``family`` in the registry, then single
+        architectures, then chunks of one architecture's variants) packed in order.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"arch": ["lstm"] * 5 + ["gru"] * 4, "variant": [f"lstm b_f={i}" for i in range(5)]
+    ...                   + [f"gru b_z={i}" for i in range(4)]})
+    >>> [(t, sorted(set(f["arch"]))) for t, f in facets(d)]
+    [('', ['lstm']), ('', ['gru'])]
+    """
+    col = "variant" if "variant" in data else "arch"
+    data = data if "variant" in data else data.assign(variant=data["arch"].astype(str))
+    count = curves or (lambda frame: 1)
+    order = variant_order(data)
+    sizes = {v: max(1, int(count(data[data["variant"].astype(str) == v]))) for v in order}
+    if sum(sizes.values()) <= max_curves:
+        return [("", data)]
+    facet = _facet_column(data)
+    if facet is not None:
+        from rnnprobe.analysis import with_variant
+
+        out = []
+        for value in list(dict.fromkeys(data[facet])):
+            part = data[data[facet] == value].drop(columns=["variant"])
+            relabelled = with_variant(part.assign(**{facet: value}))
+            for title, sub in facets(relabelled, max_curves=max_curves, curves=curves):
+                label = f"{facet}={value}" if not isinstance(value, float) else f"{facet}={value:g}"
+                out.append((label + (f" · {title}" if title else ""), sub))
+        return out
+    arch_of = dict(zip(data["variant"].astype(str), data["arch"].astype(str))) if "arch" in data else {}
+    # units: families that fit a panel, else their architectures, else chunks of one architecture's variants
+    families: dict[str, list[str]] = {}
+    for v in order:
+        families.setdefault(_family(arch_of.get(v, v.split(" ")[0])), []).append(v)
+    units: list[list[str]] = []
+    for members in families.values():
+        if sum(sizes[v] for v in members) <= max_curves:
+            units.append(members)
+            continue
+        by_arch: dict[str, list[str]] = {}
+        for v in members:
+            by_arch.setdefault(arch_of.get(v, v.split(" ")[0]), []).append(v)
+        for vs in by_arch.values():
+            size = sum(sizes[v] for v in vs)
+            n_chunks = -(-size // max_curves)
+            target = -(-size // n_chunks)            # balanced chunks: 8 variants -> 4 + 4, not 6 + 2
+            chunk, used = [], 0
+            for v in vs:
+                if chunk and used + sizes[v] > target:
+                    units.append(chunk)
+                    chunk, used = [], 0
+                chunk.append(v)
+                used += sizes[v]
+            units.append(chunk)
+    cuts = _partition([sum(sizes[v] for v in u) for u in units], max_curves)
+    bounds = [0, *cuts, len(units)]
+    groups = [[v for u in units[a:b] for v in u] for a, b in zip(bounds, bounds[1:])]
+    return [("", data[data["variant"].astype(str).isin(g)]) for g in groups]

@@ -362,7 +362,7 @@ def attention_caption(maps: pd.DataFrame, table: pd.DataFrame) -> str:
         r = r.iloc[0]
         clauses.append(f"{_label(model)} {_pct(r['alignment_accuracy'])} on it and {_pct(r['alignment_shifted'])} "
                        f"one position later ({shifted})")
-    text = (f"Attention weights α_{{t,s}} of {task} at T = {T} for the first evaluation sequences (teacher-forced; "
+    text = (f"Attention weights α_(t,s) of {task} at T = {T} for the first evaluation sequences (teacher-forced; "
             f"seed {int(maps['seed'].min())}): row s is target position s, column t source position t; white squares "
             f"mark the aligned positions, {where}. Largest weight of each row, over 256 evaluation sequences and "
             f"target positions{' (median over seeds)' if seeds > 1 else ''}: " + "; ".join(clauses) + ".")
@@ -376,8 +376,8 @@ def attention_caption(maps: pd.DataFrame, table: pd.DataFrame) -> str:
     if (task == "reverse" and not dot.empty and "alignment_shifted" in dot
             and dot["alignment_shifted"].iloc[0] > dot["alignment_accuracy"].iloc[0]):
         text += (" A decoder that reads its previous output (dot attention, with feedback) can find the next symbol by "
-                 "content: having just emitted x_{T−s}, it attends to e_{T−s}, the encoder state that read it and still "
-                 "holds x_{T−1−s} — the alignment one position later; without feedback the decoder's queries can "
+                 "content: having just emitted x_(T−s), it attends to e_(T−s), the encoder state that read it and still "
+                 "holds x_(T−1−s) — the alignment one position later; without feedback the decoder's queries can "
                  "only encode the position.")
     return text
 
@@ -458,7 +458,7 @@ METHODS = [
     ("Models", "Encoder–decoder (rnnprobe.attention.EncoderDecoder, Luong et al. 2015): an encoder core reads the source "
      "embeddings into states e_1 … e_T; a decoder core starts from the encoder's last state and gives states d_s. "
      "Without attention the logits are y_s = W d_s + b (everything about the source crossed the encoder's last state: "
-     "the lecture's 'asking the network too much'); with attention α_{t,s} = softmax_t(e_tᵀ d_s), c_s = Σ_t α_{t,s} e_t "
+     "the lecture's 'asking the network too much'); with attention α_(t,s) = softmax_t(e_tᵀ d_s), c_s = Σ_t α_(t,s) e_t "
      "and y_s = W [d_s; c_s] + b (bilinear: e_tᵀ M d_s). 'no feedback': the decoder reads the start symbol at every step "
      "instead of the previous target symbol. Transformer: one causal TransformerEncoderLayer (post-norm, ReLU, 4 heads, "
      "learned positions) over [source; start symbol, target], the logits read at the target positions."),
@@ -467,14 +467,14 @@ METHODS = [
      "(seed 12345): greedy decoding feeds back the model's most likely symbol; teacher forcing reads the true previous "
      "symbol. Sequence accuracy: every symbol right."),
     ("Gradient paths", "L_s = uᵀ y_s with u a fixed random unit vector (from the seed). Every path from an encoder state "
-     "s_t to L_s crosses exactly one bridge: the attention (at some e_{t'}, t' ≥ t, then back along the encoder) or the "
+     "s_t to L_s crosses exactly one bridge: the attention (at some e_(t'), t' ≥ t, then back along the encoder) or the "
      "decoder's start state (then back along the whole encoder: T − t + s recurrent steps to d_s). "
      "rnnprobe.attention_path_split gives ∂L_s/∂s_t and its two parts from one forward pass (they sum to the total, "
      "checked in the tests against autograd with the other bridge detached). ‖∂L_s/∂x_t‖ at the source embeddings "
      "(rnnprobe.input_gradient_norms) applies to every model. Norms: mean over 16 evaluation sequences; curves: median "
      "over the (s, t) pairs at each distance d = T − t + s."),
-    ("Attention maps", "α_{t,s} of the first three evaluation sequences, teacher-forced, for one seed and the longest "
-     "length of at most 16. Alignment share: argmax_t α_{t,s} equal to the aligned position, over all target positions "
+    ("Attention maps", "α_(t,s) of the first three evaluation sequences, teacher-forced, for one seed and the longest "
+     "length of at most 16. Alignment share: argmax_t α_(t,s) equal to the aligned position, over all target positions "
      "of 256 sequences."),
 ]
 

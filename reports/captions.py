@@ -20,13 +20,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from rnnprobe.analysis import nearest_gain
-from rnnprobe.reports._plotting import is_depth
+from rnnprobe.analysis import nearest_gain, with_variant
+from rnnprobe.reports._plotting import MAX_CURVES, facets, is_depth
 from rnnprobe.reports.tables import format_value
 
 __all__ = [
     "efold_finding", "decay_caption", "bounds_caption", "heatmap_caption", "capacity_caption",
-    "weight_spectra_caption", "lyapunov_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
+    "weight_spectra_caption", "lyapunov_caption", "hyperbolicity_caption", "pascanu_caption", "chi1_caption", "isometry_caption",
     "jacobian_spectra_caption", "THEORY_INTROS", "theory_clause", "theory_caption",
 ]
 
@@ -63,6 +63,8 @@ def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
     """'at gain 1 the fitted e-folding time is 6.3 steps for vanilla-tanh and 41 for lstm' from a decay table."""
     if table.empty:
         return ""
+    if "variant" not in table and "arch" in table:
+        table = with_variant(table)              # 'lstm b_f=4', not a bare 'lstm' for each forget bias
     g = nearest_gain(table) if gain is None else gain
     rows = table[np.isclose(table["gain"].astype(float), g)] if not math.isnan(g) else table
     unit = _unit(table)
@@ -76,6 +78,8 @@ def efold_finding(table: pd.DataFrame, *, gain=None) -> str:
 def _exploding(table: pd.DataFrame) -> str:
     if table.empty or "slope_low" not in table:
         return ""
+    if "variant" not in table and "arch" in table:
+        table = with_variant(table)
     grow = table[table["slope_low"] > 0]
     if grow.empty:
         return ""
@@ -87,10 +91,21 @@ def _exploding(table: pd.DataFrame) -> str:
             f"{_label(top)} at gain {top['gain']:g}, by a factor {factor_text} per {unit}")
 
 
+def _rows_text(frame: pd.DataFrame, curves=None) -> str:
+    """', rows: …' when the figure splits its variants over rows of panels (reports._plotting.facets)."""
+    groups = facets(frame, curves=curves)
+    if len(groups) <= 1:
+        return ""
+    if groups[0][0]:
+        option = groups[0][0].split("=")[0]
+        return f", one row per {option}"
+    return f", the variants split over {len(groups)} rows (at most {MAX_CURVES} curves per panel)"
+
+
 def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) -> str:
     """Caption of the gradient-decay figure."""
-    what = {"gradient_norm": "Gradient norm g(k) = ‖∂L/∂h_{T−k}‖ for a fixed random unit readout L = uᵀh_T",
-            "jacobian_norm": "Jacobian-product norm G(k) = ‖∂h_T/∂h_{T−k}‖₂"}.get(metric, metric)
+    what = {"gradient_norm": "Gradient norm g(k) = ‖∂L/∂h_(T−k)‖ for a fixed random unit readout L = uᵀh_T",
+            "jacobian_norm": "Jacobian-product norm G(k) = ‖∂h_T/∂h_(T−k)‖₂"}.get(metric, metric)
     if _unit(profile) == "layers":
         what = {"gradient_norm": "Gradient norm ‖∂L/∂s_l‖ at layer l for a fixed random unit readout of the output",
                 "jacobian_norm": "Jacobian-product norm ‖∂s_L/∂s_l‖₂"}.get(metric, metric)
@@ -99,8 +114,15 @@ def decay_caption(profile: pd.DataFrame, table: pd.DataFrame, *, metric: str) ->
         axis = "against the lag k"
     seeds = int(profile["n_seeds"].max()) if "n_seeds" in profile else 1
     text = (f"{what}, {axis}, at {_horizon(profile)} (median over {seeds} seed{'s' if seeds > 1 else ''}"
-            f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain, log scale. "
+            f"{'; shaded: range over seeds' if seeds > 1 else ''}), one panel per gain{_rows_text(profile)}, log scale, "
+            "each panel with its own y range. "
             "A straight falling line is geometric vanishing, a rising one explosion. ")
+    if "median" in profile:
+        under = profile[pd.to_numeric(profile["median"], errors="coerce") <= 0]
+        if not under.empty:
+            names = list(dict.fromkeys(map(str, under["variant"] if "variant" in under else under["arch"])))
+            text += (f"Lines that end at a panel's lower edge ({_join(names)}) fell below 10⁻³⁰⁸ there, where float64 "
+                     "(results.csv) reads 0; their decay goes on, as the fitted rates say. ")
     finding = efold_finding(table)
     explode = _exploding(table)
     sentences = [s for s in (finding, explode) if s]
@@ -148,16 +170,26 @@ def _spectral_clause(spectral: pd.DataFrame | None) -> str:
             "error of " + _join(parts))
 
 
-def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame, spectral: pd.DataFrame | None = None) -> str:
-    """Caption of the memory heatmap: the longest and shortest memory, where it never decays, and (with
-    ``spectral``, from :func:`rnnprobe.analysis.spectral_memory`) the diagonal recurrences against −1/log ρ."""
+def heatmap_caption(grid: pd.DataFrame, table: pd.DataFrame, marks: pd.DataFrame | None = None,
+                    spectral: pd.DataFrame | None = None) -> str:
+    """Caption of the memory heatmap: the longest and shortest memory, where it never decays, its marks, and
+    (with ``spectral``, from :func:`rnnprobe.analysis.spectral_memory`) the diagonal recurrences against −1/log ρ."""
     measure = grid.attrs.get("measure", "memory_efold")
     name = {"memory_efold": "e-folding time of G (−1/slope of log G against the lag)",
             "memory_threshold": "threshold length (largest lag with G ≥ ε)",
             "lyapunov_time": "Lyapunov time −1/λ₁"}.get(measure, measure)
     horizon = ", ".join(f"{h:g}" for h in grid.attrs.get("horizon", []))
-    text = (f"Memory length per architecture and gain: the {name}, in steps, median over seeds at "
+    seeds = int(table["n_seeds"].max()) if "n_seeds" in table and len(table) else 1
+    spread = (f", with the range over the {seeds} seeds under it where they differ" if seeds > 1 else "")
+    text = (f"Memory length per architecture and gain: the {name}, in steps, median over seeds{spread}, at "
             f"T = {horizon}; ∞ (hatched) means no decay was measured. ")
+    if marks is not None:
+        flat = marks.to_numpy().ravel().astype(str)
+        n_dagger, n_star = sum("†" in m for m in flat), sum("*" in m for m in flat)
+        text += (f"† (here {n_dagger} of {flat.size} cells): at some seed the e-folding time, the Lyapunov time −1/λ₁ "
+                 "and the threshold disagree beyond their uncertainty (rates apart by more than 10% + 2/T, or the "
+                 "threshold not within a factor 2 of ln(1/ε) e-folding times; Table 3). * (here "
+                 f"{n_star} cells): at some seed T < 5 memory times, too short a horizon to measure this memory. ")
     stacked = grid.stack().rename("v").reset_index()
     finite = stacked[np.isfinite(stacked["v"])]
     parts = []
@@ -181,9 +213,11 @@ def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
     text = ("Linear memory capacity per delay (Jaeger 2001): MC_k is the squared correlation between u(t − k) and "
             "its linear readout from h(t), the state that has just read u(t), for i.i.d. uniform inputs; the "
             "readouts are fitted on 80% of the driven sequence and scored on the held-out 20%, so a forgotten delay "
-            "reads 0. The capacity MC = Σ_{k≥1} MC_k (the same-step term MC_0 is not counted) is the area under a "
-            "curve and at most N − MC_0 up to sampling error. ")
+            "reads 0. The capacity MC = Σ_(k≥1) MC_k (the same-step term MC_0 is not counted) is the area under a "
+            f"curve and at most N − MC_0 up to sampling error. One panel per gain{_rows_text(profile)}. ")
     if "memory_capacity" in table and table["memory_capacity"].notna().any():
+        if "variant" not in table and "arch" in table:
+            table = with_variant(table)
         g = nearest_gain(table)
         rows = table[np.isclose(table["gain"].astype(float), g)].dropna(subset=["memory_capacity"])
         rows = rows.sort_values("memory_capacity", ascending=False)
@@ -193,10 +227,15 @@ def capacity_caption(profile: pd.DataFrame, table: pd.DataFrame) -> str:
     return text
 
 
+def _blocks(frame: pd.DataFrame) -> int:
+    return max(1, frame["block"].astype(object).where(frame["block"].notna(), "").nunique()) if "block" in frame else 1
+
+
 def weight_spectra_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
     """Caption of the W_h spectra figure: σ_max per gain, and how often the Pascanu condition holds."""
     text = ("Singular values of the recurrent weight matrices (W_h, and every gate block of GRU/LSTM, one line "
-            "style per block) in decreasing order, median over seeds, one panel per gain; log scale. The dashed "
+            f"style per block) in decreasing order, median over seeds, one panel per gain{_rows_text(spectra, _blocks)}; "
+            "log scale, each panel with its own y range. The dashed "
             "line σ = 1 is the Pascanu threshold 1/γ for tanh and ReLU. ")
     if summary is not None and "sigma_max" in summary and summary["sigma_max"].notna().any():
         by_gain = summary.groupby("gain")["sigma_max"].median()
@@ -215,8 +254,8 @@ def weight_spectra_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) 
 def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str:
     """Caption of the Lyapunov figure: how often λ₁ < 0, the largest λ₁, the −∞ exponents."""
     text = ("Lyapunov spectra λ_1 ≥ λ_2 ≥ … per step (QR re-orthonormalisation along the trajectory), median over "
-            "seeds, against the relative index; one panel per gain. λ₁ < 0: every perturbation of the state dies out, "
-            "by e^{λ₁} per step. ")
+            f"seeds, against the relative index; one panel per gain{_rows_text(spectra)}. λ₁ < 0: every perturbation of the state dies out, "
+            "by exp(λ₁) per step. ")
     parts = []
     if summary is not None and "lyapunov_exponent" in summary and summary["lyapunov_exponent"].notna().any():
         lam = summary["lyapunov_exponent"].astype(float)
@@ -227,6 +266,36 @@ def lyapunov_caption(spectra: pd.DataFrame, summary: pd.DataFrame | None) -> str
         bad = spectra[spectra["n_infinite"] > 0]
         parts.append(f"{int(bad['n_infinite'].sum())} exponents were −∞ (units stuck at zero: "
                      f"{_join(sorted(set(bad['variant'].astype(str))))}) and are not drawn")
+    if parts:
+        text += "Finding: " + "; ".join(parts) + "."
+    return text
+
+
+def hyperbolicity_caption(angles: pd.DataFrame, summary: pd.DataFrame | None) -> str:
+    """Caption of the hyperbolicity figure: the smallest angles at the gain closest to 1, and overall."""
+    seeds = int(angles["seed"].nunique()) if "seed" in angles else 1
+    text = ("Hyperbolicity along the trajectory: the minimum angle between the span of the unstable covariant "
+            "Lyapunov vectors (those with λ_i > 0; the leading vector v_1 when none is positive) and the span of the "
+            "next 8, the leading stable ones (Ginelli et al. 2007), in degrees on a log scale, against the time step t, "
+            f"at {_horizon(angles)}; median over {seeds} seed{'s' if seeds > 1 else ''}"
+            f"{' (shaded: range)' if seeds > 1 else ''}, at most 50 states of the window per run; one panel per gain"
+            f"{_rows_text(angles)}. 90°: the growing and shrinking directions stay orthogonal; near 0: a "
+            "near-tangency, where a perturbation can pass between them. ")
+    parts = []
+    if summary is not None and "clv_min_angle" in summary and summary["clv_min_angle"].notna().any():
+        s = summary[summary["clv_min_angle"].notna()]
+        if "length" in s:
+            s = s[s["length"] == s["length"].max()]
+        g = nearest_gain(s)
+        at = s[np.isclose(s["gain"].astype(float), g)].groupby("arch", sort=False)["clv_min_angle"].median()
+        at = at.reindex([a for a in dict.fromkeys(angles["arch"].astype(str)) if a in at.index])
+        shown = [f"{np.degrees(v):.2g}° for {a}" for a, v in at.items()]
+        if shown:
+            parts.append(f"at gain {g:g} the smallest angle over the whole window (median over seeds) is "
+                         + _join(shown))
+        low = s.loc[s["clv_min_angle"].idxmin()]
+        parts.append(f"the smallest of all is {np.degrees(low['clv_min_angle']):.2g}° ({low['arch']} at gain "
+                     f"{low['gain']:g}, seed {int(low['seed'])})")
     if parts:
         text += "Finding: " + "; ".join(parts) + "."
     return text
@@ -276,20 +345,27 @@ def chi1_caption(comparison: pd.DataFrame) -> str:
 
 def isometry_caption(table: pd.DataFrame) -> str:
     """Caption of the depth-isometry figure: the numbers at the largest depth, and the closest to isometry."""
-    text = ("How far the input–output Jacobian ∂s_L/∂s_0 is from an isometry, against depth L: mean (left) and "
-            "standard deviation (right) of the log singular values; 0 on both is an isometry. Error bars: spread "
-            "over seeds. ")
+    rows_text = " (one row each per initialisation)" if "init" in table and table["init"].nunique() > 1 else ""
+    text = ("How far the input–output Jacobian ∂s_L/∂s_0 is from an isometry, against depth L, one column per gain: "
+            f"mean (upper rows) and standard deviation (lower rows) of the log singular values{rows_text}; 0 on both "
+            "is an isometry. Error bars: spread over seeds. Each panel has its own y range. ")
     if table.empty:
         return text
     deepest = table[table["depth"] == table["depth"].max()]
     g = nearest_gain(deepest)
     rows = deepest[np.isclose(deepest["gain"].astype(float), g)]
-    parts = [f"{_label(r)} {_v(r['log_sv_mean'])} ± {_v(r['log_sv_std'])}" for _, r in rows.iterrows()]
+    parts = [f"{_init_label(r)} {_v(r['log_sv_mean'])} ± {_v(r['log_sv_std'])}" for _, r in rows.iterrows()]
     text += (f"Finding: at L = {deepest['depth'].max():g} and gain {g:g}, mean ± std of log s is " + _join(parts))
     if "isometry_distance" in rows and rows["isometry_distance"].notna().any():
         best = rows.loc[rows["isometry_distance"].idxmin()]
-        text += f"; {_label(best)} stays closest to isometry (RMS log s = {_v(best['isometry_distance'])})"
+        text += f"; {_init_label(best)} stays closest to isometry (RMS log s = {_v(best['isometry_distance'])})"
     return text + "."
+
+
+def _init_label(row) -> str:
+    """The label of a row, with its initialisation when the row has one: 'mlp (orthogonal)'."""
+    init = row.get("init") if hasattr(row, "get") else None
+    return _label(row) + (f" ({init})" if isinstance(init, str) and init else "")
 
 
 def _exp_text(log_value: float) -> str:
@@ -299,11 +375,14 @@ def _exp_text(log_value: float) -> str:
 def jacobian_spectra_caption(spectra: pd.DataFrame, table: pd.DataFrame) -> str:
     """Caption of the Jacobian-spectra figure: the condition number at the largest depth."""
     g = nearest_gain(spectra)
+    rows_text = (", one row of panels per initialisation" if "init" in spectra and spectra["init"].nunique() > 1
+                 else "")
     text = (f"Singular values of the input–output Jacobian ∂s_L/∂s_0 at every depth (light to dark: shallow to deep), "
-            f"gain {g:g}, median over seeds; log scale; the dashed line s = 1 is isometry. ")
+            f"gain {g:g}, median over seeds{rows_text}; log scale, each panel with its own y range (the spectra span "
+            "from none to hundreds of decades); the dashed line s = 1 is isometry. ")
     if not table.empty and "log_condition" in table:
         deepest = table[(table["depth"] == table["depth"].max()) & np.isclose(table["gain"].astype(float), g)]
-        parts = [f"{_label(r)} {_exp_text(r['log_condition'])}" for _, r in deepest.iterrows()
+        parts = [f"{_init_label(r)} {_exp_text(r['log_condition'])}" for _, r in deepest.iterrows()
                  if np.isfinite(r["log_condition"])]
         if parts:
             text += f"Finding: at L = {table['depth'].max():g} the condition number s_max/s_min is " + _join(parts) + "."
@@ -317,11 +396,11 @@ THEORY_INTROS = {
         "Mean-field signal propagation in random mlp stacks (W_ij ~ N(0, σ_w²/n), b_i ~ N(0, σ_b²), drawn afresh per "
         "layer; Poole et al. 2016, Schoenholz et al. 2017), in the ordered, critical and chaotic phases of tanh and "
         "ReLU. q_l panel: the pre-activation variance (1/n)Σh_i² per layer, started at 4q* (q₁ = 1 without a fixed "
-        "point), against the length map q_{l+1} = σ_w² E φ(√q_l z)² + σ_b² (lines). χ₁ panel: ‖J_l‖_F²/n = E_v‖J_l v‖² "
+        "point), against the length map q_(l+1) = σ_w² E φ(√q_l z)² + σ_b² (lines). χ₁ panel: ‖J_l‖_F²/n = E_v‖J_l v‖² "
         "of rnnprobe's step Jacobians at q*, averaged over the layers, against χ₁ = σ_w² E φ′(√q* z)² with its "
         "O(1/n) correction (hollow markers: against the n → ∞ value)."),
     "pascanu": (
-        "The Pascanu et al. (2013) bound G(k) = ‖∂h_T/∂h_{T−k}‖₂ ≤ (γσ_max)^k for vanilla RNNs (γ = sup|φ′|, σ_max "
+        "The Pascanu et al. (2013) bound G(k) = ‖∂h_T/∂h_(T−k)‖₂ ≤ (γσ_max)^k for vanilla RNNs (γ = sup|φ′|, σ_max "
         "from rnnprobe.weight_spectrum), G from rnnprobe.jacobian_norms. Tight instances (W = gQ orthogonal, held at a "
         "fixed point where |φ′| = γ; dots: measured, lines: (γg)^k) must attain it at every lag; random Gaussian "
         "networks (gain 1.4, σ_b = 0.3, N(0, 1) inputs; dotted lines: their bounds) must stay below it."),
@@ -329,14 +408,14 @@ THEORY_INTROS = {
         "Dynamical isometry (Pennington, Schoenholz & Ganguli 2017): mean and per-network variance of the squared "
         "singular values λ of the input–output Jacobian ∂s_L/∂s_0 (rnnprobe.jacobian_product) of depth-6 mlp stacks. "
         "Linear Gaussian: exact finite-n moments from the Wishart recursion (hollow: PSG's n → ∞ mean 1, variance L); "
-        "linear orthogonal: every λ = g^{2L}; tanh on the critical line (σ_b = 0.3), Gaussian against orthogonal "
+        "linear orthogonal: every λ = g^(2L); tanh on the critical line (σ_b = 0.3), Gaussian against orthogonal "
         "weights: mean χ₁^L = 1 (with its finite-width drift), variance L(μ₂/μ₁² − 1 + v_W), v_W = 1 or 0."),
     "capacity": (
         "Linear memory capacity (Jaeger 2001) of linear reservoirs: rnnprobe.memory_capacity (10 000 samples of "
         "u ~ U(−1, 1): readouts fitted on 8000, scored on 2000 held out; delays k = 0 … 4N, k = 0 the same-step "
         "input) against the closed form of the same reservoir (Lyapunov equation; dashed: n → ∞; solid: carried "
-        "through the held-out estimator's expected value). Full Krylov rank gives Σ_{k≥0} MC_k = N and Jaeger's "
-        "Σ_{k≥1} MC_k = N − MC_0; the krylov-rank-3 reservoir (5 units, repeated eigenvalues) reaches 3; "
+        "through the held-out estimator's expected value). Full Krylov rank gives Σ_(k≥0) MC_k = N and Jaeger's "
+        "Σ_(k≥1) MC_k = N − MC_0; the krylov-rank-3 reservoir (5 units, repeated eigenvalues) reaches 3; "
         "dense-readout reads 4 of 8 state coordinates."),
     "paths": (
         "Residual networks as ensembles of paths (Veit, Wilber & Belongie 2016), from rnnprobe.paths.path_lengths, "
@@ -349,7 +428,7 @@ THEORY_INTROS = {
         "per-step retention, LSTM c→c diagonal of the step Jacobian at zero input and state (recurrent weights "
         "orthogonal, gain 1), GRU ‖J_t‖₂ with U = 0 (both conventions), against σ(b_f), σ(b_z); e-fold: "
         "rnnprobe.memory_length(...).efold with zero recurrent weights against −1/log σ(b); forgetting time: "
-        "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + e^{b_f}); "
+        "Σ_k G(k)/G(1) over T steps against (1 − a^T)/(1 − a) (hollow: the lecture's 1/(1 − σ(b_f)) = 1 + exp(b_f)); "
         "decile: per-unit forgetting times 1/(1 − f_i) of a chrono LSTM (T_max = 60, 256 units) against U(2, 60)."),
     "diagonal": (
         "Diagonal recurrences, whose step Jacobians are diagonal (2×2 blocks for the LRU) and measured on rnnprobe's "
@@ -361,7 +440,7 @@ THEORY_INTROS = {
         "(Δ) pre-activation; S6's decile: the order statistics of one unit's per-step factor over T inputs: the "
         "Jacobian's spectrum moves with the input (selection)."),
     "memory_curse": (
-        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_{t−1} + γx_t with white N(0, 1) input, the mean "
+        "The curse of memory (Zucchet & Orvieto 2024): for h_t = λh_(t−1) + γx_t with white N(0, 1) input, the mean "
         "of h_T² and of (∂h_T/∂θ)² over 8 × 1000 sequences (rnnprobe.parameter_sensitivity) against the finite-T "
         "sums (hollow: the stationary 1/(1 − λ²) and (1 + λ²)/(1 − λ²)³). linear: a one-unit vanilla-linear RNN, "
         "θ = λ; lru-plain: a one-unit real LRU without normalisation (γ = 1), θ = ν (λ = exp(−e^ν)); lru: with the "

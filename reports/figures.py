@@ -30,19 +30,19 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
 
-from rnnprobe.reports._plotting import (check_frame, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
+from rnnprobe.reports._plotting import (MAX_CURVES, check_frame, facets, fmt_gain, gain_styles, is_depth, new_axes, new_figure, palette_of,
                                panel_grid, plain_log_ticks, steps_label, style_handles, tidy_log_axis, variant_handles,
                                variant_order)
 from rnnprobe.reports.palette import arch_color
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["METRIC_LABELS", "plot_gradient_decay", "plot_gradient_decay_panels", "plot_bounds",
-           "plot_memory_heatmap", "plot_memory_capacity", "plot_pascanu", "plot_chi1"]
+           "plot_memory_heatmap", "plot_memory_capacity", "plot_memory_capacity_panels", "plot_pascanu", "plot_chi1"]
 
 #: y-axis labels of the per-step metrics.
 METRIC_LABELS = {
-    "gradient_norm": "g(k) = ‖∂L/∂h_{T−k}‖",
-    "jacobian_norm": "G(k) = ‖∂h_T/∂h_{T−k}‖₂",
+    "gradient_norm": "g(k) = ‖∂L/∂h$_{T−k}$‖",
+    "jacobian_norm": "G(k) = ‖∂h$_T$/∂h$_{T−k}$‖₂",
     "memory_capacity_lag": "MC_k",
     "bound_product": "B_prod(k)",
     "bound_weight": "B_W(k)",
@@ -124,12 +124,14 @@ def plot_gradient_decay(profile: pd.DataFrame, *, ax=None, log: bool = True, leg
 
 
 def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = True, sharey: bool = False,
-                               max_cols: int = 3):
-    """:func:`plot_gradient_decay` with one panel per gain and one shared legend.
+                               max_cols: int = 3, max_curves: int = MAX_CURVES):
+    """:func:`plot_gradient_decay` with one panel per gain and one shared legend outside the panels.
 
     Each panel has its own y range by default (``sharey``): at a small gain
     vanilla RNNs fall by hundreds of decades, which would flatten every other
-    panel.
+    panel. More than ``max_curves`` variants are split over rows of panels
+    (:func:`reports._plotting.facets`: by an option such as ``init``, else by
+    family), one column per gain.
 
     Returns
     -------
@@ -148,19 +150,55 @@ def plot_gradient_decay_panels(profile: pd.DataFrame, *, fig=None, log: bool = T
     check_frame(profile, ["variant", "steps", "median", "gain"], name="profile",
                 hint="use analysis.lag_profile(results, metric)")
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    gains = sorted(profile["gain"].dropna().unique())
-    axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=sharey)
-    for ax, g in zip(axes, gains):
-        plot_gradient_decay(profile[profile["gain"] == g], ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}",
+    cells, axes, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves, sharey=sharey)
+    rows = _n_rows(axes)
+    for ax, g, title, d in cells:
+        plot_gradient_decay(d, ax=ax, log=log, legend=False, title=f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""),
                             tidy=not sharey)
-        if not ax.get_subplotspec().is_first_col():
+        if rows > 1 or not ax.get_subplotspec().is_first_col():
             ax.set_ylabel("")
         ax.set_xlabel("")
+    if rows > 1:
+        fig.supylabel(_metric_ylabel(profile), fontsize=10)
     if sharey and log:
         tidy_log_axis(axes[0])
     fig.supxlabel(steps_label(profile), fontsize=10)
-    fig.legend(handles=variant_handles(palette_of(profile)), loc="outside right upper", title="architecture")
+    fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
     return fig
+
+
+def _n_rows(axes) -> int:
+    return len({ax.get_subplotspec().rowspan.start for ax in axes if ax.get_subplotspec() is not None})
+
+
+def _gain_facet_cells(profile, fig, *, max_cols, max_curves, sharey=False):
+    """Panels: one per gain, and rows of them when the variants are split (:func:`facets`).
+
+    Returns ``[(ax, gain, facet title, rows of that panel)]``, every axes, and the palette of the variants."""
+    gains = sorted(profile["gain"].dropna().unique())
+    groups = facets(profile, max_curves=max_curves)
+    palette = {}
+    if len(groups) == 1:
+        axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=sharey)
+        cells = [(ax, g, "", profile) for ax, g in zip(axes, gains)]
+    else:
+        grid = fig.subplots(len(groups), len(gains), sharex=True, sharey="col" if sharey else False, squeeze=False)
+        cells = [(grid[i, j], g, title, part) for i, (title, part) in enumerate(groups) for j, g in enumerate(gains)]
+        axes = list(grid.ravel())
+    out = []
+    for ax, g, title, part in cells:
+        palette.update(palette_of(part))
+        d = part[np.isclose(part["gain"].astype(float), float(g))]
+        if d.empty:
+            ax.set_visible(False)
+            continue
+        out.append((ax, g, title, d))
+    return out, axes, palette
+
+
+def decay_panel_rows(profile: pd.DataFrame, *, max_curves: int = MAX_CURVES) -> int:
+    """How many rows of panels :func:`plot_gradient_decay_panels` draws (to size its page)."""
+    return len(facets(profile, max_curves=max_curves))
 
 
 _BOUND_STYLES = {
@@ -238,7 +276,8 @@ def _format_cell(v) -> str:
 
 
 def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None, label: str | None = None,
-                        cmap: str = "mako_r"):
+                        cmap: str = "mako_r", low: pd.DataFrame | None = None, high: pd.DataFrame | None = None,
+                        marks: pd.DataFrame | None = None):
     """A memory measure as an architecture × gain heatmap, numbers in the cells.
 
     Parameters
@@ -254,6 +293,12 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
     cmap : str
         A sequential colormap; darker = longer memory. Infinite cells (no decay)
         take its darkest colour and read "∞".
+    low, high : DataFrame, optional
+        The range over seeds (same rows and columns as ``grid``): printed under
+        the median, smaller, where it differs from it ("123–∞").
+    marks : DataFrame, optional
+        Strings appended to a cell's value (e.g. "†" where the memory measures
+        disagree, "*" where the horizon is too short); explain them in the caption.
 
     Returns
     -------
@@ -278,18 +323,37 @@ def plot_memory_heatmap(grid: pd.DataFrame, *, ax=None, log: bool | None = None,
     colour = np.where(np.isfinite(values), values, np.nan)
     norm = LogNorm(vmin=finite.min(), vmax=finite.max()) if log and finite.size else None
     labels = np.vectorize(_format_cell, otypes=[object])(values)
+    ranges = np.full(values.shape, "", dtype=object)
+    if low is not None and high is not None:
+        lo = low.reindex(index=grid.index, columns=grid.columns).to_numpy(dtype=float)
+        hi = high.reindex(index=grid.index, columns=grid.columns).to_numpy(dtype=float)
+        for i, j in np.ndindex(values.shape):
+            a, b = _format_cell(lo[i, j]), _format_cell(hi[i, j])
+            if a and b and not (a == b == labels[i, j]):
+                ranges[i, j] = f"{a}–{b}"
+    if marks is not None:
+        m = marks.reindex(index=grid.index, columns=grid.columns).fillna("").astype(str).to_numpy()
+        labels = np.array([[f"{labels[i, j]}{m[i, j]}" for j in range(values.shape[1])]
+                           for i in range(values.shape[0])], dtype=object)
     measure = grid.attrs.get("measure", "")
     label = label or {"memory_efold": "e-folding time (steps)", "memory_threshold": "threshold length (steps)",
                       "lyapunov_time": "Lyapunov time (steps)", "memory_capacity": "memory capacity"}.get(measure, measure)
     palette = sns.color_palette(cmap, as_cmap=True)
     sns.heatmap(pd.DataFrame(colour, index=grid.index, columns=[fmt_gain(c) for c in grid.columns]), ax=ax,
-                annot=labels, fmt="", cmap=palette, norm=norm, linewidths=0.5, linecolor="white",
+                annot=np.where(np.isposinf(values), "", labels), fmt="", cmap=palette, norm=norm, linewidths=0.5, linecolor="white",
                 cbar_kws={"label": label + ("  (∞: no decay)" if np.isposinf(values).any() else "")},
                 annot_kws={"fontsize": 9})
     for i, j in zip(*np.where(np.isposinf(values))):
         ax.add_patch(Rectangle((j, i), 1, 1, facecolor="0.3", edgecolor="0.5", hatch="///", linewidth=0.0))
-        ax.text(j + 0.5, i + 0.5, "∞", ha="center", va="center", color="white", fontsize=12,
-                bbox=dict(boxstyle="round,pad=0.15", facecolor="0.3", edgecolor="none"))
+        ax.text(j + 0.5, i + 0.5, labels[i, j], ha="center", va="center", color="white", fontsize=12 if
+                labels[i, j] == "∞" else 10, bbox=dict(boxstyle="round,pad=0.15", facecolor="0.3", edgecolor="none"))
+    annotations = {(round(t.get_position()[1] - 0.5), round(t.get_position()[0] - 0.5)): t for t in ax.texts}
+    for i, j in zip(*np.nonzero(ranges != "")):
+        median = annotations.get((i, j))
+        colour = median.get_color() if median is not None and not np.isposinf(values[i, j]) else "white"
+        if median is not None:
+            median.set_y(i + 0.4)
+        ax.text(j + 0.5, i + 0.78, ranges[i, j], ha="center", va="center", fontsize=7, color=colour)
     ax.set_xlabel("gain")
     ax.set_ylabel("")
     ax.grid(False)
@@ -344,6 +408,41 @@ def plot_memory_capacity(profile: pd.DataFrame, *, ax=None, legend: bool = True)
 
 
 _VERDICT_MARKERS = {"vanishing": "o", "inconclusive": "s", "not applicable": "^"}
+
+
+def plot_memory_capacity_panels(profile: pd.DataFrame, *, fig=None, max_cols: int = 3, max_curves: int = MAX_CURVES):
+    """:func:`plot_memory_capacity` with one panel per gain, variants split over rows beyond ``max_curves``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        (or the SubFigure passed as ``fig``); one legend of the variants, outside the panels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"arch": "lstm", "variant": [f"lstm b_f={b}" for b in range(8) for _ in range(2)],
+    ...     "gain": 1.0, "steps": [1, 2] * 8, "median": [0.9, 0.5] * 8, "metric": "memory_capacity_lag"})
+    >>> fig = plot_memory_capacity_panels(p)
+    >>> [len(ax.get_lines()) for ax in fig.axes]
+    [4, 4]
+    """
+    check_frame(profile, ["variant", "steps", "median", "gain"], name="profile",
+                hint='use analysis.lag_profile(results, "memory_capacity_lag")')
+    fig = new_figure(fig, figsize=(10.0, 4.2))
+    cells, axes, palette = _gain_facet_cells(profile, fig, max_cols=max_cols, max_curves=max_curves)
+    rows = _n_rows(axes)
+    for ax, g, title, d in cells:
+        plot_memory_capacity(d, ax=ax, legend=False)
+        ax.set_title(f"gain {fmt_gain(g)}" + (f"\n{title}" if title else ""))
+        ax.set_xlabel("")
+        if rows > 1 or not ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("")
+    if rows > 1:
+        fig.supylabel("MC_k (squared correlation)", fontsize=10)
+    fig.supxlabel("delay k (u(t − k) read back from h(t))", fontsize=10)
+    fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
+    return fig
 
 
 def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
@@ -401,7 +500,7 @@ def plot_pascanu(agreement: pd.DataFrame, *, ax=None):
     verdicts = [v for v in _VERDICT_MARKERS if (data["pascanu"] == v).any()]
     handles = variant_handles(palette) + [Line2D([], [], color="0.3", marker=_VERDICT_MARKERS[v], linestyle="",
                                                  label=f"verdict: {v}") for v in verdicts]
-    ax.legend(handles=handles, loc="best", framealpha=0.85)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, framealpha=0.85)
     return ax
 
 
@@ -478,6 +577,6 @@ def plot_chi1(comparison: pd.DataFrame, *, ax=None):
     handles = variant_handles(palette, marker="o")
     handles += [Line2D([], [], color="0.3", marker=marker_of[h], linestyle="", label=h) for h in levels if h]
     handles.append(Line2D([], [], color="0.3", linestyle="--", label="measured = predicted"))
-    ax.legend(handles=handles, loc="upper left", framealpha=0.85)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, framealpha=0.85)
     ax.set_title("per-step growth of the mean squared gradient")
     return ax

@@ -23,8 +23,8 @@ Examples
 >>> a = pd.DataFrame({"arch": ["gru"] * 3 + ["lstm"] * 3, "time": [0, 1, 2] * 2,
 ...                   "angle": [0.5, 0.4, 0.6, 1.2, 1.1, 1.3]})
 >>> fig = plot_hyperbolicity(a)
->>> fig.axes[0].get_ylabel(), fig.axes[0].get_yscale()
-('min angle between subspaces (degrees)', 'log')
+>>> fig.axes[0].get_ylabel(), fig.axes[0].get_yscale(), [t.get_text() for t in fig.legends[0].get_texts()]
+('min angle between subspaces (degrees)', 'log', ['gru', 'lstm'])
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from rnnprobe.errors import InvalidArgument
-from rnnprobe.reports._plotting import (check_frame, fmt_gain, new_figure, palette_of, panel_grid, tidy_log_axis,
-                                        variant_order)
+from rnnprobe.reports._plotting import (MAX_CURVES, check_frame, facets, fmt_gain, new_figure, palette_of, panel_grid,
+                                        tidy_log_axis)
 
 __all__ = ["plot_hyperbolicity"]
 
 
-def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3):
+def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3, max_curves: int = MAX_CURVES):
     """The minimum angle between the leading unstable and stable directions over time, per architecture.
 
     Parameters
@@ -55,6 +55,8 @@ def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3):
     fig : matplotlib Figure or SubFigure, optional
     max_cols : int
         Panels per row.
+    max_curves : int
+        More architectures than this are split over rows of panels (by family).
 
     Returns
     -------
@@ -63,7 +65,8 @@ def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3):
         marks near-tangencies between growing and shrinking directions (the
         dynamics is not uniformly hyperbolic there); a curve that stays near 90°
         means the two subspaces stay orthogonal, as for a normal (e.g. symmetric)
-        Jacobian. Each line's legend entry gives its minimum over time.
+        Jacobian. One legend of the architectures, outside the panels; the panels
+        share their y axis.
     """
     check_frame(angles, ["arch", "time", "angle"], name="angles",
                 hint="rows of rnnprobe.covariant_lyapunov_vectors(...).angles per architecture and time")
@@ -76,14 +79,23 @@ def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3):
     data = angles.assign(variant=angles["variant"].astype(str) if "variant" in angles else angles["arch"].astype(str),
                          degrees=np.degrees(values.to_numpy(float)))
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    palette = palette_of(data)
     gains = sorted(data["gain"].dropna().unique()) if "gain" in data else [None]
-    axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=True)
-    for ax, g in zip(axes, gains):
-        d = data if g is None else data[data["gain"] == g]
-        labels = {}
-        for v in variant_order(d):
-            dv = d[d["variant"] == v]
+    groups = facets(data, max_curves=max_curves)
+    if len(groups) == 1:
+        axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=True)
+        cells = [(ax, g, "", data) for ax, g in zip(axes, gains)]
+    else:
+        grid = fig.subplots(len(groups), len(gains), sharex=True, sharey=True, squeeze=False)
+        cells = [(grid[i, j], g, t, part) for i, (t, part) in enumerate(groups) for j, g in enumerate(gains)]
+        axes = list(grid.ravel())
+    palette = {}
+    for ax, g, title, part in cells:
+        palette.update(palette_of(part))
+        d = part if g is None else part[part["gain"] == g]
+        if d.empty:
+            ax.set_visible(False)
+            continue
+        for v, dv in d.groupby("variant", sort=False):
             per_time = dv.groupby("time")["degrees"]
             median, low, high = per_time.median(), per_time.min(), per_time.max()
             t = median.index.to_numpy(float)
@@ -91,13 +103,18 @@ def plot_hyperbolicity(angles: pd.DataFrame, *, fig=None, max_cols: int = 3):
             if "seed" in dv and dv["seed"].nunique() > 1:
                 ax.fill_between(t, low.to_numpy(float), high.to_numpy(float), color=palette[v], alpha=0.15,
                                 linewidth=0)
-            labels[v] = f"{v} (min {float(low.min()):.3g}°)"
         ax.set_yscale("log")
-        ax.set_xlabel("time step t")
-        if g is not None:
-            ax.set_title(f"gain {fmt_gain(g)}")
-        ax.legend(handles=[Line2D([], [], color=palette[v], label=label) for v, label in labels.items()],
-                  loc="lower right", fontsize="small", framealpha=0.85)
-    axes[0].set_ylabel("min angle between subspaces (degrees)")
+        ax.set_xlabel("")
+        heading = "\n".join(x for x in ((f"gain {fmt_gain(g)}" if g is not None else ""), title) if x)
+        if heading:
+            ax.set_title(heading)
+    label = "min angle between subspaces (degrees)"
+    if len(groups) > 1:
+        fig.supylabel(label, fontsize=10)
+    else:
+        axes[0].set_ylabel(label)
+    fig.supxlabel("time step t", fontsize=10)
     tidy_log_axis(axes[0])
+    fig.legend(handles=[Line2D([], [], color=c, label=v) for v, c in palette.items()], loc="outside right upper",
+               title="architecture")
     return fig

@@ -33,21 +33,24 @@ from rnnprobe.models.registry import architectures
 __all__ = ["ARCH_PALETTE", "ARCH_COLOURS", "EXTRA_LABELS", "arch_color", "variant_palette", "GAIN_LINESTYLES",
            "linestyle_for", "REPORT_RC", "report_style"]
 
-_CB = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"]
-_DARK = ["#001c7f", "#b1400d", "#12711c", "#8c0800", "#591e71", "#592f0d", "#a23582", "#3c3c3c", "#b8850a", "#006374"]
-
-#: The colours architectures take, in registration order (the first twelve are the classic built-ins':
-#: vanilla-tanh blue, vanilla-relu orange, vanilla-sigmoid yellow, vanilla-linear grey, gru green,
-#: gru-torch sky blue, lstm vermilion, residual purple, dense brown, then the stacks mlp navy,
-#: resmlp dark purple, densemlp dark brown; then lru near-black, s4d magenta, s6 dark gold, mingru dark
-#: green, minlstm dark red, unitary pink — lru and mingru, in the default vanishing study, the two most
-#: unlike the classic cells'). Past the end, tints of the same colours, in order.
-ARCH_COLOURS = (_CB[0], _CB[1], _CB[8], _CB[7], _CB[2], _CB[9], _CB[3], _CB[4], _CB[5], _DARK[0], _DARK[4], _DARK[5],
-                _DARK[7], _DARK[6], _DARK[8], _DARK[2], _DARK[3], _CB[6], _DARK[1])
+#: The colours architectures take, in registration order: vanilla-tanh blue, vanilla-relu orange,
+#: vanilla-sigmoid olive, vanilla-linear grey, gru green, gru-torch light green, lstm vermilion, residual
+#: wine, dense dark brown; the stacks mlp sky blue, resmlp dark purple, densemlp dark red; then the
+#: architectures registered after them (lru cyan, s4d indigo, s6 dark green, mingru pink, minlstm rust,
+#: unitary violet, in the order they are registered; then teal, magenta and gold for the next ones, and for
+#: labels that are not architectures). Chosen from the colour-blind-safe sets of Okabe & Ito,
+#: Paul Tol and seaborn so that the architectures one study draws together stay apart in normal vision and
+#: in simulated protanopia, deuteranopia and tritanopia (CIELAB ΔE ≥ 15 for the vanishing and memory
+#: studies' recurrent nets, ≥ 35 for the depth study's stacks; tests/test_palette.py). Past the end, tints
+#: of the same colours, in order.
+ARCH_COLOURS = ("#0173b2", "#e69f00", "#999933", "#949494", "#029e73", "#80ba5a", "#d55e00", "#aa3377", "#592f0d",
+                "#56b4e9", "#591e71", "#8c0800",
+                "#33bbee", "#332288", "#117733", "#cc79a7", "#b1400d", "#7f3c8d",
+                "#009988", "#ee3377", "#ddaa33")
 
 #: Labels studies draw that are not registry architectures, with their own colours (not in ARCH_COLOURS).
 EXTRA_LABELS = {
-    "stacked-rnn": _DARK[9],    # dark teal: stacked vanilla RNN layers probed through depth (depth study)
+    "stacked-rnn": "#de8f05",   # orange: stacked vanilla RNN layers probed through depth (depth study)
 }
 
 

@@ -62,7 +62,7 @@ PREDICTION_TITLES = {
 QUANTITY_LABELS = {
     "q": ("pre-activation variance q_l", "layer l", "q_l"),
     "chi1": ("χ₁ = growth of E‖J v‖² per layer", "", "χ₁"),
-    "G": ("G(k) = ‖∂h_T/∂h_{T−k}‖₂", "lag k", "G(k)"),
+    "G": ("G(k) = ‖∂h$_T$/∂h$_{T−k}$‖₂", "lag k", "G(k)"),
     "lambda_mean": ("mean of λ = s² (singular values of ∂s_L/∂s_0)", "", "mean λ"),
     "lambda_variance": ("variance of λ", "", "var λ"),
     "mc_lag": ("MC_k", "lag k", "MC_k"),

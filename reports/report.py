@@ -53,16 +53,17 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from rnnprobe import analysis, schema
 from rnnprobe.reports import attention_pages, captions, training_pages
-from rnnprobe.reports._plotting import is_depth
-from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity,
+from rnnprobe.reports._plotting import facets, is_depth
+from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity_panels,
                              plot_memory_heatmap, plot_pascanu)
+from rnnprobe.reports.lyapunov import plot_hyperbolicity
 from rnnprobe.reports.palette import report_style
-from rnnprobe.reports.spectra import plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
+from rnnprobe.reports.spectra import _n_blocks, plot_depth_isometry, plot_jacobian_spectra, plot_lyapunov_spectra, plot_weight_spectra
 from rnnprobe.reports.tables import A4, format_table, table_pages, to_markdown
 from rnnprobe.reports.prediction_pages import INDEX_NAMES, PREDICTION_TITLES, QUANTITY_LABELS, plot_theory_prediction
 from rnnprobe.errors import InvalidArgument
 
-__all__ = ["StudyData", "load_study", "analyse", "write_report", "STUDY_QUESTIONS"]
+__all__ = ["StudyData", "load_study", "analyse", "build_report", "BuiltReport", "write_report", "STUDY_QUESTIONS"]
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
@@ -256,8 +257,10 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             run("attention_gradients", lambda: analysis.gradient_by_distance(R))
             run("attention_maps", lambda: analysis.attention_maps(R))
         return frames, skipped
+    if R is not None:
+        run("tightness", lambda: analysis.bound_tightness(R))
     if S is not None:
-        run("summary", lambda: analysis.summary_table(S, R))
+        run("summary", lambda: analysis.summary_table(S, R, tightness=frames.get("tightness")))
         run("memory", lambda: analysis.memory_table(S)
             if any(m in S and S[m].notna().any() for m in analysis.MEMORY_MEASURES) else empty())
     if R is not None:
@@ -268,7 +271,6 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
             if not (frames["fits_G"].empty and frames["fits_g"].empty) else empty())
         run("profile_g", lambda: analysis.lag_profile(R, "gradient_norm"))
         run("profile_G", lambda: analysis.lag_profile(R, "jacobian_norm"))
-        run("tightness", lambda: analysis.bound_tightness(R))
         run("tightness_points", lambda: analysis.bound_tightness_summary(frames["tightness"])
             if not frames["tightness"].empty else empty())
         run("bounds", lambda: analysis.bound_tightness_table(frames["tightness_points"])
@@ -277,6 +279,7 @@ def analyse(study: StudyData) -> tuple[dict[str, pd.DataFrame], list[str]]:
         run("weight_spectra", lambda: analysis.spectrum_profile(R, "weight_singular_value"))
         run("lyapunov_spectra", lambda: analysis.spectrum_profile(R, "lyapunov_exponent"))
         run("jacobian_spectra", lambda: analysis.spectrum_profile(R, "jacobian_singular_value", horizon=None))
+        run("clv_angles", lambda: analysis.clv_angle_series(R))
         run("chi1", lambda: analysis.chi1_comparison(R, sigma_b=float(_config_value(meta, "bias_std", default=0.0)),
                                                      input_variance=_input_variance(meta)))
     run("isometry", lambda: analysis.isometry_table(R, S))
@@ -313,6 +316,53 @@ def _nonempty(frames, name) -> bool:
     return f is not None and not f.empty
 
 
+def _panels_size(frame: pd.DataFrame, curves=None) -> tuple[float, float]:
+    """Size of a figure of one panel per gain, with rows when its variants are split (:func:`facets`)."""
+    rows = len(facets(frame, curves=curves))
+    if rows == 1:
+        n_gains = frame["gain"].nunique() if "gain" in frame else 1
+        rows = -(-n_gains // 3)
+    return (11.0, 1.0 + 2.6 * rows) if rows > 1 else (11.0, 4.8)
+
+
+def _merge_identical_variants(spectra: pd.DataFrame) -> pd.DataFrame:
+    """Variants of one architecture whose curves are identical (a gate bias leaves the weights alone) drawn once,
+    labelled by the architecture."""
+    if "variant" not in spectra or "arch" not in spectra:
+        return spectra
+    keys = [c for c in ("gain", "block", "index") if c in spectra]
+    parts = []
+    for arch, d in spectra.groupby("arch", sort=False):
+        variants = list(dict.fromkeys(d["variant"].astype(str)))
+        curves = [d[d["variant"].astype(str) == v].sort_values(keys)["median"].to_numpy(float) for v in variants]
+        if len(variants) > 1 and all(len(c) == len(curves[0]) and np.array_equal(c, curves[0], equal_nan=True)
+                                     for c in curves[1:]):
+            first = d[d["variant"].astype(str) == variants[0]]
+            parts.append(first.assign(variant=f"{arch} (all {len(variants)} variants)"))
+        else:
+            parts.append(d)
+    return pd.concat(parts, ignore_index=True)
+
+
+#: heat-map marks of the memory checks (analysis.memory_agreement)
+MEMORY_MARKS = {"measures_agree": "†", "horizon_ok": "*"}
+
+
+def _memory_grid_extras(table: pd.DataFrame, measure: str):
+    """The range over seeds of a memory grid, and its marks: † measures disagree, * horizon too short (any seed)."""
+    low = high = marks = None
+    if f"{measure}_min" in table and f"{measure}_max" in table:
+        low = analysis.memory_grid(table, f"{measure}_min")
+        high = analysis.memory_grid(table, f"{measure}_max")
+    flags = [c for c in MEMORY_MARKS if c in table and table[c].notna().any()]
+    if flags:
+        parts = [analysis.memory_grid(table, c).map(lambda v, c=c: MEMORY_MARKS[c] if v < 1 else "") for c in flags]
+        marks = parts[0]
+        for p in parts[1:]:
+            marks = marks + p
+    return low, high, marks
+
+
 def _figure_items(study: StudyData, frames) -> list[_Item]:
     items = []
     S = study.summary
@@ -325,24 +375,30 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
         items.append(_Item("figure", "gradient_decay",
                            "Gradient norm through depth" if is_depth(profile) else "Gradient norm against the lag",
                            captions.decay_caption(profile, table, metric=metric),
-                           lambda c, p=profile: plot_gradient_decay_panels(p, fig=c), size=(11.0, 4.8)))
+                           lambda c, p=profile: plot_gradient_decay_panels(p, fig=c), size=_panels_size(profile)))
     if _nonempty(frames, "tightness"):
         selected = analysis.select_points(analysis.with_variant(frames["tightness"]))
+        if selected["variant"].nunique() > 9:        # one variant per architecture: a page holds 9 panels
+            first = selected.drop_duplicates("arch")["variant"]
+            selected = selected[selected["variant"].isin(first)]
         if not selected.empty:
             items.append(_Item("figure", "bounds", "True gradient against its bounds",
                                captions.bounds_caption(selected, frames["tightness"]),
-                               lambda c, t=selected: plot_bounds(t, fig=c), size=(11.0, 6.5)))
+                               lambda c, t=selected: plot_bounds(t, fig=c),
+                               size=(11.0, 1.5 + 2.5 * -(-selected["variant"].nunique() // 3))))
     if _nonempty(frames, "memory_grid") and np.isfinite(frames["memory_grid"].to_numpy(float)).any():
         grid = frames["memory_grid"]         # (not when no e-folding time is finite: T = 1 measures none)
+        low, high, marks = _memory_grid_extras(frames["memory"], "memory_efold")
         items.append(_Item("figure", "memory_heatmap", "Memory length against gain",
-                           captions.heatmap_caption(grid, frames["memory"], frames.get("spectral_memory")),
-                           lambda c, g=grid: plot_memory_heatmap(g, ax=c.add_subplot()),
+                           captions.heatmap_caption(grid, frames["memory"], marks, frames.get("spectral_memory")),
+                           lambda c, g=grid, lo=low, hi=high, m=marks: plot_memory_heatmap(
+                               g, ax=c.add_subplot(), low=lo, high=hi, marks=m),
                            size=(2.5 + 1.2 * grid.shape[1], 1.5 + 0.5 * grid.shape[0])))
     if _nonempty(frames, "capacity_profile"):
         items.append(_Item("figure", "memory_capacity", "Memory capacity per lag",
                            captions.capacity_caption(frames["capacity_profile"], frames.get("memory", pd.DataFrame())),
-                           lambda c, p=frames["capacity_profile"]: plot_memory_capacity(p, ax=c.add_subplot()),
-                           size=(8.0, 5.0)))
+                           lambda c, p=frames["capacity_profile"]: plot_memory_capacity_panels(p, fig=c),
+                           size=_panels_size(frames["capacity_profile"])))
     if _nonempty(frames, "pascanu_points"):
         pts = frames["pascanu_points"]
         if np.isfinite(pts["gamma_sigma_max"].astype(float)).any() and np.isfinite(pts["slope"].astype(float)).any():
@@ -350,22 +406,31 @@ def _figure_items(study: StudyData, frames) -> list[_Item]:
                                captions.pascanu_caption(pts, frames["pascanu"]),
                                lambda c, a=pts: plot_pascanu(a, ax=c.add_subplot()), size=(8.0, 5.5)))
     if _nonempty(frames, "weight_spectra"):
+        weights = _merge_identical_variants(frames["weight_spectra"])
         items.append(_Item("figure", "weight_spectra", "Singular values of the recurrent weights",
-                           captions.weight_spectra_caption(frames["weight_spectra"], S),
-                           lambda c, s=frames["weight_spectra"]: plot_weight_spectra(s, fig=c), size=(11.0, 4.8)))
+                           captions.weight_spectra_caption(weights, S),
+                           lambda c, s=weights: plot_weight_spectra(s, fig=c), size=_panels_size(weights, _n_blocks)))
     if _nonempty(frames, "lyapunov_spectra"):
         items.append(_Item("figure", "lyapunov_spectra", "Lyapunov spectra",
                            captions.lyapunov_caption(frames["lyapunov_spectra"], S),
-                           lambda c, s=frames["lyapunov_spectra"]: plot_lyapunov_spectra(s, fig=c), size=(11.0, 4.8)))
+                           lambda c, s=frames["lyapunov_spectra"]: plot_lyapunov_spectra(s, fig=c),
+                           size=_panels_size(frames["lyapunov_spectra"])))
+    if _nonempty(frames, "clv_angles"):
+        angles = frames["clv_angles"]
+        items.append(_Item("figure", "hyperbolicity", "Angle between the unstable and stable directions",
+                           captions.hyperbolicity_caption(angles, S),
+                           lambda c, a=angles: plot_hyperbolicity(a, fig=c), size=_panels_size(angles)))
     if _nonempty(frames, "isometry") and "depth" in frames["isometry"] and frames["isometry"]["depth"].notna().any():
         items.append(_Item("figure", "depth_isometry", "Distance from isometry against depth",
                            captions.isometry_caption(frames["isometry"]),
-                           lambda c, t=frames["isometry"]: plot_depth_isometry(t, fig=c), size=(11.0, 4.8)))
+                           lambda c, t=frames["isometry"]: plot_depth_isometry(t, fig=c),
+                           size=(11.0, 1.2 + 2.0 * 2 * max(1, frames["isometry"].get("init", pd.Series([0])).nunique()))))
     if _nonempty(frames, "jacobian_spectra"):
         spectra = analysis.select_points(frames["jacobian_spectra"], seed=None, horizon=None)
         items.append(_Item("figure", "jacobian_spectra", "Input–output Jacobian spectra through depth",
                            captions.jacobian_spectra_caption(spectra, frames.get("isometry", pd.DataFrame())),
-                           lambda c, s=spectra: plot_jacobian_spectra(s, fig=c), size=(11.0, 4.8)))
+                           lambda c, s=spectra: plot_jacobian_spectra(s, fig=c),
+                           size=(11.0, 1.2 + 2.6 * max(1, spectra.get("init", pd.Series([0])).nunique()))))
     if _nonempty(frames, "chi1") and _positive_chi1(frames["chi1"]):
         items.append(_Item("figure", "chi1", "Mean-field theory against measurement",
                            captions.chi1_caption(frames["chi1"]),
@@ -400,7 +465,10 @@ _TABLE_SPECS = [
     ("memory", "Memory lengths",
      "Per architecture × gain × sequence length: medians over seeds, with the min and max over seeds. Threshold: the "
      "largest lag with G ≥ ε (censored share: seeds where every lag passed, so the memory is at least T); e-fold: "
-     "−1/slope of log G; Lyapunov time −1/λ₁; MC: linear memory capacity.",
+     "−1/slope of log G; Lyapunov time −1/λ₁; MC: linear memory capacity. measures agree: share of seeds whose "
+     "e-folding and Lyapunov times agree within 10% of the larger rate + 2/T (+ the fit's 95% interval) and whose "
+     "threshold lies within a factor 2 of ln(1/ε) e-folding times; T ≥ 5τ: share of seeds whose horizon T spans at "
+     "least 5 memory times τ (else no fit over T lags resolves the memory).",
      None, 3, True),
     ("bounds", "Bound tightness",
      "How much each upper bound over-estimates the true gradient norm g, medians over seeds at the longest sequence "
@@ -474,12 +542,12 @@ _METHODS = [
     ("Trajectories and lags", "A model runs forward over T steps (a recurrent net through time, a deep stack through its "
      "L layers), giving states s_0 … s_T (h, or [h; c] for LSTM, or the window of past states for the dense RNN). "
      "Lag k = T − t counts steps back from the last state; in the depth study the distance of layer l from the "
-     "output is L − l. Step Jacobians J_t = ∂s_{t+1}/∂s_t are analytic (checked against torch.autograd)."),
-    ("Jacobian norm", "G(k) = ‖∂h_T/∂h_{T−k}‖₂ = ‖J_{T−1} ⋯ J_{T−k}‖₂ (spectral norm), from one backward sweep whose "
+     "output is L − l. Step Jacobians J_t = ∂s_(t+1)/∂s_t are analytic (checked against torch.autograd)."),
+    ("Jacobian norm", "G(k) = ‖∂h_T/∂h_(T−k)‖₂ = ‖J_(T−1) ⋯ J_(T−k)‖₂ (spectral norm), from one backward sweep whose "
      "product is renormalised at every step (log space, so no horizon under- or overflows)."),
-    ("Gradient norm", "g(k) = ‖∂L/∂h_{T−k}‖ for the loss L = uᵀh_T with a fixed random unit vector u, so ‖∂L/∂h_T‖ = 1 "
-     "and g(k) = ‖uᵀ J_{T−1} ⋯ J_{T−k}‖."),
-    ("Bounds", "g(k) ≤ ‖∂L/∂h_T‖·G(k) ≤ B_prod(k) = ‖∂L/∂h_T‖ ∏_{s=T−k}^{T−1} ‖J_s‖₂ ≤ B_W(k) = ‖∂L/∂h_T‖ ‖W_h‖₂^k "
+    ("Gradient norm", "g(k) = ‖∂L/∂h_(T−k)‖ for the loss L = uᵀh_T with a fixed random unit vector u, so ‖∂L/∂h_T‖ = 1 "
+     "and g(k) = ‖uᵀ J_(T−1) ⋯ J_(T−k)‖."),
+    ("Bounds", "g(k) ≤ ‖∂L/∂h_T‖·G(k) ≤ B_prod(k) = ‖∂L/∂h_T‖ ∏_(s=T−k)^(T−1) ‖J_s‖₂ ≤ B_W(k) = ‖∂L/∂h_T‖ ‖W_h‖₂^k "
      "∏ ‖D_s‖₂ with D_s = diag σ′(W_h h_s + W_x x_s + b) (vanilla RNNs; the lecture's bound). The lecture's product "
      "(∏ D_s) W_h^k is valid for norms only: the exact Jacobian interleaves D_s W_h. Tightness = bound / g."),
     ("Pascanu et al. (2013)", "γ = sup|σ′| (1 for tanh and ReLU, 1/4 for the logistic sigmoid). σ_max(W_h) < 1/γ implies "
@@ -489,11 +557,11 @@ _METHODS = [
      "(vanishing), above 0 (exploding), or containing 0 (neutral)."),
     ("Memory length", "threshold: the largest lag with G(k) ≥ ε (censored at T when every lag passes); e-folding time: "
      "−1/slope of the Theil–Sen fit of log G against k (∞ when the slope is ≥ 0); Lyapunov time: −1/λ₁ when λ₁ < 0, "
-     "else ∞; linear memory capacity (Jaeger 2001): MC = Σ_{k≥1} MC_k, MC_k the squared correlation between u(t − k) "
+     "else ∞; linear memory capacity (Jaeger 2001): MC = Σ_(k≥1) MC_k, MC_k the squared correlation between u(t − k) "
      "and its least-squares linear readout from h(t) (the state that has just read u(t)) for i.i.d. inputs "
      "u ~ U(−1, 1), fitted on 80% of the sequence and scored on the held-out 20% (null bias 1/(n_test − 1) removed); "
      "MC ≤ N − MC_0 up to sampling error."),
-    ("Lyapunov spectrum", "λ_i = (1/T′) Σ_t log|R_ii(t)| with J_t Q_t = Q_{t+1} R(t) (QR re-orthonormalisation; Benettin "
+    ("Lyapunov spectrum", "λ_i = (1/T′) Σ_t log|R_ii(t)| with J_t Q_t = Q_(t+1) R(t) (QR re-orthonormalisation; Benettin "
      "et al. 1980), over the T′ steps after a burn-in of min(200, T/10) steps."),
     ("Decay fits", "log(norm) = a + b·k per grid point by Theil–Sen (median of pairwise slopes; 95% interval from Sen "
      "1968, scipy.stats.theilslopes). Zero norms (log = −∞) are left out. e-folding time −1/b; factor per step e^b."),
@@ -532,14 +600,21 @@ def _footer(fig: Figure, text: str) -> None:
     fig.text(0.5, 0.02, text, ha="center", va="bottom", fontsize=7.5, color="0.4")
 
 
+#: characters per line of a value on the title and configuration pages (9 pt monospace from x = 0.36 of A4)
+_VALUE_WRAP = 62
+
+
+_LINE = 0.0158       # a 9 pt line of the configuration blocks, as a fraction of the A4 page height (13.3 pt)
+
+
 def _block(fig: Figure, heading: str, pairs, y: float) -> float:
     fig.text(0.085, y, heading, fontsize=12, weight="bold", va="top")
     y -= 0.026
     for k, v in pairs:
-        wrapped = textwrap.fill(str(v), width=70)
+        wrapped = textwrap.fill(str(v), width=_VALUE_WRAP)
         fig.text(0.11, y, str(k), fontsize=9, va="top", color="0.25")
         fig.text(0.36, y, wrapped, fontsize=9, va="top", family="DejaVu Sans Mono")
-        y -= 0.0175 * (wrapped.count("\n") + 1) + 0.003
+        y -= _LINE * (wrapped.count("\n") + 1) + 0.003
     return y - 0.012
 
 
@@ -578,7 +653,8 @@ def _title_page(study: StudyData, contents: list[tuple[str, int]], skipped: list
 
 
 def _block_height(pairs) -> float:
-    return 0.026 + sum(0.0175 * (textwrap.fill(str(v), width=70).count("\n") + 1) + 0.003 for _, v in pairs) + 0.012
+    return 0.026 + sum(_LINE * (textwrap.fill(str(v), width=_VALUE_WRAP).count("\n") + 1) + 0.003
+                       for _, v in pairs) + 0.012
 
 
 def _configuration_pages(study: StudyData) -> list[Figure]:
@@ -642,18 +718,22 @@ def _compact(value) -> str:
 
 def _figure_page(item: _Item, number: int) -> Figure:
     page = Figure(figsize=A4, layout=ConstrainedLayoutEngine(rect=(0.06, 0.04, 0.88, 0.93)))
-    caption = _wrap(f"Figure {number}. {item.caption}")
-    n_lines = caption.count("\n") + 1
     width_in = A4[0] * 0.88
+    room = A4[1] * 0.93 - 0.7 - 0.05                # below the page title, above the footer
     aspect = item.size[1] / item.size[0]
     plot_h = min(max(width_in * aspect * 1.5, 4.2), 7.0)
-    caption_h = 0.2 * n_lines + 0.4
-    plot_h = max(3.0, min(plot_h, A4[1] * 0.93 - 0.7 - caption_h - 0.05))   # long captions shrink the plot
+    # a long caption shrinks the plot (to 3 in at least), then its own font (to 7.5 pt at least), so it fits
+    for fontsize in (9.5, 9.0, 8.5, 8.0, 7.5):
+        caption = _wrap(f"Figure {number}. {item.caption}", int(_WRAP * 9.5 / fontsize))
+        caption_h = (0.2 * fontsize / 9.5) * (caption.count("\n") + 1) + 0.4
+        if 3.0 + caption_h <= room:
+            break
+    plot_h = max(3.0, min(plot_h, room - caption_h))
     rest = A4[1] * 0.93 - 0.7 - plot_h - caption_h
     top, plot, cap, _ = page.subfigures(4, 1, height_ratios=[0.7, plot_h, caption_h, max(rest, 0.01)])
     top.text(0.02, 0.35, f"Figure {number}: {item.title}", fontsize=14, weight="bold", va="center")
     item.draw(plot)
-    cap.text(0.02, 0.97, caption, fontsize=9.5, va="top", ha="left", linespacing=1.4)
+    cap.text(0.02, 0.97, caption, fontsize=fontsize, va="top", ha="left", linespacing=1.4)
     return page
 
 
@@ -672,6 +752,21 @@ def _methods_pages(methods=None, references=None) -> list[Figure]:
         fig.text(0.085, y - 0.018, wrapped, fontsize=8.8, va="top", linespacing=1.35)
         y -= need
     return pages
+
+
+def _save_plot_png(page: Figure, path: Path, dpi: int) -> None:
+    """The figure of a figure page as PNG, without its title and caption, as laid out in the PDF.
+
+    The page was laid out when the PDF was drawn: its layout is frozen and the
+    plot's part of it rendered, rather than the figure being drawn and laid out
+    a second time.
+    """
+    page.set_layout_engine("none")
+    plot = page.subfigs[1]
+    box = plot.bbox.transformed(page.dpi_scale_trans.inverted())
+    png_bytes = io.BytesIO()
+    page.savefig(png_bytes, format="png", dpi=dpi, bbox_inches=box)
+    _atomic_write(path, png_bytes.getvalue())
 
 
 def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str) -> None:
@@ -710,7 +805,7 @@ _SUMMARY_NOTES = {
     "memory_threshold": "threshold: the largest lag with G ≥ ε (steps)",
     "memory_efold": "e-fold: −1/slope of log G against the lag (steps; ∞: no decay)",
     "lyapunov_time": "Lyapunov time: −1/λ₁ (steps)",
-    "memory_capacity": "MC: linear memory capacity Σ_{k≥1} MC_k, held-out (at most the hidden size)",
+    "memory_capacity": "MC: linear memory capacity Σ_(k≥1) MC_k, held-out (at most the hidden size)",
     "lyapunov_exponent": "λ₁: the top Lyapunov exponent per step",
     "sigma_max": "σ_max: the largest singular value of the recurrent (or layer) weights",
     "log_sv_mean": "mean and std log s: of the log singular values of the input–output Jacobian (0 and 0 for an "
@@ -872,35 +967,35 @@ _THEORY_METHODS = [
      "probes (recorded states, step Jacobians, jacobian_norms, jacobian_product, weight_spectrum, memory_length, "
      "memory_capacity, paths.path_lengths). 'predicted' is the theory at the finite size used where the finite-size "
      "correction is derived; 'n → ∞' values are the published large-size predictions."),
-    ("Mean field (Poole et al. 2016; Schoenholz et al. 2017)", "mlp: s_{l+1} = φ(W_l s_l + b_l), W_ij ~ N(0, σ_w²/n), "
-     "b_i ~ N(0, σ_b²). Length map q_{l+1} = σ_w² E[φ(√q_l z)²] + σ_b², fixed point q*; χ₁ = σ_w² E[φ′(√q* z)²] is "
+    ("Mean field (Poole et al. 2016; Schoenholz et al. 2017)", "mlp: s_(l+1) = φ(W_l s_l + b_l), W_ij ~ N(0, σ_w²/n), "
+     "b_i ~ N(0, σ_b²). Length map q_(l+1) = σ_w² E[φ(√q_l z)²] + σ_b², fixed point q*; χ₁ = σ_w² E[φ′(√q* z)²] is "
      "the growth per layer of E‖J v‖² (the mean squared singular value ‖J‖_F²/n), not of E log‖J v‖². Finite width "
      "(docs/theory.md §1): E‖J u‖² = χ₁ + θσ_w²ρ(E[φ′²z²] − E φ′²)/n + χ₁′Eδ + ½χ₁″Var δ, with δ = q̂ − q* the "
      "fluctuation of the conditional pre-activation variance (exact for ReLU: σ_w²/2). Gaussian expectations by "
      "composite Gauss–Legendre quadrature (1e-14)."),
     ("Pascanu et al. (2013)", "J_s = D_s W with ‖D_s‖ ≤ γ = sup|φ′| (1 tanh, ReLU, linear; ¼ sigmoid), so "
-     "G(k) = ‖J_{T−1} ⋯ J_{T−k}‖₂ ≤ (γσ_max)^k. It is attained at every k when every D_s = γI and W is normaloid "
+     "G(k) = ‖J_(T−1) ⋯ J_(T−k)‖₂ ≤ (γσ_max)^k. It is attained at every k when every D_s = γI and W is normaloid "
      "(ρ(W) = ‖W‖₂): pascanu_tight_model uses W = gQ and a bias that holds h* = φ(x₀)·1 fixed with |φ′(x₀)| = γ."),
     ("Dynamical isometry (Pennington, Schoenholz & Ganguli 2017)", "λ: squared singular values of ∂s_L/∂s_0. Linear "
-     "Gaussian, exact at width n: with a = E tr B/n, b = E tr B²/n, c = E (tr B)²/n², a_{l+1} = a_l, "
-     "b_{l+1} = (1 + 1/n)b_l + c_l, c_{l+1} = c_l + 2b_l/n² (Wishart identities); per-network variance b_L − c_L "
-     "(→ L). Orthogonal: λ = g^{2L}. Nonlinear, n → ∞ (S-transforms, freeness): mean χ₁^L, variance "
-     "χ₁^{2L}·L·(μ₂/μ₁² − 1 + v_W), μ_k = E φ′(√q* z)^{2k}, v_W = 1 (Gaussian) or 0 (orthogonal)."),
+     "Gaussian, exact at width n: with a = E tr B/n, b = E tr B²/n, c = E (tr B)²/n², a_(l+1) = a_l, "
+     "b_(l+1) = (1 + 1/n)b_l + c_l, c_(l+1) = c_l + 2b_l/n² (Wishart identities); per-network variance b_L − c_L "
+     "(→ L). Orthogonal: λ = g^(2L). Nonlinear, n → ∞ (S-transforms, freeness): mean χ₁^L, variance "
+     "χ₁^(2L)·L·(μ₂/μ₁² − 1 + v_W), μ_k = E φ′(√q* z)^(2k), v_W = 1 (Gaussian) or 0 (orthogonal)."),
     ("Memory capacity (Jaeger 2001)", "h(t) = A h(t−1) + w u(t): C = ACAᵀ + σ_u² wwᵀ, MC_k = σ_u²(A^k w)ᵀ C⁺ (A^k w) for "
-     "the delay k ≥ 0 (k = 0: the same-step input) and Σ_{k≥0} MC_k = rank C = N for full Krylov rank, so Jaeger's "
-     "Σ_{k≥1} MC_k = N − MC_0. rnnprobe.memory_capacity fits least-squares readouts on n_train = 8000 samples and "
+     "the delay k ≥ 0 (k = 0: the same-step input) and Σ_(k≥0) MC_k = rank C = N for full Krylov rank, so Jaeger's "
+     "Σ_(k≥1) MC_k = N − MC_0. rnnprobe.memory_capacity fits least-squares readouts on n_train = 8000 samples and "
      "scores them on n_test = 2000 held out (squared correlation, null bias 1/(n_test − 1) removed). Its mean "
      "(expected_heldout_capacity, Gaussian approximation): training leaves MC_k·E[(1 + 2J)/(r + 2J)], J ~ Poisson(λ/2), "
      "λ = MC_k ν/(1 − MC_k), ν = n_train − r − 2 (≈ MC_k − (1 − MC_k)(r − 1)/ν), and scoring maps m to "
      "1 − (1 − m)₂F₁(1, 1; (n_test + 1)/2; m). Allowance 4(1 − MC_k)/ν + 2MC_k(1 − MC_k)/n_test + (r/ν)² + "
      "1/(n_test − 2) (non-Gaussian and serial terms, calibrated at n_test = 100; the estimator's floor)."),
     ("Residual ensembles (Veit, Wilber & Belongie 2016)", "∂s_L/∂s_0 = ∏(I + B_l) = Σ_m P[m] with "
-     "P_{l+1}[m] = P_l[m] + B_l P_l[m−1] (paths through m branches); C(L, m) paths have length m. If E B_l = 0 and "
+     "P_(l+1)[m] = P_l[m] + B_l P_l[m−1] (paths through m branches); C(L, m) paths have length m. If E B_l = 0 and "
      "E‖B_l u‖² = g_l‖u‖², E‖gᵀP[m]‖² = e_m(g_1 … g_L)‖g‖² (elementary symmetric polynomials), with "
      "g_l = α²σ_w² E φ′(√q_l z)²; equal gains g give Binomial(L, g/(1 + g)) weights, Veit's Binomial(L, ½) at g = 1."),
     ("Gate timescales (Gers et al. 2000; Tallec & Ollivier 2018; Cho et al. 2014)", "At the origin the LSTM's c→c "
      "block is diag σ(b_f) for any recurrent weights; with zero recurrent weights G(k) = σ(b_f)^k √(1 + σ(b_o)²) "
-     "exactly, e-folding time −1/log σ(b_f), forgetting time 1/(1 − σ(b_f)) = 1 + e^{b_f}. Chrono init "
+     "exactly, e-folding time −1/log σ(b_f), forgetting time 1/(1 − σ(b_f)) = 1 + exp(b_f). Chrono init "
      "b_f = log U(1, T_max − 1) makes the forgetting times U(2, T_max). rnnprobe's GRUs (reset before or after the "
      "product) write h' = z h + (1 − z) h̃: factor σ(b_z); Cho et al.'s paper writes (1 − z)h + z h̃, i.e. σ(−b_z)."),
     ("Statistics and verdicts", "Per grid point: R replicates r (networks or input sequences, seeded by seed and r), "
@@ -918,6 +1013,107 @@ _THEORY_REFERENCES = (
     "Sohl-Dickstein & Ganguli (2016) NeurIPS; Schoenholz, Gilmer, Ganguli & Sohl-Dickstein (2017) ICLR; Tallec & "
     "Ollivier (2018) ICLR; Veit, Wilber & Belongie (2016) NeurIPS. Derivations of the finite-size terms: docs/theory.md."
 )
+
+
+@dataclass
+class BuiltReport:
+    """A report laid out in memory: its pages, and the figures and tables that go beside the PDF."""
+
+    pages: list
+    figures: list
+    tables: list
+    skipped: list
+    figure_pages: list = field(default_factory=list)
+
+
+def build_report(results_dir, *, title: str | None = None) -> BuiltReport:
+    """Lay out a study's report in memory (what :func:`write_report` writes), without writing anything.
+
+    Call it inside :func:`report_style` to get the report's fonts.
+
+    Returns
+    -------
+    BuiltReport
+        ``pages`` (A4 Figures, in order), ``figures`` (the figure items: ``name``,
+        ``title``, ``caption``, ``size`` and ``draw(figure)``), ``tables`` (every
+        table written beside the PDF: ``name``, ``frame``, ``display``) and
+        ``skipped`` (analyses that failed, with their reason).
+    """
+    study = results_dir if isinstance(results_dir, StudyData) else load_study(results_dir)
+    frames, skipped = analyse(study)
+    theory = _nonempty(frames, "theory_summary")
+    training = _nonempty(frames, "training_table")
+    attention = not theory and any(_nonempty(frames, k) for k in _ATTENTION_FRAMES)
+    footer = f"rnnprobe · {study.name} study"
+    summary_pages, summary_title, summary_frame, summary_display = [], "Table 1: Summary", None, None
+    if theory:
+        figure_items = _theory_figure_items(frames)
+        table_items = _theory_table_items(frames)
+        summary_frame = frames["theory_summary"]
+        summary_title = "Table 1: Every prediction checked"
+        summary_display = _theory_summary_display(summary_frame)
+        summary_pages = table_pages(summary_display, title=summary_title, note=_theory_summary_note(summary_frame),
+                                    n_keys=3, max_cell_chars=40)
+    elif training:
+        figure_items = [_Item("figure", **spec) for spec in training_pages.figure_specs(frames)]
+        table_items = []
+        summary_frame = frames["training_table"]
+        summary_title = "Table 1: The training runs, from initialisation to the end"
+        summary_display = training_pages.summary_display(summary_frame)
+        summary_pages = table_pages(summary_display, title=summary_title,
+                                    note=training_pages.summary_note(summary_frame), n_keys=1, max_cell_chars=40)
+    elif attention:
+        figure_items, table_items = _attention_items(frames)
+        if _nonempty(frames, "attention_accuracy"):
+            summary_frame = frames["attention_accuracy"]
+            summary_title = "Table 1: Accuracy and alignment"
+            summary_display = attention_pages.summary_display(summary_frame)
+            summary_pages = table_pages(summary_display, title=summary_title,
+                                        note=attention_pages.summary_note(summary_frame), n_keys=3)
+    else:
+        figure_items = _figure_items(study, frames)
+        table_items = _table_items(frames)
+        if _nonempty(frames, "summary"):
+            summary_frame = frames["summary"]
+            note = _summary_note(summary_frame)
+            summary_display, summary_keys = _display(summary_frame)
+            summary_pages = table_pages(summary_display, title=summary_title, note=note, n_keys=summary_keys)
+    table_page_lists = []
+    for i, item in enumerate([t for t in table_items if t.in_pdf], start=2):
+        table_page_lists.append((f"Table {i}: {item.title}", table_pages(item.display, title=f"Table {i}: {item.title}",
+                                                                        note=item.caption, n_keys=item.n_keys,
+                                                                        max_cell_chars=item.max_cell_chars)))
+    # page numbers for the contents
+    config_pages = _configuration_pages(study)
+    contents, page_no = [("Configuration", 2)], 2 + len(config_pages)
+    if summary_pages:
+        contents.append((summary_title, page_no))
+        page_no += len(summary_pages)
+    for j, item in enumerate(figure_items, start=1):
+        contents.append((f"Figure {j}: {item.title}", page_no))
+        page_no += 1
+    for name, pages in table_page_lists:
+        contents.append((name, page_no))
+        page_no += len(pages)
+    contents.append(("Methods", page_no))
+    pages = [_title_page(study, contents, skipped, title)] + config_pages + summary_pages
+    figure_pages = [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
+    pages += figure_pages
+    for _, tp in table_page_lists:
+        pages += tp
+    if theory:
+        pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES)
+    elif training:
+        pages += _methods_pages(training_pages.METHODS, training_pages.REFERENCES)
+    elif attention:
+        pages += _methods_pages(attention_pages.METHODS, attention_pages.REFERENCES)
+    else:
+        pages += _methods_pages()
+    for n, page in enumerate(pages, start=1):
+        _footer(page, f"{footer} · page {n} of {len(pages)}")
+    tables = ([_Item("table", "summary", "Summary", frame=summary_frame, display=summary_display)]
+              if summary_pages else []) + table_items
+    return BuiltReport(pages, figure_items, tables, skipped, figure_pages)
 
 
 def write_report(results_dir, output=None, *, png: bool = True, tables: bool = True, dpi: int = 150,
@@ -958,93 +1154,18 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
     if pdf_path.is_dir() or pdf_path.suffix.lower() != ".pdf":
         pdf_path = pdf_path / "report.pdf"
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
-    frames, skipped = analyse(study)
-    theory = _nonempty(frames, "theory_summary")
-    training = _nonempty(frames, "training_table")
-    attention = not theory and any(_nonempty(frames, k) for k in _ATTENTION_FRAMES)
     with report_style():
-        footer = f"rnnprobe · {study.name} study"
-        summary_pages, summary_title, summary_frame = [], "Table 1: Summary", None
-        if theory:
-            figure_items = _theory_figure_items(frames)
-            table_items = _theory_table_items(frames)
-            summary_frame = frames["theory_summary"]
-            summary_title = "Table 1: Every prediction checked"
-            summary_display = _theory_summary_display(summary_frame)
-            summary_pages = table_pages(summary_display, title=summary_title, note=_theory_summary_note(summary_frame),
-                                        n_keys=3, max_cell_chars=40)
-        elif training:
-            figure_items = [_Item("figure", **spec) for spec in training_pages.figure_specs(frames)]
-            table_items = []
-            summary_frame = frames["training_table"]
-            summary_title = "Table 1: The training runs, from initialisation to the end"
-            summary_display = training_pages.summary_display(summary_frame)
-            summary_pages = table_pages(summary_display, title=summary_title,
-                                        note=training_pages.summary_note(summary_frame), n_keys=1, max_cell_chars=40)
-        elif attention:
-            figure_items, table_items = _attention_items(frames)
-            if _nonempty(frames, "attention_accuracy"):
-                summary_frame = frames["attention_accuracy"]
-                summary_title = "Table 1: Accuracy and alignment"
-                summary_display = attention_pages.summary_display(summary_frame)
-                summary_pages = table_pages(summary_display, title=summary_title,
-                                            note=attention_pages.summary_note(summary_frame), n_keys=3)
-        else:
-            figure_items = _figure_items(study, frames)
-            table_items = _table_items(frames)
-            if _nonempty(frames, "summary"):
-                summary_frame = frames["summary"]
-                note = _summary_note(summary_frame)
-                summary_display, summary_keys = _display(summary_frame)
-                summary_pages = table_pages(summary_display, title=summary_title, note=note, n_keys=summary_keys)
-        table_page_lists = []
-        for i, item in enumerate([t for t in table_items if t.in_pdf], start=2):
-            table_page_lists.append((f"Table {i}: {item.title}", table_pages(item.display, title=f"Table {i}: {item.title}",
-                                                                            note=item.caption, n_keys=item.n_keys,
-                                                                            max_cell_chars=item.max_cell_chars)))
-        # page numbers for the contents
-        config_pages = _configuration_pages(study)
-        contents, page_no = [("Configuration", 2)], 2 + len(config_pages)
-        if summary_pages:
-            contents.append((summary_title, page_no))
-            page_no += len(summary_pages)
-        for j, item in enumerate(figure_items, start=1):
-            contents.append((f"Figure {j}: {item.title}", page_no))
-            page_no += 1
-        for name, pages in table_page_lists:
-            contents.append((name, page_no))
-            page_no += len(pages)
-        contents.append(("Methods", page_no))
-        pages = [_title_page(study, contents, skipped, title)] + config_pages + summary_pages
-        pages += [_figure_page(item, j) for j, item in enumerate(figure_items, start=1)]
-        for _, tp in table_page_lists:
-            pages += tp
-        if theory:
-            pages += _methods_pages(_THEORY_METHODS, _THEORY_REFERENCES)
-        elif training:
-            pages += _methods_pages(training_pages.METHODS, training_pages.REFERENCES)
-        elif attention:
-            pages += _methods_pages(attention_pages.METHODS, attention_pages.REFERENCES)
-        else:
-            pages += _methods_pages()
-        for n, page in enumerate(pages, start=1):
-            _footer(page, f"{footer} · page {n} of {len(pages)}")
-        _atomic_pdf(pdf_path, pages, title or f"rnnprobe report: {study.name} study")
+        built = build_report(study, title=title)
+        _atomic_pdf(pdf_path, built.pages, title or f"rnnprobe report: {study.name} study")
         if png:
             fig_dir = pdf_path.parent / "figures"
             fig_dir.mkdir(exist_ok=True)
-            for item in figure_items:
-                fig = Figure(figsize=item.size, layout="constrained")
-                item.draw(fig)
-                png_bytes = io.BytesIO()
-                fig.savefig(png_bytes, format="png", dpi=dpi)
-                _atomic_write(fig_dir / f"{item.name}.png", png_bytes.getvalue())
+            for item, page in zip(built.figures, built.figure_pages):
+                _save_plot_png(page, fig_dir / f"{item.name}.png", dpi)
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)
-            all_tables = ([_Item("table", "summary", "Summary", frame=summary_frame,
-                                 display=summary_display)] if summary_pages else []) + table_items
-            for item in all_tables:
+            for item in built.tables:
                 _atomic_write(tab_dir / f"{item.name}.csv", item.frame.to_csv(index=item.frame.index.name is not None))
                 _atomic_write(tab_dir / f"{item.name}.md", f"# {item.title}\n\n{to_markdown(item.display)}\n")
     return pdf_path

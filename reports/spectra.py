@@ -22,9 +22,9 @@ from matplotlib.colors import to_rgb
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from rnnprobe.reports._plotting import (check_frame, fmt_gain, gain_styles, new_figure, palette_of, panel_grid,
+from rnnprobe.reports._plotting import (MAX_CURVES, check_frame, facets, fmt_gain, gain_styles, new_figure, palette_of, panel_grid,
                                style_handles, tidy_log_axis, variant_handles, variant_order)
-from rnnprobe.reports.palette import linestyle_for
+from rnnprobe.reports.palette import arch_color, linestyle_for
 
 __all__ = ["plot_weight_spectra", "plot_lyapunov_spectra", "plot_depth_isometry", "plot_jacobian_spectra"]
 
@@ -34,15 +34,29 @@ def _text(series: pd.Series) -> pd.Series:
     return series.astype(object).where(series.notna(), "").astype(str)
 
 
+def _n_blocks(frame: pd.DataFrame) -> int:
+    return max(1, _text(frame["block"]).nunique()) if "block" in frame else 1
+
+
 def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, max_cols=3, band=True,
-                     symlog_below=None):
+                     symlog_below=None, max_curves=MAX_CURVES):
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    palette = palette_of(spectra)
     gains = sorted(spectra["gain"].dropna().unique()) if "gain" in spectra else [None]
-    axes = panel_grid(fig, len(gains), max_cols=max_cols, sharey=True)
+    groups = facets(spectra, max_curves=max_curves, curves=_n_blocks)
+    if len(groups) == 1:
+        axes = panel_grid(fig, len(gains), max_cols=max_cols)
+        cells = [(ax, g, "", spectra) for ax, g in zip(axes, gains)]
+    else:
+        grid = fig.subplots(len(groups), len(gains), sharex=True, squeeze=False)
+        cells = [(grid[i, j], g, t, part) for i, (t, part) in enumerate(groups) for j, g in enumerate(gains)]
+    palette = {}
     blocks_used = False
-    for ax, g in zip(axes, gains):
-        d = spectra if g is None else spectra[spectra["gain"] == g]
+    for ax, g, title, part in cells:
+        palette.update(palette_of(part))
+        d = part if g is None else part[part["gain"] == g]
+        if d.empty:
+            ax.set_visible(False)
+            continue
         for v in variant_order(d):
             dv = d[d["variant"].astype(str) == v]
             block_of = _text(dv["block"]) if "block" in dv else pd.Series("", index=dv.index)
@@ -60,16 +74,17 @@ def _spectrum_panels(spectra, *, fig, ylabel, log, reference, reference_label, m
             ax.axhline(reference, color="0.3", linewidth=1.0, linestyle="--")
         if log:
             ax.set_yscale("log")
-        elif symlog_below is not None and np.nanmin(spectra["median"].to_numpy(float)) < symlog_below:
+            tidy_log_axis(ax)
+        elif symlog_below is not None and np.nanmin(d["median"].to_numpy(float)) < symlog_below:
             ax.set_yscale("symlog", linthresh=1.0)   # very negative exponents (dying ReLU units) beside small ones
             ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("")
-        ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() else "")
-        if g is not None:
-            ax.set_title(f"gain {fmt_gain(g)}")
-    if log:
-        tidy_log_axis(axes[0])          # the panels share y: once, after every panel is drawn
+        ax.set_ylabel(ylabel if ax.get_subplotspec().is_first_col() and len(groups) == 1 else "")
+        if g is not None or title:
+            ax.set_title("\n".join(x for x in ((f"gain {fmt_gain(g)}" if g is not None else ""), title) if x))
     fig.supxlabel("relative index i / (N − 1)", fontsize=10)
+    if len(groups) > 1:
+        fig.supylabel(ylabel, fontsize=10)
     handles = variant_handles(palette)
     if reference is not None:
         handles.append(Line2D([], [], color="0.3", linestyle="--", label=reference_label))
@@ -146,10 +161,11 @@ def plot_depth_isometry(table: pd.DataFrame, *, fig=None):
     Returns
     -------
     matplotlib.figure.Figure
-        Two panels against depth L (log₂ axis): mean of log s_i (0: norms
-        preserved on average) and standard deviation of log s_i (0: an
-        isometry, every direction alike). Colour = architecture, line style =
-        gain, error bars = spread over seeds.
+        Panels against depth L (log₂ axis), one column per gain: the mean of
+        log s_i (upper rows; 0: norms preserved on average) and the standard
+        deviation of log s_i (lower rows; 0: an isometry, every direction alike),
+        one row each per initialisation when ``init`` varies. Colour =
+        architecture, error bars = spread over seeds; each panel has its own y range.
 
     Examples
     --------
@@ -157,36 +173,41 @@ def plot_depth_isometry(table: pd.DataFrame, *, fig=None):
     >>> t = pd.DataFrame({"arch": ["mlp", "mlp", "resmlp", "resmlp"], "gain": 1.0, "depth": [2, 8, 2, 8],
     ...     "log_sv_mean": [-1.0, -4.0, 0.0, -0.1], "log_sv_std": [1.0, 3.0, 0.5, 1.0]})
     >>> fig = plot_depth_isometry(t)
-    >>> [ax.get_xscale() for ax in fig.axes]
-    ['log', 'log']
+    >>> [ax.get_xscale() for ax in fig.axes], fig.axes[0].get_ylabel()
+    (['log', 'log'], 'mean of log s_i')
     """
     check_frame(table, ["arch", "depth", "log_sv_mean", "log_sv_std"], name="table",
                 hint="use analysis.isometry_table(results)")
     data = table if "variant" in table else table.assign(variant=table["arch"].astype(str))
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    axes = fig.subplots(1, 2, sharex=True)
-    palette, styles = palette_of(data), gain_styles(data)
-    for ax, col, ylabel in ((axes[0], "log_sv_mean", "mean of log s_i"), (axes[1], "log_sv_std", "std of log s_i")):
-        for (v, g), d in data.groupby(["variant", "gain"], sort=False):
-            d = d.sort_values("depth")
-            err = d.get(f"{col}_seed_std")
-            ax.errorbar(d["depth"].to_numpy(float), d[col].to_numpy(float),
-                        yerr=None if err is None else err.fillna(0).to_numpy(float),
-                        color=palette[str(v)], linestyle=styles.get(g, "-"), marker="o", markersize=3.5,
-                        capsize=2, linewidth=1.5)
-        ax.axhline(0.0, color="0.3", linewidth=1.0, linestyle="--")
-        ax.set_xscale("log", base=2)
-        depths = sorted(data["depth"].dropna().unique())
-        ax.set_xticks(depths, [f"{d:g}" for d in depths])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xlabel("depth L (layers)")
-        ax.set_ylabel(ylabel)
-    axes[0].set_title("average gain (0: norm preserved)")
-    axes[1].set_title("spread (0: isometry)")
-    handles = variant_handles(palette)
-    if len(styles) > 1:
-        handles += style_handles({fmt_gain(g): s for g, s in styles.items()}, prefix="gain ")
-    fig.legend(handles=handles, loc="outside right upper")
+    inits = list(dict.fromkeys(data["init"].dropna())) if "init" in data and data["init"].nunique() > 1 else [None]
+    gains = sorted(data["gain"].dropna().unique()) if "gain" in data else [None]
+    quantities = (("log_sv_mean", "mean of log s_i"), ("log_sv_std", "std of log s_i"))
+    rows = [(col, label, init) for col, label in quantities for init in inits]
+    grid = fig.subplots(len(rows), len(gains), sharex=True, squeeze=False)
+    palette = palette_of(data)
+    depths = sorted(data["depth"].dropna().unique())
+    for i, (col, label, init) in enumerate(rows):
+        for j, g in enumerate(gains):
+            ax = grid[i, j]
+            d = data if init is None else data[data["init"] == init]
+            d = d if g is None else d[np.isclose(d["gain"].astype(float), float(g))]
+            for v, dv in d.groupby("variant", sort=False):
+                dv = dv.sort_values("depth")
+                err = dv.get(f"{col}_seed_std")
+                ax.errorbar(dv["depth"].to_numpy(float), dv[col].to_numpy(float),
+                            yerr=None if err is None else err.fillna(0).to_numpy(float),
+                            color=palette[str(v)], marker="o", markersize=3.0, capsize=2, linewidth=1.4)
+            ax.axhline(0.0, color="0.3", linewidth=1.0, linestyle="--")
+            ax.set_xscale("log", base=2)
+            shown = depths if len(depths) <= 5 else depths[::2] if depths[-1] in depths[::2] else depths[1::2]
+            ax.set_xticks(shown, [f"{x:g}" for x in shown])
+            ax.xaxis.set_minor_locator(NullLocator())
+            if i == 0 and g is not None:
+                ax.set_title(f"gain {fmt_gain(g)}")
+            ax.set_ylabel((label + (f"\ninit={init}" if init is not None else "")) if j == 0 else "")
+    fig.supxlabel("depth L (layers)", fontsize=10)
+    fig.legend(handles=variant_handles(palette), loc="outside right upper", title="architecture")
     return fig
 
 
@@ -214,8 +235,11 @@ def plot_jacobian_spectra(spectra: pd.DataFrame, *, fig=None, max_cols: int = 3)
     Returns
     -------
     matplotlib.figure.Figure
-        Log scale; within a panel, light to dark = shallow to deep; the dashed
-        line s = 1 is isometry.
+        Log scale, each panel with its own y range (the depths span hundreds
+        of decades in some architectures and none in others); within a panel,
+        light to dark = shallow to deep, in the architecture's colour; the
+        dashed line s = 1 is isometry. With several initialisations (``init``),
+        one row of panels per initialisation. One legend, outside the panels.
 
     Examples
     --------
@@ -223,28 +247,45 @@ def plot_jacobian_spectra(spectra: pd.DataFrame, *, fig=None, max_cols: int = 3)
     >>> s = pd.DataFrame({"arch": "mlp", "variant": "mlp", "gain": 1.0, "depth": [2, 2, 8, 8],
     ...     "rel_index": [0.0, 1.0, 0.0, 1.0], "median": [1.5, 0.5, 3.0, 0.01]})
     >>> ax = plot_jacobian_spectra(s).axes[0]
-    >>> ax.get_title(), len(ax.get_lines())
-    ('mlp', 3)
+    >>> ax.get_title(), len(ax.get_lines()), len(ax.figure.legends)
+    ('mlp', 3, 1)
     """
     check_frame(spectra, ["variant", "depth", "rel_index", "median"], name="spectra",
                 hint='use analysis.spectrum_profile(results, "jacobian_singular_value", horizon=None)')
     fig = new_figure(fig, figsize=(10.0, 4.2))
-    palette = palette_of(spectra)
-    variants = variant_order(spectra)
-    axes = panel_grid(fig, len(variants), max_cols=max_cols, sharey=True)
-    for ax, v in zip(axes, variants):
-        d = spectra[spectra["variant"].astype(str) == v]
+    data = spectra
+    inits = list(dict.fromkeys(data["init"].dropna())) if "init" in data and data["init"].nunique() > 1 else [None]
+    if inits != [None]:
+        # one row per initialisation, one column per architecture: the option leaves the labels
+        archs = list(dict.fromkeys(data["arch"].astype(str)))
+        grid = fig.subplots(len(inits), len(archs), sharex=True, squeeze=False)
+        cells = [(grid[i, j], a, init, data[(data["arch"].astype(str) == a) & (data["init"] == init)])
+                 for i, init in enumerate(inits) for j, a in enumerate(archs)]
+        palette = {a: arch_color(a) for a in archs}
+    else:
+        variants = variant_order(data)
+        axes = panel_grid(fig, len(variants), max_cols=max_cols)
+        palette = palette_of(data)
+        cells = [(ax, v, None, data[data["variant"].astype(str) == v]) for ax, v in zip(axes, variants)]
+    all_depths = sorted(data["depth"].dropna().unique())
+    for ax, v, init, d in cells:
         depths = sorted(d["depth"].dropna().unique())
-        colours = _shades(palette[v], len(depths))
-        for depth, c in zip(depths, colours):
+        colours = _shades(palette[v], len(all_depths))
+        for depth, c in zip(all_depths, colours):
+            if depth not in depths:
+                continue
             curve = d[d["depth"] == depth].sort_values("rel_index")
             ax.plot(curve["rel_index"].to_numpy(float), curve["median"].to_numpy(float), color=c)
         ax.axhline(1.0, color="0.3", linewidth=1.0, linestyle="--")
         ax.set_yscale("log")
+        tidy_log_axis(ax)
         ax.set_title(v, color=palette[v])
         ax.set_xlabel("")
-        ax.set_ylabel("s_i of ∂s_L/∂s_0" if ax.get_subplotspec().is_first_col() else "")
-        ax.legend(handles=[Line2D([], [], color=c, label=f"L = {depth:g}") for depth, c in zip(depths, colours)],
-                  loc="lower left", fontsize=8, framealpha=0.85)
+        first = ax.get_subplotspec().is_first_col()
+        ax.set_ylabel(("s_i of ∂s_L/∂s_0" + (f"\ninit={init}" if init is not None else "")) if first else "")
+    grey = _shades("#4d4d4d", len(all_depths))
+    handles = [Line2D([], [], color=c, label=f"L = {depth:g}") for depth, c in zip(all_depths, grey)]
+    handles.append(Line2D([], [], color="0.3", linestyle="--", label="s = 1 (isometry)"))
+    fig.legend(handles=handles, loc="outside right upper", title="depth (light to\ndark, in each\narchitecture's\ncolour)")
     fig.supxlabel("relative index i / (N − 1)", fontsize=10)
     return fig

@@ -18,8 +18,8 @@ import textwrap
 
 import numpy as np
 import pandas as pd
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
-from matplotlib.table import Table
 
 __all__ = ["COLUMN_LABELS", "format_value", "format_table", "to_markdown", "table_pages", "A4"]
 
@@ -34,7 +34,7 @@ COLUMN_LABELS = {
     "memory_efold": "e-fold\n(steps)", "memory_efold_min": "e-fold\nmin", "memory_efold_max": "e-fold\nmax",
     "lyapunov_time": "Lyapunov\ntime", "lyapunov_time_min": "Lyap. time\nmin", "lyapunov_time_max": "Lyap. time\nmax",
     "memory_capacity": "MC", "memory_capacity_min": "MC\nmin", "memory_capacity_max": "MC\nmax",
-    "censored_fraction": "censored\nshare",
+    "censored_fraction": "censored\nshare", "measures_agree": "measures\nagree", "horizon_ok": "T ≥ 5τ",
     "lyapunov_exponent": "λ₁\n(per step)", "sigma_max": "σ_max", "gamma": "γ", "gamma_sigma_max": "γσ_max",
     "ratio_product": "B_prod/g\nat k = T", "ratio_weight": "B_W/g\nat k = T", "ratio_jacobian": "‖∂L/∂h_T‖G/g\nat k = T",
     "ratio_product_at_max": "B_prod/g\nat k = T", "ratio_weight_at_max": "B_W/g\nat k = T",
@@ -82,7 +82,7 @@ def format_value(value, column: str = "") -> str:
         return "∞" if v > 0 else "−∞"
     if column in _INTEGER_COLUMNS and v.is_integer():
         return f"{int(v)}"
-    if column in ("agreement", "censored_fraction", "holds_all"):
+    if column in ("agreement", "censored_fraction", "holds_all", "measures_agree", "horizon_ok"):
         return f"{100 * v:.0f}%"
     if v == 0:
         return "0"
@@ -154,6 +154,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+_CELL_PAD = 0.1      # left-aligned text starts this fraction of the cell width in (matplotlib.table.Cell.PAD)
 _CHAR_IN = 0.072     # average width of a character at 8.5 pt (DejaVu Sans), inches
 _PAD_IN = 0.16
 
@@ -293,6 +294,8 @@ def _heights(table: pd.DataFrame, fontsize: float) -> tuple[float, list[float]]:
 
 
 def _draw_table(fig, table: pd.DataFrame, *, top, left, fontsize, page_size):
+    """Cells as one collection of rectangles and one text each (as ``matplotlib.table`` lays them out, drawn in
+    a fraction of its time: one path collection instead of a patch per cell)."""
     width, height = page_size
     widths = [w / width for w in _col_widths(table, fontsize)]
     header_h, row_hs = _heights(table, fontsize)
@@ -300,22 +303,26 @@ def _draw_table(fig, table: pd.DataFrame, *, top, left, fontsize, page_size):
     total_w, total_h = sum(widths), sum(heights) / height
     ax = fig.add_axes([left, top - total_h, total_w, total_h])
     ax.axis("off")
-    tab = Table(ax, loc=None, bbox=None)
     xs = np.concatenate([[0.0], np.cumsum(widths)]) / total_w
     hs = [h / height / total_h for h in heights]
-    for j, c in enumerate(table.columns):
-        cell = tab.add_cell(0, j, xs[j + 1] - xs[j], hs[0], text=str(c), loc="center",
-                            facecolor="#e8e8e8", edgecolor="0.6")
-        cell.get_text().set_fontsize(fontsize)
-        cell.get_text().set_weight("bold")
-        cell.get_text().set_linespacing(1.1)
-    for i, row in enumerate(table.itertuples(index=False), start=1):
-        shade = "#f6f6f6" if i % 2 == 0 else "white"
+    ys = 1.0 - np.cumsum(hs)                       # bottom edge of each row, header first
+    boxes, faces, edges = [], [], []
+    for i in range(len(heights)):
+        face = "#e8e8e8" if i == 0 else ("#f6f6f6" if i % 2 == 0 else "white")
+        edge = "0.6" if i == 0 else "0.8"
+        for j in range(len(table.columns)):
+            x0, x1, y0, y1 = xs[j], xs[j + 1], ys[i], ys[i] + hs[i]
+            boxes.append([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            faces.append(face)
+            edges.append(edge)
+    ax.add_collection(PolyCollection(boxes, facecolors=faces, edgecolors=edges, linewidths=1.0,
+                                     transform=ax.transAxes, clip_on=False))
+    rows = [list(map(str, table.columns))] + [list(map(str, r)) for r in table.itertuples(index=False)]
+    for i, row in enumerate(rows):
+        y = ys[i] + hs[i] / 2
         for j, v in enumerate(row):
-            cell = tab.add_cell(i, j, xs[j + 1] - xs[j], hs[i], text=str(v),
-                                loc="left" if j == 0 else "center", facecolor=shade, edgecolor="0.8")
-            cell.get_text().set_fontsize(fontsize)
-            cell.get_text().set_linespacing(1.1)
-    tab.auto_set_font_size(False)
-    ax.add_table(tab)
+            left_aligned = i > 0 and j == 0
+            x = xs[j] + (xs[j + 1] - xs[j]) * (_CELL_PAD if left_aligned else 0.5)
+            ax.text(x, y, v, transform=ax.transAxes, ha="left" if left_aligned else "center", va="center",
+                    fontsize=fontsize, weight="bold" if i == 0 else "normal", linespacing=1.1, clip_on=False)
     return ax

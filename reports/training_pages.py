@@ -157,7 +157,7 @@ def plot_gradient_profiles(profiles: pd.DataFrame, *, fig=None, max_cols: int = 
         tidy_log_axis(axes[0])
     for ax in axes:
         if ax.get_subplotspec().is_first_col():
-            ax.set_ylabel("G(k) = ‖∂s_T/∂s_{T−k}‖₂")
+            ax.set_ylabel("G(k) = ‖∂s_T/∂s_(T−k)‖₂")
         if ax.get_subplotspec().is_last_row():
             ax.set_xlabel("lag k (steps back from the last state)")
     return fig
@@ -400,7 +400,7 @@ def profiles_caption(profiles: pd.DataFrame) -> str:
     T = int(profiles["lag"].max())
     lag = max(1, T // 2)
     steps = profiles.groupby("stage", sort=False)["step"].first()
-    text = (f"The gradient-decay curve G(k) = ‖∂s_T/∂s_{{T−k}}‖₂ of the core on the fixed probe sequence (the first "
+    text = (f"The gradient-decay curve G(k) = ‖∂s_T/∂s_(T−k)‖₂ of the core on the fixed probe sequence (the first "
             f"{T} validation characters), log scale, at the initialisation, the middle and the end of training (steps "
             + ", ".join(str(int(s)) for s in steps.to_numpy()) + "; darker is later), one panel per run. A straight "
             "falling line is geometric vanishing: the lecture's story, measured as the weights learn. ")
@@ -549,7 +549,7 @@ def summary_note(table: pd.DataFrame) -> str:
 
 METHODS = [
     ("The char-RNN", "Embedding (32 dimensions) → recurrent core → linear readout of the next character's logits: "
-     "p(x_{1:T}) = ∏ p(x_t | x_{1:t−1}) (rnnprobe.sequence.CharRNN). The core is the rnnprobe architecture named in "
+     "p(x_(1:T)) = ∏ p(x_t | x_(1:t−1)) (rnnprobe.sequence.CharRNN). The core is the rnnprobe architecture named in "
      "the run (its step looped over time, so the probes see exactly the core that trains): vanilla tanh "
      "h' = tanh(W_h h + W_x x + b); the lecture's GRU (Cho et al. 2014, reset gate before the recurrent product); the "
      "LSTM with state [h; c] and forget-gate bias 1. Weights from the run's init and gain (Gaussian N(0, g²/n) by "
@@ -563,11 +563,11 @@ METHODS = [
      "validation text, of which at most 20 000 characters are evaluated."),
     ("Probes at every checkpoint", "On a fixed probe sequence — the first T validation characters, embedded by the "
      "current embedding, driving a float64 copy of the core from the zero state — rnnprobe.ProbeMonitor records "
-     "G(k) = ‖∂s_T/∂s_{T−k}‖₂ at every lag k (one backward sweep over the analytic step Jacobians, in log space), the "
+     "G(k) = ‖∂s_T/∂s_(T−k)‖₂ at every lag k (one backward sweep over the analytic step Jacobians, in log space), the "
      "memory threshold (largest k with G(k) ≥ 0.01) and e-folding time (−1/slope of a Theil–Sen fit of log G on k), σ_max "
      "of every recurrent weight block, and the top four Lyapunov exponents (QR re-orthonormalisation along the "
      "sequence after a burn-in of T/10 steps). s is h, or [h; c] for the LSTM."),
-    ("Gradient flossing (Engelken 2023)", "A flossed run adds 0.1·Σ_{i≤k} λ_i² to the loss at every step: the top k "
+    ("Gradient flossing (Engelken 2023)", "A flossed run adds 0.1·Σ_(i≤k) λ_i² to the loss at every step: the top k "
      "Lyapunov exponents of the core on the first stream of the batch (64 steps from the zero state), differentiated "
      "through the QR sweep (rnnprobe.flossing_loss). Pushing them towards 0 keeps G(k) from vanishing or exploding."),
     ("Samples", "At every checkpoint 300 characters are drawn one at a time from softmax(logits / 0.8), after a "

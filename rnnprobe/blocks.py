@@ -87,10 +87,32 @@ def _mul(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return torch.stack([row0, row1], dim=-2)
 
 
+def _scaled(P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(P / m, log m)`` per 2×2 block, ``m`` its largest |entry| (``0`` and ``-inf`` for a zero block).
+
+    The entries of ``P / m`` lie in [−1, 1], so squares, products and determinants of them neither
+    overflow nor underflow however large or small (down to subnormal) the entries of ``P`` are.
+    """
+    m = P.abs().amax(dim=(-2, -1))
+    return P / torch.where(m > 0, m, 1.0)[..., None, None], torch.log(m)
+
+
+def _log_abs_det(J: torch.Tensor) -> torch.Tensor:
+    """``log|det J|`` per 2×2 block, computed on the scaled block (exact range, ``-inf`` for singular blocks)."""
+    S, log_m = _scaled(J)
+    det = S[..., 0, 0] * S[..., 1, 1] - S[..., 0, 1] * S[..., 1, 0]
+    return torch.where(torch.isfinite(log_m), 2 * log_m + torch.log(det.abs()), log_m)
+
+
 def _normalise(P: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(P / ‖P‖_F, log ‖P‖_F)`` per 2×2 block (``0`` and ``-inf`` for a zero block)."""
+    """``(P / ‖P‖_F, log ‖P‖_F)`` per 2×2 block (``0`` and ``-inf`` for a zero block), for entries of any finite size."""
     norm = torch.linalg.vector_norm(P, dim=(-2, -1))
-    return P / norm.clamp_min(torch.finfo(P.dtype).tiny)[..., None, None], torch.log(norm)
+    info = torch.finfo(P.dtype)
+    if not bool(((norm == torch.inf) | (norm < (info.tiny / info.eps) ** 0.5)).any()):
+        return P / norm[..., None, None], torch.log(norm)        # every square in range: the direct norm is exact
+    S, log_m = _scaled(P)                                          # else on the scaled blocks (zeros included)
+    norm = torch.linalg.vector_norm(S, dim=(-2, -1))               # in [1, 2] for a non-zero block
+    return S / torch.where(norm > 0, norm, 1.0)[..., None, None], log_m + torch.log(norm)
 
 
 def _suffix_products(J: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,10 +177,13 @@ def iter_block_log_singular_values(traj: Trajectory, chunk_size: int | None = No
             yield start, logs[..., None]
             continue
         # log|det| of each block product, exact by summation: within the chunk, and with the later chunks
-        det = J[..., 0, 0] * J[..., 1, 1] - J[..., 0, 1] * J[..., 1, 0]
-        logdet_chunk = _reverse_cumsum(torch.log(det.abs()), 0.0)
+        conformal = _conformal(J)
+        if conformal:    # det [[a, −b], [b, a]] = a² + b², its log from hypot (no square leaves the range)
+            logdet_chunk = _reverse_cumsum(2 * torch.log(torch.hypot(J[..., 0, 0], J[..., 1, 0])), 0.0)
+        else:
+            logdet_chunk = _reverse_cumsum(_log_abs_det(J), 0.0)
         later = 0.0 if log_det is None else log_det
-        if _conformal(J):
+        if conformal:
             # rotation–scaling blocks (complex numbers): the chunk's products are |r|·rotation, so their
             # singular values are |det|^(1/2) times those of the later chunks' product
             half = 0.5 * logdet_chunk

@@ -20,11 +20,12 @@ family (the model's declared :attr:`~rnnprobe.StepModel.family`):
   the path through the recurrent matrices alone (the LSTM's ``∂h_{t+1}/∂h_t``, the GRU's
   Jacobian without ``diag z``), measured by a renormalised product. G follows the slower
   of the two; the diagnosis says which, with the mean gate value.
-* **diagonal** (LRU, SSMs, minGRU, …; exactly diagonal step Jacobians): G(k) is the
+* **diagonal** (LRU, SSMs, minGRU, …; exactly diagonal step Jacobians, or the LRU's 2×2
+  rotation–scaling blocks, whose factor is the modulus |λ_j|): G(k) is the
   product of the slowest unit's factors; its rate splits into the factor at zero input
   (``parts['weights']``: the eigenvalue, the gate's bias) and what the inputs do to it
   along the trajectory (``parts['gates']``).
-* any other family (residual, dense, feed-forward, custom, block-diagonal steps): not
+* any other family (residual, dense, feed-forward, custom, other block-diagonal steps): not
   decomposed, and the diagnosis says so; the measured rate, ρ(W_h), σ_max and the
   memory lengths are still reported.
 
@@ -582,15 +583,53 @@ def _gated_story(f: dict, torch_param) -> tuple[str, str]:
             f"raise {bias}, so that the gate carries the state")
 
 
+#: what moves a built-in diagonal recurrence's factors at zero input toward 1 (None: any other model)
+_DIAGONAL_KNOB = {
+    "lru": "the LRU ring's r_max closer to 1, e.g. build('lru', r_min=0.9, r_max=0.999)",
+    "s4d": "smaller steps Δ, so that exp(ΔA) is nearer 1: lower dt_min and dt_max",
+    "s6": "smaller steps Δ, so that exp(ΔA) is nearer 1: lower dt_min and dt_max",
+    "mingru": "a negative update_bias b_z: minGRU's z writes and 1 − σ(b_z) is kept per step at zero input",
+    "minlstm": "a larger forget_bias b_f",
+    None: "e.g. an LRU ring with r_max closer to 1, or a larger gain",
+}
+#: the gate bias that makes a built-in diagonal recurrence keep its state when the inputs close the gates
+_DIAGONAL_GATE_KNOB = {
+    "mingru": "lower minGRU's update_bias b_z: its z is the fraction written",
+    "minlstm": "raise minLSTM's forget_bias b_f",
+    "s6": "lower dt_min and dt_max, which set S6's Δ bias b_Δ, so that the inputs' Δ_t stay small",
+    None: "raise the bias of the gate that keeps the state; minGRU: lower its update_bias, whose z writes",
+}
+
+
+def _conformal_moduli(M: torch.Tensor, index: torch.Tensor) -> torch.Tensor | None:
+    """|λ_j| of the 2×2 blocks ``(..., S, S)`` at ``index`` ``(m, 2)`` when every block is a rotation–scaling
+    ``[[a, −b], [b, a]]`` (a complex factor a + ib, as the LRU's) and nothing lies outside them; else None."""
+    i, j = index[:, 0].to(M.device), index[:, 1].to(M.device)
+    a, b = M[..., i, i], M[..., j, i]
+    if not bool(((M[..., j, j] == a) & (M[..., i, j] == -b)).all()):
+        return None
+    rest = M.clone()
+    rest[..., i, i] = rest[..., j, j] = rest[..., i, j] = rest[..., j, i] = 0
+    return None if bool(rest.abs().amax() > 0) else torch.hypot(a, b)
+
+
 def _diagonal_fields(traj: Trajectory, model: StepModel, pick: list[int], slope: float, chunk: int) -> dict:
+    blocks = getattr(model, "jacobian_block_size", 1) == 2 and hasattr(model, "jacobian_block_index")
+    index = model.jacobian_block_index() if blocks else None
     factors = []
     for start, J in traj.iter_jacobians(chunk):
-        diag = torch.diagonal(J, dim1=-2, dim2=-1)
-        if bool((J - torch.diag_embed(diag)).abs().amax() > 0):
-            return dict(cause=f"not decomposed: the step Jacobians of {model.name!r} are not diagonal (2×2 blocks?); "
-                              f"G(k) {_trend(slope)}")
+        if blocks:       # complex factors held as 2×2 rotation–scaling blocks (the LRU): their moduli are the factors
+            diag = _conformal_moduli(J, index)
+            if diag is None:
+                return dict(cause=f"not decomposed: the step Jacobians of {model.name!r} have 2×2 blocks that are "
+                                  f"not rotation–scalings (complex factors); G(k) {_trend(slope)}")
+        else:
+            diag = torch.diagonal(J, dim1=-2, dim2=-1)
+            if bool((J - torch.diag_embed(diag)).abs().amax() > 0):
+                return dict(cause=f"not decomposed: the step Jacobians of {model.name!r} are not diagonal; "
+                                  f"G(k) {_trend(slope)}")
         factors.append(diag)
-    a = torch.cat(factors)[:, pick].abs()                                  # (T, b, S)
+    a = torch.cat(factors)[:, pick].abs()                                  # (T, b, S) (blocks: (T, b, m))
     log_a = torch.log(a).mean(0)                                           # (b, S)
     slow = log_a.argmax(-1)                                                # (b,)
     rate = log_a.gather(-1, slow[:, None])[:, 0]
@@ -598,15 +637,21 @@ def _diagonal_fields(traj: Trajectory, model: StepModel, pick: list[int], slope:
     zero = None
     if len(W0) == 1:
         W = next(iter(W0.values())).to(torch.float64)
-        if W.ndim == 2 and W.shape[0] == W.shape[1] == traj.state_size and bool((W - torch.diag(torch.diagonal(W))).abs().max() == 0):
-            zero = torch.log(torch.diagonal(W).abs()).to(traj.device)
+        if W.ndim == 2 and W.shape[0] == W.shape[1] == traj.state_size:
+            if blocks:
+                moduli = _conformal_moduli(W, index)
+                zero = None if moduli is None else torch.log(moduli).to(traj.device)
+            elif bool((W - torch.diag(torch.diagonal(W))).abs().max() == 0):
+                zero = torch.log(torch.diagonal(W).abs()).to(traj.device)
     out = dict(gate_mean=_mean(a))
     if zero is None:
         out["cause"] = (f"not decomposed: {model.name!r} does not give its factors at zero input (a diagonal "
                         f"recurrent_weights()); the slowest unit's factors average {_fmt(_mean(rate))} per step")
         return out
-    static = zero[slow]
-    parts = {"weights": _mean(static), "gates": _mean(rate - static)}
+    static = zero[slow].to(rate.dtype)
+    # a unit whose factor is exactly 0 at zero input and along the trajectory: the inputs add nothing (not −inf − −inf)
+    moved = torch.where(rate == static, torch.zeros_like(rate), rate - static)
+    parts = {"weights": _mean(static), "gates": _mean(moved)}
     dominant, share = _dominant(parts, slope)
     out.update(parts=parts, dominant=dominant, share=share)
     if dominant is None:
@@ -618,12 +663,12 @@ def _diagonal_fields(traj: Trajectory, model: StepModel, pick: list[int], slope:
         out.update(cause=f"the factors themselves set the decay: the slowest unit's factor at zero input is "
                          f"{_fmt(math.exp(parts['weights']))} ({_fmt(parts['weights'])} per step); the inputs add "
                          f"{_fmt(parts['gates'])}",
-                   remedy="move the largest factors toward 1 (e.g. an LRU ring init with r_max closer to 1, a larger gain)")
+                   remedy=f"move the largest factors toward 1 ({_DIAGONAL_KNOB.get(model.name, _DIAGONAL_KNOB[None])})")
     else:
         out.update(cause=f"the inputs close the gates: they move the slowest unit's rate by {_fmt(parts['gates'])} per "
                          f"step, against {_fmt(parts['weights'])} at zero input",
-                   remedy="raise the bias of the gate that keeps the state (minGRU's update bias, minLSTM's forget "
-                          "bias), or scale the inputs down")
+                   remedy=f"bias the gate towards keeping the state ({_DIAGONAL_GATE_KNOB.get(model.name, _DIAGONAL_GATE_KNOB[None])}), "
+                          "or scale the inputs down")
     return out
 
 

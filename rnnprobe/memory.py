@@ -109,7 +109,10 @@ def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float,
     says so without NaN: where G fell to exactly 0 (``-inf`` logs) the slope
     and both ends of its interval are ``-inf`` (faster decay than float
     resolves); a single finite point and nothing else (T = 1) gives slope 0
-    (no decay measured) with the uninformative interval ``(-inf, inf)``.
+    (no decay measured) with the uninformative interval ``(-inf, inf)``. The same
+    holds where the finite points show no decay but G is exactly 0 at other lags
+    (a unit-step cut-off, as a gate saturated to exactly 1 − z = 0 gives): the decay
+    is a cliff, not "none", so the slope is ``-inf`` (e-folding time 0), not 0.
     """
     keep = np.isfinite(log_g)
     x, y = np.asarray(lags, float)[keep], np.asarray(log_g, float)[keep]
@@ -122,6 +125,8 @@ def efold_fit(lags: np.ndarray, log_g: np.ndarray) -> tuple[float, float, float,
     from scipy import stats  # imported here: scipy.stats is slow to import
 
     res = stats.theilslopes(y, x, alpha=0.95)
+    if keep.size > keep.sum() and res.slope >= -_FLAT:        # flat (or rising), then exactly 0: a cut-off
+        return -math.inf, float(res.intercept), -math.inf, -math.inf
     return float(res.slope), float(res.intercept), float(res.low_slope), float(res.high_slope)
 
 

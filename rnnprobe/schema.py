@@ -162,6 +162,9 @@ METRICS = {
     "weight_singular_value": "singular values of each recurrent weight block (with block), decreasing",
     "lyapunov_exponent": "Lyapunov exponents lambda_i along the trajectory, per step, decreasing",
     "jacobian_singular_value": "depth: singular values of the input-output Jacobian ds_L/dx, decreasing",
+    "clv_angle": "minimum angle (radians) between span(v_1..v_s) and span(v_s+1..v_k) of the covariant Lyapunov "
+                 "vectors at the state t = T - lag (s: the positive exponents, at least 1; k = s + 8, at most the "
+                 "directions no step annihilates); at most 50 states of the window, evenly spaced (vanishing study)",
 }
 
 # --------------------------------------------------------------------------- summary.csv
@@ -187,6 +190,8 @@ SUMMARY_FIELDS = {
     "log_sv_std": "standard deviation of those log singular values: 0 is an isometry (depth study)",
     "max_singular_value": "largest singular value of the input-output Jacobian (depth study)",
     "min_singular_value": "smallest singular value of the input-output Jacobian (depth study)",
+    "clv_min_angle": "minimum over every state of the window of the clv_angle (radians; empty where the covariant "
+                     "vectors are undefined) (vanishing study)",
 }
 #: the seconds a grid point took: in meta.json (``timings.points``), not in summary.csv, which would then differ
 #: between two runs (summary.csv files of earlier versions have it as their last column)

@@ -25,7 +25,8 @@ from rnnprobe._validation import check_choice, check_dtype
 from rnnprobe.errors import InvalidArgument
 
 __all__ = ["sequence", "dtype_of", "to_device", "time_rows", "spectrum_rows", "lyapunov_rows",
-           "memory_summary", "bound_rtol"]
+           "memory_summary", "bound_rtol", "clv_angle_rows", "clv_directions", "CLV_ANGLE_POINTS",
+           "CLV_STABLE_DIRECTIONS"]
 
 #: stream of the input sequence in numpy's SeedSequence([seed, INPUT_STREAM])
 INPUT_STREAM = 1
@@ -120,10 +121,80 @@ def spectrum_rows(model, *, rows: bool = True) -> tuple[list[tuple], dict]:
     return out, summary
 
 
-def lyapunov_rows(traj) -> list[tuple]:
-    """The full Lyapunov spectrum along the trajectory, as lyapunov_exponent rows."""
-    lam = rnnprobe.trajectory_lyapunov_spectrum(traj)
+def lyapunov_rows(traj, exponents=None) -> list[tuple]:
+    """The full Lyapunov spectrum along the trajectory (or ``exponents``, when computed already), as rows."""
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj) if exponents is None else exponents
     return per_index_rows("lyapunov_exponent", lam)
+
+
+#: at most this many states of the window get a clv_angle row (evenly spaced; the summary's minimum uses all)
+CLV_ANGLE_POINTS = 50
+#: the stable side of the angle: this many leading stable directions (after the unstable ones)
+CLV_STABLE_DIRECTIONS = 8
+
+
+def clv_directions(exponents) -> tuple[int, int]:
+    """``(k, split)`` of the angle: the unstable directions (positive exponents, at least 1) and the next
+    :data:`CLV_STABLE_DIRECTIONS`, among the directions no step annihilates (finite exponents)."""
+    lam = torch.as_tensor(exponents)
+    finite = int(torch.isfinite(lam).sum())
+    split = max(1, int((lam > 0).sum()))
+    return min(finite, split + CLV_STABLE_DIRECTIONS), split
+
+
+def clv_angle_rows(traj, *, seed: int = 0, exponents=None) -> tuple[list[tuple], dict]:
+    """The angle between the unstable and the leading stable covariant Lyapunov directions along the trajectory.
+
+    :func:`rnnprobe.trajectory_covariant_lyapunov_vectors` with the default
+    burn-in and burn-out (``min(200, T/10)`` each) for the leading k directions
+    (:func:`clv_directions`): the s unstable ones (positive exponents; the
+    leading one when none is positive) and the next
+    :data:`CLV_STABLE_DIRECTIONS` stable ones, never directions a step
+    annihilates (ReLU units stuck at zero: exponents −∞); the angle is the
+    minimum one between span(v_1 … v_s) and span(v_s+1 … v_k). The first k
+    covariant vectors depend only on the leading k Oseledets directions, so a
+    frame of k vectors costs O(T·S·k²) instead of O(T·S³). Rows ``clv_angle``
+    (radians) at ``lag`` = T − t for at most :data:`CLV_ANGLE_POINTS` states t
+    of the window, evenly spaced; ``clv_min_angle``, the minimum over every
+    state of the window, in the summary (NaN, and no rows, when the vectors are
+    undefined: a step singular on the frame, or fewer than 2 directions).
+
+    Parameters
+    ----------
+    traj : Trajectory
+    seed : int
+        Seed of the frames.
+    exponents : tensor, optional
+        The trajectory's Lyapunov spectrum, when already computed.
+
+    Examples
+    --------
+    >>> import rnnprobe
+    >>> traj = rnnprobe.record(rnnprobe.build("gru", 4, 1, seed=0), sequence(0, 60, 1))
+    >>> rows, summary = clv_angle_rows(traj)
+    >>> rows[0][0], 0 < len(rows) <= CLV_ANGLE_POINTS, 0 <= summary["clv_min_angle"] <= min(r[-1] for r in rows)
+    ('clv_angle', True, True)
+    """
+    from rnnprobe.errors import RnnProbeError
+
+    T = traj.length
+    lam = rnnprobe.trajectory_lyapunov_spectrum(traj) if exponents is None else exponents
+    k, split = clv_directions(lam)
+    if k < 2 or T < 3:
+        return [], {"clv_min_angle": None}
+    clv = None
+    for kk in range(k, max(k - 8, split), -1):      # a step singular on the frame: fewer directions, a few times
+        try:
+            clv = rnnprobe.trajectory_covariant_lyapunov_vectors(traj, kk, split=split, seed=seed)
+            break
+        except (InvalidArgument, RnnProbeError):
+            continue
+    if clv is None:
+        return [], {"clv_min_angle": None}
+    angles, times = clv.angles.tolist(), clv.times.tolist()
+    keep = np.unique(np.linspace(0, len(angles) - 1, min(CLV_ANGLE_POINTS, len(angles))).round().astype(int))
+    rows = [("clv_angle", int(T - times[i]), None, None, None, float(angles[i])) for i in keep]
+    return rows, {"clv_min_angle": float(min(angles))}
 
 
 def memory_summary(traj, eps: float) -> dict:

@@ -14,7 +14,7 @@ Examples
 >>> from rnnprobe import studies
 >>> result = studies.run("vanishing", quick=True, jobs=1, arch="gru", length=[5], gain=1.0)
 >>> result
-StudyResult('vanishing', 1 point, 52 rows, out=None)
+StudyResult('vanishing', 1 point, 57 rows, out=None)
 >>> result.summary[["arch", "length", "gain", "pascanu", "bound_holds"]].to_dict("records")
 [{'arch': 'gru', 'length': 5, 'gain': 1.0, 'pascanu': 'not applicable', 'bound_holds': True}]
 >>> studies.run("vanishing", quick=True, lenght=[5])

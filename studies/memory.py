@@ -110,7 +110,7 @@ EXTRA_AXES = {
 GRID = {
     "arch": ["vanilla-tanh", "gru", "gru-torch", "lstm", "residual", "dense"],
     "hidden": [32],
-    "length": [400],
+    "length": [2000],       # >= RESOLVED_FACTOR x the longest timescale the gate biases set (longest_timescale(GRID))
     "gain": [0.5, 1.0],
     "seed": [0, 1],
     "init": ["orthogonal"],
@@ -128,8 +128,42 @@ QUICK = {
     "init": ["orthogonal"],
     "forget_bias": [1.0],
     "update_bias": [2.0],
-    "chrono": [50],
+    "chrono": [10],
 }
+
+
+#: the horizon must span this many of the longest timescale the gate biases set (the decay then covers 5 e-folds)
+RESOLVED_FACTOR = 5
+
+
+def longest_timescale(grid) -> float:
+    """The longest memory time (steps) that ``rnnprobe.theory.gates`` predicts for the grid's gate biases.
+
+    The e-folding time −1/log σ(b) of the largest forget-gate bias b_f and of the
+    largest update-gate bias b_z (both GRU conventions of rnnprobe keep z on the
+    old state), and T_max of chrono initialisation (its forgetting times are
+    uniform on [2, T_max]). The default grid's ``length`` is at least
+    :data:`RESOLVED_FACTOR` times this (the report flags points whose measured
+    memory is longer than T / 5).
+
+    Examples
+    --------
+    >>> round(longest_timescale({"forget_bias": [0.0, 4.0], "update_bias": [1.0], "chrono": [None]}), 1)
+    55.1
+    >>> longest_timescale(GRID) * RESOLVED_FACTOR <= min(GRID["length"])
+    True
+    """
+    from rnnprobe.theory import gates
+
+    times = [1.0]
+    for axis in ("forget_bias", "update_bias"):
+        biases = [b for b in grid.get(axis) or [] if b is not None]
+        if biases:
+            times.append(float(gates.efold_time(max(biases))))
+    chrono = [c for c in grid.get("chrono") or [] if c is not None]
+    if chrono:
+        times.append(float(gates.chrono_forgetting_times(int(max(chrono))).support()[1]))
+    return max(times)
 
 
 #: the gate-bias axes, in the order their variants are listed

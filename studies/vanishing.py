@@ -11,9 +11,12 @@ from the zero state, and the study records, per lag k = 1 … T:
   vanilla RNNs, the lecture's ``bound_weight`` B_W(k);
 
 per grid point, the singular values of every recurrent weight block, the full
-Lyapunov spectrum along the trajectory, and in summary.csv the memory-length
-measures (threshold at eps = 0.01, e-folding time, Lyapunov time), the Pascanu
-verdict and whether the chain of bounds held.
+Lyapunov spectrum along the trajectory, the minimum angle between the unstable
+and the leading 8 stable covariant Lyapunov directions at (at most 50) states of
+the trajectory (``clv_angle``, radians; how hyperbolic the dynamics is), and in
+summary.csv the memory-length measures (threshold at eps = 0.01, e-folding time,
+Lyapunov time), the Pascanu verdict, whether the chain of bounds held and the
+minimum angle over the whole window (``clv_min_angle``).
 
 Initialisation: ``orthogonal`` (the ``init`` column) — every matrix acting on the
 state is ``gain`` times a Haar-random orthogonal matrix, so all its singular values
@@ -113,14 +116,19 @@ def build_model(point, *, dtype="float64", device="cpu"):
 def probe(point, *, dtype="float64", device="cpu"):
     """Probe one grid point: per-lag rows, spectra, Lyapunov spectrum and the summary."""
     import rnnprobe
-    from rnnprobe.studies._probes import dtype_of, lyapunov_rows, memory_summary, sequence, spectrum_rows, time_rows
+    from rnnprobe.studies._probes import (clv_angle_rows, dtype_of, lyapunov_rows, memory_summary, sequence,
+                                          spectrum_rows, time_rows)
 
     model = build_model(point, dtype=dtype, device=device)
     x = sequence(point["seed"], point["length"], 1, dtype_of(dtype))
     traj = rnnprobe.record(model, x)
     rows, summary = time_rows(traj, seed=point["seed"], bounds=True)
     spec_rows, spec_summary = spectrum_rows(model)
-    rows += spec_rows + lyapunov_rows(traj)
+    exponents = rnnprobe.trajectory_lyapunov_spectrum(traj)
+    rows += spec_rows + lyapunov_rows(traj, exponents)
     summary.update(spec_summary)
     summary.update(memory_summary(traj, EPS))
+    angle_rows, angle_summary = clv_angle_rows(traj, seed=point["seed"], exponents=exponents)
+    rows += angle_rows
+    summary.update(angle_summary)
     return rows, summary

@@ -68,7 +68,7 @@ def _points(study: str, grid: dict) -> list[dict]:
         if study == "memory":
             if arch == "lstm":
                 extras = [dict(forget_bias=b, update_bias=np.nan) for b in grid["forget_bias"]]
-            elif arch == "gru":
+            elif arch in ("gru", "gru-torch"):
                 extras = [dict(forget_bias=np.nan, update_bias=b) for b in grid["update_bias"]]
             else:
                 extras = [dict(forget_bias=np.nan, update_bias=np.nan)]
@@ -119,6 +119,13 @@ def _probe_time(point: dict, *, capacity: bool) -> tuple[list[dict], dict]:
         lyapunov_time=mem.lyapunov_time, sigma_max=spec.sigma_max, spectral_radius=largest.spectral_radius,
         gamma=spec.gamma, pascanu=spec.pascanu, bound_holds=b.holds(), eps=mem.eps,
     )
+    if point["study"] == "vanishing":
+        # the angle between the unstable and the stable covariant Lyapunov directions, over time
+        from rnnprobe.studies._probes import clv_angle_rows
+
+        angle_rows, angle_summary = clv_angle_rows(traj, seed=point["seed"])
+        rows += _rows(point, "clv_angle", [(r[1], r[-1]) for r in angle_rows], "lag")
+        summary.update(angle_summary)
     if capacity:
         mc = rnnprobe.memory_capacity(model, max_lag=3 * point["hidden"], n_samples=1500, washout=100,
                                       seed=point["seed"])

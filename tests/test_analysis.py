@@ -242,7 +242,7 @@ def test_spectral_memory_compares_fixed_factor_recurrences_with_minus_one_over_l
     with pytest.raises(InvalidArgument, match="spectral_radius"):
         analysis.spectral_memory(s.drop(columns="spectral_radius"))
     grid = analysis.memory_grid(analysis.memory_table(s[s["gain"] == 1.0]))
-    text = captions.heatmap_caption(grid, analysis.memory_table(s), t)
+    text = captions.heatmap_caption(grid, analysis.memory_table(s), spectral=t)
     assert "−1/log ρ" in text and "0.107 for s4d (1 grid point, 1 with ρ < 1)" in text and "lru (2 grid points" in text
 
 

@@ -174,6 +174,60 @@ def test_zero_factors_give_minus_infinity_not_nan():
     assert bool(torch.isneginf(rnnprobe.jacobian_singular_values(traj, log=True)).all())
 
 
+@pytest.mark.parametrize("dtype, gain", [(F64, 1e160), (F64, 1e-300), (F64, 1e300), (torch.float32, 1e20),
+                                         (torch.float32, 1e-30)])
+def test_lru_blocks_of_any_finite_size_give_exact_logs(dtype, gain):
+    """Block entries whose squares leave the float range (|λ| = 1e160, 1e-300; float32 1e20, 1e-30): log G(k)
+    is still k·log max|λ| and every singular value's log k·log|λ_j| (before the fix: +inf and -inf)."""
+    lru = rnnprobe.build("lru", hidden_size=3, input_size=1, gain=gain, seed=0, dtype=dtype)
+    traj = rnnprobe.record(lru, torch.zeros(3, 1, dtype=dtype))
+    moduli = lru.eigenvalues().abs().to(F64)
+    k = traj.lags.to(F64)
+    tol = dict(rtol=1e-12, atol=1e-9) if dtype == F64 else dict(rtol=1e-6, atol=1e-3)
+    log_G = rnnprobe.jacobian_norms(traj, log=True).to(F64)
+    torch.testing.assert_close(log_G, k * math.log(float(moduli.max())), **tol)
+    ref = torch.sort((k[:, None] * torch.log(moduli)).repeat_interleave(2, dim=1), descending=True).values
+    torch.testing.assert_close(rnnprobe.jacobian_singular_values(traj, log=True).to(F64), ref, **tol)
+    torch.testing.assert_close(log_G, rnnprobe.jacobian_norms(traj, log=True, diagonal=False).to(F64), **tol)
+
+
+@pytest.mark.parametrize("scale", [1e170, 1e-170])
+def test_general_2x2_blocks_of_any_finite_size_equal_high_precision_products(scale):
+    """Non-conformal blocks scaled far beyond the range of their squares: the doubling scan's logs equal mpmath's."""
+    model = Shear2x2(2, seed=1)
+    with torch.no_grad():
+        for p in (model.p, model.q, model.e):
+            p.mul_(scale)
+    traj = rnnprobe.record(model, _rand(2, 1, seed=2))             # the states reach 1e170 (step 3 would overflow)
+    logs = block_singular_values(traj, log=True)
+    assert bool(torch.isfinite(logs).all())
+    torch.testing.assert_close(logs, mp_block_log_singular_values(model, traj), rtol=1e-12, atol=1e-9)
+
+
+EXTREME_GAINS = [(F64, g) for g in (1e-300, 1e-160, 1e150, 1e300)] + [(torch.float32, g) for g in (1e-30, 1e-20, 1e20)]
+
+
+@pytest.mark.parametrize("dtype, gain", EXTREME_GAINS)
+@pytest.mark.parametrize("name", DIAGONAL)
+def test_block_path_equals_the_general_sweep_at_extreme_gains(name, dtype, gain):
+    """Every diagonal recurrence at gains whose squares leave the float range, batched: the block path's logs
+    equal the general sweep's (which splits factors into powers of two), and nothing is NaN."""
+    model = rnnprobe.build(name, hidden_size=3, input_size=2, gain=gain, seed=1, dtype=dtype, bias_std=0.3)
+    x = _rand(3, 2, 2, seed=0).to(dtype)
+    try:
+        traj = rnnprobe.record(model, x)
+    except InvalidArgument as err:                     # the states themselves overflow: said, not silent
+        assert "NaN/Inf" in str(err)
+        return
+    tol = 1e-10 if dtype == F64 else 1e-4
+    for probe in (rnnprobe.jacobian_norms, rnnprobe.jacobian_singular_values):
+        fast, general = probe(traj, log=True).to(F64), probe(traj, log=True, diagonal=False).to(F64)
+        assert not bool(torch.isnan(fast).any())
+        both_inf = torch.isinf(fast) & (fast == general)
+        rel = torch.where(both_inf, 0.0, (fast - general).abs() / general.abs().clamp_min(1.0))
+        assert float(rel.max()) <= tol, (probe.__name__, fast, general)
+
+
 def test_memory_and_bounds_use_the_block_path():
     lru = rnnprobe.build("lru", hidden_size=8, r_min=0.95, r_max=0.95, seed=0)
     traj = rnnprobe.record(lru, _rand(2000, 1, seed=2))

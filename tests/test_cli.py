@@ -178,7 +178,7 @@ def test_quick_vanishing_outputs_follow_the_schema(quick_vanishing):
     G = res[res.metric == "jacobian_norm"]
     assert len(G) == summ.length.sum() and (G.groupby("point_id").lag.max() == G.groupby("point_id").length.max()).all()
     assert set(res.metric) == {"jacobian_norm", "gradient_norm", "bound_jacobian", "bound_product", "bound_weight",
-                               "weight_singular_value", "lyapunov_exponent"}
+                               "weight_singular_value", "lyapunov_exponent", "clv_angle"}
     assert res[res.metric == "weight_singular_value"].block.notna().all()
     assert summ.bound_holds.all() and set(summ.pascanu) <= {"vanishing", "inconclusive", "not applicable"}
     meta = json.loads((out / "meta.json").read_text())

@@ -229,6 +229,47 @@ def test_diagonal_decay_from_gates_the_inputs_close():
     assert d.cause.startswith("the inputs close the gates") and "bias" in d.remedy
 
 
+@pytest.mark.parametrize("max_phase", [0.0, 1e-9, math.pi / 2, math.pi, 2 * math.pi])
+def test_lru_decay_from_the_moduli_of_its_complex_factors(max_phase):
+    """The LRU's 2×2 rotation–scaling blocks decompose by their moduli: the rate at rest is log max|λ_j|, and the
+    inputs (which do not touch λ) add nothing. Before: "not decomposed" for any phase other than 0."""
+    lru = rnnprobe.build("lru", hidden_size=6, input_size=2, r_min=0.6, r_max=0.9, max_phase=max_phase, seed=3)
+    d = rnnprobe.diagnose(lru, seq(60, 2, d=2))
+    assert d.kind == "diagonal" and d.decomposed and d.dominant == "weights"
+    log_rho = math.log(float(lru.eigenvalues().abs().max()))
+    assert d.parts["weights"] == pytest.approx(log_rho, rel=1e-12)
+    assert d.parts["gates"] == pytest.approx(0.0, abs=1e-12)
+    assert d.rate == pytest.approx(log_rho, rel=1e-9)
+    assert d.cause.startswith("the factors themselves set the decay")
+
+
+@pytest.mark.parametrize("arch", ["lru", "s4d", "mingru"])
+def test_diagonal_factors_that_are_exactly_zero_give_no_nan(arch):
+    """gain 0: every factor is 0 at rest and along the trajectory; the inputs' part is 0, not −inf − (−inf) = NaN."""
+    model = rnnprobe.build(arch, hidden_size=3, input_size=1, gain=0.0, seed=0)
+    d = rnnprobe.diagnose(model, seq(10, 1))
+    assert d.parts["weights"] == -math.inf and d.parts["gates"] == 0.0
+    assert "nan" not in d.cause and "nan" not in str(d)
+
+
+@pytest.mark.parametrize("arch, kw, dominant, knob", [
+    ("mingru", {}, "weights", "a negative update_bias b_z"),
+    ("minlstm", {}, "weights", "a larger forget_bias b_f"),
+    ("lru", dict(r_min=0.3, r_max=0.5), "weights", "the LRU ring's r_max closer to 1"),
+    ("s4d", dict(dt_min=0.5, dt_max=1.0), "weights", "lower dt_min and dt_max"),
+    ("mingru", dict(update_bias=-4.0, input_gain=6.0), "gates", "lower minGRU's update_bias b_z"),
+])
+def test_diagonal_remedies_name_the_models_own_knob(arch, kw, dominant, knob):
+    """Each remedy moves the factor the right way: minGRU's z is the fraction *written*, so its memory needs a
+    lower update_bias (before: "raise ... minGRU's update bias", which shortens it)."""
+    model = rnnprobe.build(arch, hidden_size=4, seed=0, **kw)
+    d = rnnprobe.diagnose(model, seq(200, 4))
+    assert d.dominant == dominant and knob in d.remedy, d.remedy
+    if arch == "mingru":    # the direction is right: a lower update bias lengthens the measured memory
+        lower = rnnprobe.build(arch, hidden_size=4, seed=0, **{**kw, "update_bias": kw.get("update_bias", 0.0) - 2})
+        assert rnnprobe.diagnose(lower, seq(200, 4)).rate > d.rate
+
+
 # --------------------------------------------------------------------------- honest where it does not decompose
 @pytest.mark.parametrize("arch", ["residual", "dense", "mlp"])
 def test_other_families_are_not_decomposed_and_say_so(arch):

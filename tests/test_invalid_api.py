@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,6 +37,10 @@ def _model(seed=0):
 
 def _traj():
     return rnnprobe.record(_model(), X)
+
+
+def _lru_traj():
+    return rnnprobe.record(rnnprobe.build("lru", hidden_size=2, seed=0), torch.zeros(3, 1, dtype=F64))
 
 
 def _residual_traj():
@@ -228,12 +233,53 @@ ROWS = [
     ("theory layer_growth width", lambda: theory.layer_growth(1.0, 0.0, width=1), InvalidArgument, "width must be >= 2; got 1"),
     ("theory depth_scale chi", lambda: theory.depth_scale(-0.5), InvalidArgument, "chi must lie in [0, inf); got -0.5"),
     ("theory nonlinearity", lambda: theory.chi1(1.0, 0.0, 3), InvalidArgument, "nonlinearity must be a name from rnnprobe.NONLINEARITIES"),
+    # ---- the recurrences of issue 12 and their theory (#12: negative or fractional lags gave |λ|^k silently,
+    #      log='no' was taken as True, G beyond the float range came back as inf)
+    ("diagonal_jacobian_norms lags -1", lambda: theory.diagonal_jacobian_norms([0.5], [-1]), InvalidArgument, "lags must be an array of integers k >= 0; got [-1]"),
+    ("diagonal_jacobian_norms lags 1.5", lambda: theory.diagonal_jacobian_norms([0.5], [1.5]), InvalidArgument, "lags must be an array of integers k >= 0; got [1.5]"),
+    ("diagonal_jacobian_norms lags 'a'", lambda: theory.diagonal_jacobian_norms([0.5], "a"), InvalidArgument, "lags must be an array of integers k >= 0; got 'a'"),
+    ("diagonal_jacobian_norms log 'no'", lambda: theory.diagonal_jacobian_norms([0.5], [1], log="no"), InvalidArgument, "log must be True or False; got 'no'"),
+    ("diagonal_jacobian_norms overflow", lambda: theory.diagonal_jacobian_norms([2.0], [2000]), InvalidArgument, "log must be True here: G(k) = max|λ|^k exceeds the largest float64 at lag k = 2000"),
+    ("diagonal_jacobian_norms eigenvalues inf", lambda: theory.diagonal_jacobian_norms([math.inf], [1]), InvalidArgument, "eigenvalues must be a non-empty array of finite numbers; got [inf]"),
+    ("ring_timescale_quantile q 1.5", lambda: theory.ring_timescale_quantile(1.5, 0.5, 0.9), InvalidArgument, "q must lie in [0, 1]; got 1.5"),
+    ("ring_modulus_cdf r_min > r_max", lambda: theory.ring_modulus_cdf(0.5, 0.9, 0.5), InvalidArgument, "got r_min=0.9 > r_max=0.5"),
+    ("selective_decay_rate A 0", lambda: theory.selective_decay_rate(0.0, 0.0, 1.0), InvalidArgument, "A must lie in (-inf, 0); got 0.0"),
+    ("selective_factor_quantile u 2", lambda: theory.selective_factor_quantile(2.0, -1.0, 0.0, 1.0), InvalidArgument, "u must lie in [0, 1]; got 2.0"),
+    ("mingru_decay_rate gain 0", lambda: theory.mingru_decay_rate(0.0, 1.0, gain=0.0), InvalidArgument, "gain must lie in (0, inf); got 0.0"),
+    ("gated_efold_time []", lambda: theory.gated_efold_time([]), InvalidArgument, "rates must be a non-empty array of finite numbers; got []"),
+    ("state_variance lam 1", lambda: theory.state_variance(1.0), InvalidArgument, "lam must lie in (-1, 1); got 1.0"),
+    ("state_variance normalization", lambda: theory.state_variance(0.5, normalization="batch"), InvalidArgument, "normalization must be one of 'none', 'lru', 'coupled'; got 'batch'"),
+    ("state_variance horizon 1.5", lambda: theory.state_variance(0.5, horizon=1.5), InvalidArgument, "horizon must be an integer; got 1.5"),
+    ("lambda_sensitivity parametrization", lambda: theory.lambda_sensitivity(0.5, parametrization="polar"), InvalidArgument, "parametrization must be one of 'lambda', 'exp'; got 'polar'"),
+    ("block_singular_values chunk 0", lambda: rnnprobe.block_singular_values(_lru_traj(), chunk_size=0), InvalidArgument, "chunk_size must be >= 1; got 0"),
+    ("block_singular_values log 'no'", lambda: rnnprobe.block_singular_values(_lru_traj(), log="no"), InvalidArgument, "log must be True or False; got 'no'"),
+    ("block_singular_values of a gru", lambda: rnnprobe.block_singular_values(_traj()), InvalidArgument, "the O(T·n) path needs a model with diagonal or 2×2-block step Jacobians"),
+    ("jacobian_norms diagonal 'yes'", lambda: rnnprobe.jacobian_norms(_lru_traj(), diagonal="yes"), InvalidArgument, "diagonal must be True, False or None (automatic); got 'yes'"),
+    ("build lru r_min '0.5'", lambda: rnnprobe.build("lru", hidden_size=2, r_min="0.5"), InvalidArgument, "r_min must be a finite real number; got '0.5'"),
+    ("build lru r_max True", lambda: rnnprobe.build("lru", hidden_size=2, r_max=True), InvalidArgument, "r_max must be a finite real number; got True"),
+    ("build lru gain nan", lambda: rnnprobe.build("lru", hidden_size=2, gain=math.nan), InvalidArgument, "gain must be a finite real number; got nan"),
+    ("build lru dtype complex", lambda: rnnprobe.build("lru", hidden_size=2, dtype=torch.complex128), InvalidArgument, "dtype must be torch.float32 or torch.float64; got torch.complex128"),
+    ("build s6 init", lambda: rnnprobe.build("s6", hidden_size=2, init="xavier"), InvalidArgument, "init must be one of 'gaussian', 'orthogonal', 'spectral'; got 'xavier'"),
+    ("build s6 state_dim 1.5", lambda: rnnprobe.build("s6", hidden_size=2, state_dim=1.5), InvalidArgument, "state_dim must be an integer; got 1.5"),
+    ("build s4d dt_max inf", lambda: rnnprobe.build("s4d", hidden_size=2, dt_max=math.inf), InvalidArgument, "dt_max must be a finite real number; got inf"),
+    ("build mingru bias_std -1", lambda: rnnprobe.build("mingru", hidden_size=2, bias_std=-1.0), InvalidArgument, "bias_std must lie in [0, inf); got -1.0"),
+    ("build minlstm hidden 0", lambda: rnnprobe.build("minlstm", hidden_size=0), InvalidArgument, "hidden_size must be >= 1; got 0"),
+    ("build unitary gain -1", lambda: rnnprobe.build("unitary", hidden_size=2, gain=-1.0), InvalidArgument, "gain must lie in [0, inf); got -1.0"),
+    ("record lru input size", lambda: rnnprobe.record(rnnprobe.build("lru", hidden_size=2, input_size=2), torch.zeros(3, 1)), InvalidArgument, "inputs must have last dimension input_size = 2 for 'lru'; got shape (3, 1)"),
+    ("build lru subnormal ring", lambda: rnnprobe.build("lru", hidden_size=2, r_min=1e-320, r_max=1e-320), InvalidArgument, "r_min must be >= 2.2250738585072014e-308 (the smallest normal float64"),
+    ("spectral init beyond float64", lambda: rnnprobe.build("s4d", hidden_size=1, dt_min=712.0, dt_max=720.0, init="spectral"), InvalidArgument, "init='spectral' cannot rescale the factors to gain=1.0"),
 ]
 
 
 def test_the_table_is_large_and_unique():
     assert len(ROWS) >= 60
     assert len({row[0] for row in ROWS}) == len(ROWS)
+
+
+def test_the_readme_counts_this_table():
+    """The README says how many bad calls this table holds; keep the number true."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"`tests/test_invalid_api.py`\nholds a table of {len(ROWS)} such calls" in readme
 
 
 @pytest.mark.parametrize("label, call, error, fragment", ROWS, ids=[row[0] for row in ROWS])

@@ -151,3 +151,25 @@ def test_long_fits_are_thinned_the_same_way_in_the_probes_and_the_analysis():
     fit = fit_log_linear(lags[order], log_g[order], log=True)
     assert (fit["slope"], fit["slope_low"], fit["slope_high"]) == pytest.approx((slope, low, high), rel=1e-12)
     assert low < -0.01 < high
+
+
+def test_a_flat_memory_cut_to_exactly_zero_has_e_folding_time_zero_not_infinity():
+    """A minGRU whose gate saturates once (1 − z = 0 exactly at step t0) and is shut otherwise (1 − z = 1 to
+    rounding): G(k) = 1 up to lag T − 1 − t0, exactly 0 beyond. The finite part has no slope, but G did fall:
+    slope −inf, e-folding time 0 (before: slope 0 and an e-folding time of ∞, "no decay")."""
+    import math
+
+    model = rnnprobe.build("mingru", hidden_size=1, input_size=1, update_bias=-50.0, seed=0)
+    w = float(model.weight.detach()[0, 0])
+    T, t0 = 30, 12
+    x = torch.zeros(T, 1, dtype=torch.float64)
+    x[t0] = 1000.0 * math.copysign(1.0, w)
+    traj = rnnprobe.record(model, x)
+    G = rnnprobe.jacobian_norms(traj)
+    assert bool((G[t0 + 1 :] == 1.0).all()) and bool((G[: t0 + 1] == 0.0).all())
+    m = rnnprobe.memory_length(traj)
+    assert m.threshold == T - 1 - t0 and not m.threshold_censored
+    assert (m.slope, m.slope_low, m.slope_high, m.efold) == (-math.inf, -math.inf, -math.inf, 0.0)
+    # a flat G without zeros still measures no decay
+    flat = rnnprobe.memory_length(rnnprobe.record(model, torch.zeros(T, 1, dtype=torch.float64)))
+    assert flat.efold == math.inf and flat.slope == 0.0

@@ -98,6 +98,22 @@ def test_lru_ring_initialisation():
     assert abs(B2.mean() - 1.0) < 0.1
 
 
+@pytest.mark.parametrize("r_min, r_max", [(1e-300, 1e-300), (1e-300, 1e-200), (1e-170, 0.5)])
+def test_lru_rings_whose_squares_underflow_keep_their_moduli(r_min, r_max):
+    """A ring below 1e-154 (r² underflows float64) is drawn as given, not as |λ| = 0 with a non-finite ν."""
+    lru = rnnprobe.build("lru", hidden_size=200, r_min=r_min, r_max=r_max, seed=0)
+    r = lru.eigenvalues().abs()
+    assert bool(torch.isfinite(lru.nu_log).all())
+    assert float(r.min()) >= r_min * (1 - 1e-12) and float(r.max()) <= r_max * (1 + 1e-12)
+    if r_min == r_max:
+        torch.testing.assert_close(r, torch.full_like(r, r_min), rtol=1e-12, atol=0)
+    else:   # |λ|² ~ U(r_min², r_max²), so |λ|/r_max = √U(0, 1) here: KS test on (|λ|/r_max)²
+        assert scipy.stats.kstest((r / r_max).numpy() ** 2, "uniform").pvalue > 1e-3
+    traj = rnnprobe.record(lru, torch.zeros(3, 1, dtype=torch.float64))
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj, log=True),
+                               traj.lags.to(torch.float64) * math.log(float(r.max())), rtol=1e-12, atol=0)
+
+
 def test_lru_real_block_structure_and_weights():
     lru = rnnprobe.build("lru", hidden_size=3, seed=1, r_min=0.6, r_max=0.9)
     W = lru.recurrent_weights()["Lambda"]

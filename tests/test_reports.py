@@ -87,7 +87,7 @@ def test_plot_gradient_decay_lines_colours_scales_labels_legend():
     assert set(hexes(lines)) == {ARCH_PALETTE[a] for a in ("vanilla-tanh", "lstm", "residual")}
     assert {line.get_linestyle() for line in lines} == {"-", "--"}              # one style per gain
     assert ax.get_yscale() == "log"
-    assert ax.get_ylabel() == "g(k) = ‖∂L/∂h_{T−k}‖" and ax.get_xlabel().startswith("lag k")
+    assert ax.get_ylabel() == "g(k) = ‖∂L/∂h$_{T−k}$‖" and ax.get_xlabel().startswith("lag k")   # mathtext subscript
     texts = legend_texts(ax.get_legend())
     assert texts == ["vanilla-tanh", "lstm", "residual", "gain 0.5", "gain 1"]
     assert len(ax.collections) == 6                                             # seed bands (2 seeds)
@@ -244,7 +244,7 @@ def test_plot_weight_spectra_panels_blocks_and_reference():
 
 def test_plot_lyapunov_spectra_zero_line_and_symlog_for_very_negative_exponents():
     fig = reports.plot_lyapunov_spectra(analysis.spectrum_profile(spectra_results(), "lyapunov_exponent"))
-    assert [ax.get_yscale() for ax in fig.axes] == ["symlog", "symlog"]     # −30 beside −0.1
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "symlog"]     # its own y range: −30 beside −0.1 at gain 1
     assert fig.axes[0].get_ylabel() == "λ_i (per step)"
     small = analysis.spectrum_profile(spectra_results().query("value > -10"), "lyapunov_exponent")
     assert reports.plot_lyapunov_spectra(small).axes[0].get_yscale() == "linear"
@@ -261,10 +261,25 @@ def depth_results():
     return pd.DataFrame(rows)
 
 
+def test_plot_depth_isometry_rows_per_init_columns_per_gain():
+    table = analysis.isometry_table(depth_results())
+    both = pd.concat([table.assign(init="gaussian"), table.assign(init="orthogonal", log_sv_mean=0.0)])
+    fig = reports.plot_depth_isometry(pd.concat([both, both.assign(gain=2.0)]))
+    assert len(fig.axes) == 2 * 2 * 2                             # (mean, std) x 2 inits, x 2 gains
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["mean of log s_i\ninit=gaussian",
+                                                          "mean of log s_i\ninit=orthogonal",
+                                                          "std of log s_i\ninit=gaussian", "std of log s_i\ninit=orthogonal"]
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["gain 1", "gain 2"]
+    for ax in fig.axes:                                           # one line per architecture: no zigzag across inits
+        lines = [ln for ln in ax.get_lines() if ln.get_linestyle() == "-"]       # not the reference, not the caps
+        assert len(lines) == 3 and all(len(ln.get_xdata()) == 2 for ln in lines)
+    assert np.allclose(fig.axes[2].get_lines()[0].get_ydata(), 0.0)          # the orthogonal row's own data
+
+
 def test_plot_depth_isometry_two_panels_with_depth_ticks():
     fig = reports.plot_depth_isometry(analysis.isometry_table(depth_results()))
-    assert len(fig.axes) == 2
-    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["2", "8"]
+    assert len(fig.axes) == 2                                    # one gain, one init: the mean above the spread
+    assert [t.get_text() for t in fig.axes[1].get_xticklabels()] == ["2", "8"]
     assert fig.axes[0].get_ylabel() == "mean of log s_i" and fig.axes[1].get_ylabel() == "std of log s_i"
     colours = {to_hex(line.get_color()) for line in fig.axes[1].get_lines() if line.get_linestyle() != "--"}
     assert colours == {ARCH_PALETTE[a] for a in ("mlp", "resmlp", "densemlp")}
@@ -278,8 +293,10 @@ def test_plot_jacobian_spectra_panel_per_architecture_shaded_by_depth():
     lines = [line for line in fig.axes[0].get_lines() if len(line.get_xdata()) == 4]
     shallow, deep = (np.array(to_rgb(line.get_color())) for line in lines)
     assert shallow.sum() > deep.sum()                                      # light to dark with depth
-    assert legend_texts(fig.axes[0].get_legend()) == ["L = 2", "L = 8"]
+    assert fig.axes[0].get_legend() is None                               # one legend, outside the panels
+    assert legend_texts(fig.legends[0]) == ["L = 2", "L = 8", "s = 1 (isometry)"]
     assert fig.axes[0].get_yscale() == "log"
+    assert not fig.axes[0].get_shared_y_axes().joined(fig.axes[0], fig.axes[1])     # its own y range
 
 
 def test_multi_panel_functions_draw_into_a_subfigure():
@@ -326,7 +343,7 @@ def test_table_pages_split_rows_turn_wide_tables_and_split_columns():
     very_wide = pd.DataFrame({f"column {i}": ["a fairly long value"] for i in range(30)})
     pages = reports.table_pages(very_wide, title="Very wide", n_keys=1)
     assert len(pages) > 1
-    headers = [{c.get_text().get_text() for c in p.axes[0].tables[0].get_celld().values()} for p in pages]
+    headers = [{t.get_text() for t in p.axes[0].texts if t.get_weight() == "bold"} for p in pages]   # the header row
     assert all("column 0" in h for h in headers)                                # the key column repeats
     titles = [p.texts[0].get_text() for p in pages]
     assert titles[0].startswith("Very wide  [columns 1/") and "(continued)" in titles[1]
@@ -350,3 +367,20 @@ def test_depth_study_rows_with_a_length_are_still_about_depth():
     ax = reports.plot_gradient_decay(profile)
     assert ax.get_xlabel() == "layers back from the output, L − l"
     assert hexes(ax.get_lines()) == [ARCH_PALETTE["stacked-rnn"]]
+
+
+def test_findings_name_each_variant_and_the_lines_that_underflow():
+    from rnnprobe.reports import captions
+
+    table = pd.DataFrame({"arch": ["lstm", "lstm", "gru"], "gain": 1.0, "length": 100, "forget_bias": [1.0, 4.0, NAN],
+                          "efold": [7.2, 201.0, 3.0], "slope": [-0.14, -0.005, -0.33], "slope_low": [-0.15, -0.006, -0.34],
+                          "slope_high": [-0.13, -0.004, -0.32]})
+    assert captions.efold_finding(table) == ("at gain 1 the fitted e-folding time is 7.2 steps for lstm b_f=1, "
+                                             "201 for lstm b_f=4 and 3 for gru")
+    rows = [dict(study="memory", arch="lstm", hidden=4, length=3, depth=NAN, gain=1.0, seed=0, forget_bias=b,
+                 metric="jacobian_norm", lag=k, value=v)
+            for b, values in ((1.0, [1.0, 1e-200, 0.0]), (4.0, [1.0, 0.9, 0.8])) for k, v in enumerate(values, 1)]
+    profile = analysis.lag_profile(pd.DataFrame(rows), "jacobian_norm")
+    text = captions.decay_caption(profile, table, metric="jacobian_norm")
+    assert "Lines that end at a panel's lower edge (lstm b_f=1) fell below 10⁻³⁰⁸" in text
+    assert "lower edge" not in captions.decay_caption(profile[profile["median"] > 0], table, metric="jacobian_norm")

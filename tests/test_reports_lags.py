@@ -78,3 +78,14 @@ def test_bad_calls(call, fragment):
     with pytest.raises(InvalidArgument) as info:
         call()
     assert fragment in str(info.value)
+
+
+def test_the_figure_reads_cleanly():
+    # the layout checks of the reports (reports.layout): the legend off the curves and bands, labels on the figure
+    from rnnprobe.reports.layout import layout_problems
+
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = plot_lags(trajs(), ax=fig.add_subplot())
+    assert layout_problems(fig) == []
+    ax.get_legend().set_loc("center")           # the check can fail: a legend moved onto the curves is found
+    assert any("covers the data" in p for p in layout_problems(fig))

@@ -39,10 +39,8 @@ def test_one_panel_per_gain_one_line_per_architecture_in_its_colour():
             np.testing.assert_allclose(line.get_ydata(), median.to_numpy())          # degrees, median over seeds
             np.testing.assert_allclose(line.get_xdata(), median.index.to_numpy(float))
         assert len(ax.collections) == 2                                             # seed bands
-        texts = [t.get_text() for t in ax.get_legend().get_texts()]
-        lowest = np.degrees(data[(data.arch == "gru") & (data.gain == gain)]["angle"].min())
-        assert texts[1] == f"gru (min {lowest:.3g}°)"
-        assert ax.get_yscale() == "log"
+        assert ax.get_legend() is None and ax.get_yscale() == "log"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["vanilla-tanh", "gru"]     # one legend, outside
 
 
 def test_single_run_has_no_band_and_angles_are_checked():

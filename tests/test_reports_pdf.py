@@ -19,7 +19,7 @@ from tests.report_fixtures import make_study
 
 EXPECTED_FIGURES = {
     "vanishing": {"gradient_decay", "bounds", "memory_heatmap", "pascanu", "weight_spectra", "lyapunov_spectra",
-                  "chi1"},
+                  "hyperbolicity", "chi1"},
     "depth": {"gradient_decay", "pascanu", "depth_isometry", "jacobian_spectra", "chi1"},
     "memory": {"gradient_decay", "bounds", "memory_heatmap", "memory_capacity", "pascanu", "weight_spectra",
                "lyapunov_spectra", "chi1"},

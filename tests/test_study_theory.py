@@ -212,3 +212,22 @@ def test_capacity_estimator_expectation_against_rnnprobe_memory_capacity():
     assert np.all(np.abs(mean - expected) <= 4 * se + allowance), (mean, expected, se)
     k = int(np.argmax(np.abs(expected - closed) / (se + 1e-12)))
     assert abs(mean[k] - closed[k]) > 5 * se[k], (k, mean[k], closed[k], se[k])        # the bias is real
+
+
+def test_quick_run_report_pages_and_figures_read_cleanly(quick_run):
+    # the layout checks of test_reports_layout.py on the theory report: legends off the data, captions on their pages
+    from matplotlib.figure import Figure
+
+    from rnnprobe.reports import report as report_module
+    from rnnprobe.reports.layout import layout_problems
+    from rnnprobe.reports.palette import report_style
+
+    out, _ = quick_run
+    with report_style():
+        built = report_module.build_report(out)
+        problems = {n: layout_problems(page) for n, page in enumerate(built.pages, start=1)}
+        assert {n: p for n, p in problems.items() if p} == {}
+        for item in built.figures:
+            fig = Figure(figsize=item.size, layout="constrained")
+            item.draw(fig)
+            assert layout_problems(fig) == [], item.name

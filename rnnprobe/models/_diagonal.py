@@ -56,7 +56,11 @@ def gain_multiplier(zero_input_factors: torch.Tensor, gain: float, init: str) ->
     radius = zero_input_factors.abs().max()
     if not bool(radius > 0):
         raise InvalidArgument("init='spectral' needs a non-zero factor at zero input to rescale; got all factors 0")
-    return (gain / radius).to(torch.float64)
+    scale = (gain / radius).to(torch.float64)
+    if not bool(torch.isfinite(scale)):
+        raise InvalidArgument(f"init='spectral' cannot rescale the factors to gain={gain!r}: their largest modulus at "
+                              f"zero input, {float(radius)!r}, would need a multiplier beyond float64")
+    return scale
 
 
 def dense_from_blocks(blocks: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:

@@ -54,6 +54,10 @@ def check_ring(r_min, r_max) -> tuple[float, float]:
                        hint="the smallest eigenvalue modulus of the ring, in (0, 1]")
     r_max = check_real("r_max", r_max, low=0.0, high=1.0, low_open=True,
                        hint="the largest eigenvalue modulus of the ring, in (0, 1]")
+    tiny = torch.finfo(torch.float64).tiny
+    if r_min < tiny:
+        raise InvalidArgument(f"r_min must be >= {tiny!r} (the smallest normal float64: below it |λ| loses its "
+                              f"precision); got {r_min!r}")
     if r_min > r_max:
         raise InvalidArgument(f"r_min must be <= r_max (the ring r_min <= |λ| <= r_max); got r_min={r_min!r} > "
                               f"r_max={r_max!r}")
@@ -107,7 +111,10 @@ class LRU(DiagonalRecurrentModel):
         g = draw.generator
         u1 = torch.rand(n, generator=g, dtype=torch.float64)
         u2 = torch.rand(n, generator=g, dtype=torch.float64)
-        modulus = torch.sqrt(u1 * (self.r_max**2 - self.r_min**2) + self.r_min**2)
+        if self.r_min > 1e-150:
+            modulus = torch.sqrt(u1 * (self.r_max**2 - self.r_min**2) + self.r_min**2)
+        else:   # r_min² would underflow: the same |λ|², written relative to r_max
+            modulus = self.r_max * torch.sqrt(u1 + (1 - u1) * (self.r_min / self.r_max) ** 2)
         tiny = torch.finfo(torch.float64).tiny          # |λ| = 1 as ν = log(tiny): exp(−exp(ν)) == 1.0
         nu_log = torch.log((-torch.log(modulus)).clamp_min(tiny))
         theta = u2 * self.max_phase

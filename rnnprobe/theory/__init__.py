@@ -47,8 +47,10 @@ from rnnprobe.theory.diagonal import (
     ring_modulus_cdf,
     ring_timescale_cdf,
     ring_timescale_quantile,
+    order_statistic_mean,
     selective_decay_rate,
     selective_factor_cdf,
+    selective_factor_quantile,
     softplus_mean,
 )
 from rnnprobe.theory.ensembles import (
@@ -130,7 +132,7 @@ __all__ = [
     # diagonal recurrences
     "diagonal_jacobian_norms", "diagonal_efold_time", "ring_modulus_cdf", "ring_timescale_cdf",
     "ring_timescale_quantile", "softplus_mean", "mingru_decay_rate", "minlstm_decay_rate", "selective_decay_rate",
-    "selective_factor_cdf", "gated_efold_time",
+    "selective_factor_cdf", "selective_factor_quantile", "order_statistic_mean", "gated_efold_time",
     # the curse of memory
     "state_variance", "lambda_sensitivity", "NORMALIZATIONS", "PARAMETRIZATIONS",
 ]
