@@ -21,7 +21,7 @@ import math
 
 import torch
 
-__all__ = ["spectral_norms", "exact_spectral_norms", "safe_log", "start_vectors", "pow2_normalize", "mul_pow2",
+__all__ = ["spectral_norms", "exact_spectral_norms", "subspace_iteration", "warm_block", "safe_log", "start_vectors", "pow2_normalize", "mul_pow2",
            "log_norm"]
 
 _MIN_PATIENCE = 8
@@ -124,10 +124,13 @@ def spectral_norms(
     ``(σ₂/σ₁)²``, which matters where the top singular values cluster; and since
     the iteration is bound by reading ``A``, a block of a few vectors costs
     little more than one. A matrix counts as converged once the relative
-    residual ``‖A Aᵀy − θy‖/θ`` is at most ``tol``: then an eigenvalue of
-    ``A Aᵀ`` lies within ``tol·θ`` of θ, so σ₁ = √θ is known to ``tol/2``
-    relative (a small *change* of the estimate alone proves nothing: near-equal
-    top singular values make it stall far from σ₁). With ``fallback``, a matrix
+    residual ``‖A Aᵀy − θy‖/θ`` is at most ``tol`` (then an eigenvalue of
+    ``A Aᵀ`` lies within ``tol·θ`` of θ), or at most ``√(tol·gap)`` where the
+    relative gap between θ and an upper bound of λ₂ from ``‖A‖_F²`` and the other
+    Ritz values is certified (Kato–Temple; see :func:`subspace_iteration`): either
+    way σ₁ = √θ is known to ``tol/2`` relative (a small *change* of the estimate
+    alone proves nothing: near-equal top singular values make it stall far from
+    σ₁). With ``fallback``, a matrix
     whose residual, at its current rate of decrease, would need more than
     ``max(8, min(m, n) // 8)`` further iterations (about the cost of the exact
     method) stops iterating, and it and any matrix unconverged after
@@ -171,57 +174,130 @@ def spectral_norms(
     # a matrix that would need more iterations than this goes to the exact fallback, which
     # costs about as much as `patience` iterations (O(m³) against O(m n k) each)
     patience = max(_MIN_PATIENCE, min(m, n) // 8) if fallback else max_iter
-    tiny = torch.finfo(A.dtype).tiny
     noise = start_vectors(k, m, dtype=A.dtype, device=A.device, seed=12345)      # (k, m)
     if u0 is None:
-        U = noise.expand(M, k, m)
+        U = _orthonormal_rows(noise.unsqueeze(0)).expand(M, k, m)
     else:
-        # the warm rows, slightly perturbed, and at least one fixed pseudo-random row: generic
-        # directions, so that the block cannot be orthogonal to the top singular vector
         U0 = (u0.unsqueeze(1) if u0.dim() == 2 else u0)[:, : max(k - 1, 1)]
-        j = U0.shape[1]
-        U = torch.cat([U0 + 1e-3 * noise[:j], noise[j:].expand(M, k - j, m)], dim=1)
-    U = _orthonormal_rows(U)
-    sigma = torch.zeros(M, dtype=A.dtype, device=A.device)
-    U_out = U.clone()
-    converged = torch.zeros(M, dtype=torch.bool, device=A.device)
-    active = torch.arange(M, device=A.device)
-    A_act, U_act = A, U
-    prev_res = None
-    for it in range(max_iter):
-        # row form (Uᵀ A, then (Uᵀ A) Aᵀ): faster than A Aᵀ U for thin blocks
-        Wt = torch.bmm(U_act, A_act)                          # (M', k, n) = (Aᵀ U)ᵀ
-        Xt = torch.bmm(Wt, A_act.mT)                          # (M', k, m) = (A Aᵀ U)ᵀ
-        theta, V = torch.linalg.eigh(torch.bmm(Wt, Wt.mT))    # Ritz values of A Aᵀ, ascending
-        V = V.flip(-1)
-        theta1 = theta[:, -1].clamp_min(0)
-        v1 = V[:, :, :1]                                       # (M', k, 1)
-        y = (U_act.mT @ v1).squeeze(-1)                        # top Ritz vector
-        AAy = (Xt.mT @ v1).squeeze(-1)
-        res = torch.linalg.vector_norm(AAy - theta1[:, None] * y, dim=-1) / theta1.clamp_min(tiny)
-        U_act = _orthonormal_rows(torch.bmm(V.mT, Xt))        # next block, top direction first
-        done = (res <= tol) | (theta1 == 0)
-        stalled = torch.zeros_like(done)
-        if prev_res is not None and it >= 2:
-            # iterations still needed at the current rate of decrease of the residual
-            rate = (res / prev_res.clamp_min(tiny)).clamp(max=1.0)
-            needed = torch.log(tol / res.clamp_min(tiny)) / torch.log(rate).clamp(max=-1e-12)
-            stalled = ~done & (needed > min(patience, max_iter - it))
-        finished = done | stalled
-        sigma[active] = theta1.sqrt()
-        U_out[active] = torch.where((theta1 == 0)[:, None, None], U_out[active], U_act)
-        converged[active] = done
-        if bool(finished.all()):
-            break
-        if bool(finished.any()):
-            keep = ~finished
-            active, A_act, U_act, res = active[keep], A_act[keep], U_act[keep], res[keep]
-        prev_res = res
+        U = warm_block(U0, noise)
+    sigma, U_out, converged = subspace_iteration(A, U, tol=tol, max_iter=max_iter, patience=patience)
     if fallback:
         idx = (~converged).nonzero().squeeze(-1)
         if idx.numel():
             sigma[idx], U_out[idx] = exact_spectral_norms(A[idx], k)
     return sigma, (U_out if return_subspace else U_out[:, 0]), converged
+
+
+def warm_block(U0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """An orthonormal start block ``(M, k, m)`` from warm rows ``U0`` ``(M, j, m)`` and ``k`` noise rows.
+
+    The first ``k − 1`` warm rows (at least one), each perturbed by 1e-3 in a fixed
+    pseudo-random direction, and such directions fill the rest of the block: a
+    warm start that spans an invariant subspace without the top singular vector
+    would otherwise pass the residual test at once, on the wrong singular value.
+    """
+    k = noise.shape[0]
+    U0 = U0[:, : max(k - 1, 1)]
+    j = U0.shape[1]
+    return _orthonormal_rows(torch.cat([U0 + 1e-3 * noise[:j], noise[j:].expand(U0.shape[0], k - j, -1)], dim=1))
+
+
+def subspace_iteration(A: torch.Tensor, U: torch.Tensor, *, tol: float, max_iter: int, patience: int,
+                       fro2: torch.Tensor | None = None, power_first: bool = False,
+                       W0: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The iteration of :func:`spectral_norms` from an orthonormal block ``U`` ``(M, k, m)`` (may be expanded).
+
+    Each iteration takes the Rayleigh–Ritz values θ₁ ≥ … ≥ θ_k of ``A Aᵀ`` on the
+    block and the residual ``ε = ‖A Aᵀy − θ₁y‖`` of the top Ritz vector y. A matrix
+    has converged once ``ε <= tol·θ₁`` (an eigenvalue lies within ``tol·θ₁`` of θ₁), or
+    once ``ε² <= tol·θ₁(θ₁ − α)`` where ``α = ‖A‖_F² − θ₁ − Σ_{i>=3} θ_i`` bounds λ₂ from
+    above (λ_i >= θ_i by interlacing, and the eigenvalues sum to ‖A‖_F²): then θ₁ > α
+    makes λ₁ the only eigenvalue above α, and the Kato–Temple inequality
+    ``θ₁ <= λ₁ <= θ₁ + ε²/(θ₁ − α)`` gives σ₁ = √θ₁ to ``tol/2`` relative, from a
+    residual of only about ``√tol``.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        ``(M, m, n)``.
+    U : torch.Tensor
+        ``(M, k, m)`` orthonormal rows.
+    tol : float
+    max_iter, patience : int
+        A matrix stops iterating once converged, or once it would need more than
+        ``patience`` further iterations at its current rate (unconverged: the
+        caller's fallback), or after ``max_iter``.
+    fro2 : torch.Tensor, optional
+        ``‖A‖_F²`` per matrix (computed when omitted).
+    power_first : bool
+        Skip the Rayleigh–Ritz step of the first iteration (a warm start that is
+        known not to be converged yet: the first iteration is then a plain power step).
+    W0 : torch.Tensor, optional
+        ``U A`` ``(M, k, n)``, if already known (saves the first product).
+
+    Returns
+    -------
+    sigma, ritz, converged
+        √θ₁ ``(M,)``, the final Ritz vectors ``(M, k, m)`` (orthonormal rows, top
+        first), and whether the test above was met.
+    """
+    M, m, _ = A.shape
+    k = U.shape[1]
+    tiny = torch.finfo(A.dtype).tiny
+    if fro2 is None:
+        fro2 = torch.linalg.vector_norm(A, dim=(-2, -1)) ** 2
+    # slack for rounding in ‖A‖_F² and the Ritz values (relative 1e4·eps ≫ their errors:
+    # 2e-12 in float64, 1e-3 in float32)
+    fro2 = fro2 * (1 + 1e4 * torch.finfo(A.dtype).eps)
+    sigma = A.new_zeros(M)
+    ritz = A.new_empty(M, k, m)
+    converged = torch.zeros(M, dtype=torch.bool, device=A.device)
+    active = None                                              # indices still iterating (None: all)
+    A_act, prev_res, steps = A, None, 0
+    for it in range(max_iter):
+        # row form (Uᵀ A, then (Uᵀ A) Aᵀ): faster than A Aᵀ U for thin blocks
+        Wt = W0 if it == 0 and W0 is not None else torch.matmul(U, A_act)      # (M', k, n) = (Aᵀ U)ᵀ
+        Xt = torch.bmm(Wt, A_act.mT)                           # (M', k, m) = (A Aᵀ U)ᵀ
+        steps += 1
+        if it == 0 and power_first and max_iter > 1:
+            U = _orthonormal_rows(Xt)
+            steps = 0
+            continue
+        theta, V = torch.linalg.eigh(torch.bmm(Wt, Wt.mT))     # Ritz values of A Aᵀ, ascending
+        theta1 = theta[:, -1].clamp_min(0)
+        v1 = V[:, :, -1:]                                      # (M', k, 1)
+        # residual of the top Ritz pair (θ, y = Uᵀv): ‖A Aᵀ y − θ y‖ / θ
+        r = torch.matmul(Xt.mT, v1) - theta1[:, None, None] * torch.matmul(U.mT, v1)
+        res = torch.linalg.vector_norm(r, dim=(-2, -1)) / theta1.clamp_min(tiny)
+        # relative gap (θ₁ − α)/θ₁ to the upper bound α of λ₂; <= 0: none certified
+        alpha = fro2 - theta1 - theta[:, : max(k - 2, 0)].clamp_min(0).sum(-1)
+        gap = (1 - alpha / theta1.clamp_min(tiny)).clamp(0, 1)
+        target = torch.maximum((tol * gap).sqrt(), torch.full_like(gap, tol))
+        done = (res <= target) | (theta1 == 0)
+        finished = done
+        if prev_res is not None and steps >= 3:
+            # iterations still needed at the current rate of decrease of the residual
+            rate = (res / prev_res.clamp_min(tiny)).clamp(max=1.0)
+            needed = torch.log(target / res.clamp_min(tiny)) / torch.log(rate).clamp(max=-1e-12)
+            finished = done | (needed > min(patience, max_iter - it))
+        last = it == max_iter - 1
+        V = V.flip(-1)                                         # top direction first
+        all_done = last or bool(finished.all())
+        if all_done or bool(finished.any()):
+            f = slice(None) if all_done else finished
+            rows = torch.arange(M, device=A.device) if active is None else active
+            rows = rows if all_done else rows[f]
+            sigma[rows] = theta1[f].sqrt()
+            ritz[rows] = torch.matmul(V[f].mT, U[f])
+            converged[rows] = done[f]
+            if all_done:
+                break
+            keep = ~finished
+            active = (torch.arange(M, device=A.device) if active is None else active)[keep]
+            A_act, Xt, V, res, fro2 = A_act[keep], Xt[keep], V[keep], res[keep], fro2[keep]
+        U = _orthonormal_rows(torch.bmm(V.mT, Xt))             # next block, top direction first
+        prev_res = res
+    return sigma, ritz, converged
 
 
 def exact_spectral_norms(A: torch.Tensor, block: int = 1) -> tuple[torch.Tensor, torch.Tensor]:

@@ -110,7 +110,7 @@ def lyapunov_spectrum(model, inputs: torch.Tensor, k: int | None = None, *, burn
         Re-orthonormalise (QR) the frame every this many steps (>= 1; 1 is the
         textbook algorithm). Default: chosen automatically, block by block, from
         the measured growth of the frame's condition number ρ, so that ρ stays
-        below ``eps^(−1/4)`` (about 8·10³ in float64): the exponents then agree
+        below ``eps^(−1/6)`` (about 400 in float64): the exponents then agree
         with the every-step ones to rounding, at a fraction of the QRs (at most
         one per 64 steps). A fixed value is taken as given: with a large one the
         small exponents lose digits (ρ grows like ``exp(m(λ₁ − λ_k))``), or the

@@ -180,7 +180,9 @@ ROWS = [
     # ---- other probe arguments
     ("jacobian_norms method", lambda: rnnprobe.jacobian_norms(_traj(), method="exact"), InvalidArgument, "method must be one of 'auto', 'power', 'svd'; got 'exact'"),
     ("jacobian_norms tol 0", lambda: rnnprobe.jacobian_norms(_traj(), tol=0.0), InvalidArgument, "tol must lie in (0, 0.001]; got 0.0"),
+    ("jacobian_norms precision", lambda: rnnprobe.jacobian_norms(_traj(), precision="half"), InvalidArgument, "precision must be one of 'full', 'float32'; got 'half'"),
     ("singular_values resolution", lambda: rnnprobe.jacobian_singular_values(_traj(), resolution=0.1), InvalidArgument, "resolution must lie in (0, 1e-06]; got 0.1"),
+    ("singular_values rounding_check 'yes'", lambda: rnnprobe.jacobian_singular_values(_traj(), rounding_check="yes"), InvalidArgument, "rounding_check must be True or False; got 'yes'"),
     ("jacobian_product start > stop", lambda: rnnprobe.jacobian_product(_traj(), start=4, stop=2), InvalidArgument, "start must be <= 2; got 4"),
     ("jacobian_product stop > T", lambda: rnnprobe.jacobian_product(_traj(), stop=6), InvalidArgument, "stop must be <= 5; got 6"),
     ("memory_length eps 1.5", lambda: rnnprobe.memory_length(_traj(), eps=1.5), InvalidArgument, "eps must lie in (0, 1); got 1.5"),

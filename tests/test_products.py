@@ -358,6 +358,72 @@ def test_diagonal_rnn_singular_values_are_powers_of_the_diagonal(T):
         torch.testing.assert_close(rnnprobe.jacobian_singular_values(traj), torch.exp(expected), rtol=1e-10, atol=0)
 
 
+# --------------------------------------------------------------------------- the fast paths of the sweep
+@pytest.mark.parametrize("chunk", [None, 5, 16])
+@pytest.mark.parametrize("arch, hidden", [("vanilla-tanh", 40), ("gru", 20)])
+def test_power_path_over_many_chunks_matches_the_svd(arch, hidden, chunk):
+    # several chunks: from the second warm chunk on, the sweep carries the rows U P̂ (the
+    # iteration's first product) and every block starts from the previous chunk's subspace
+    model = rnnprobe.build(arch, hidden_size=hidden, gain=1.2, init="orthogonal", seed=2)
+    x = torch.randn(90, 2, 1, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    traj = rnnprobe.record(model, x)
+    power = rnnprobe.jacobian_norms(traj, method="power", log=True, chunk_size=chunk)
+    svd = rnnprobe.jacobian_norms(traj, method="svd", log=True)
+    torch.testing.assert_close(power, svd, rtol=0, atol=1e-10)
+
+
+def test_factored_products_equal_the_products_of_formed_jacobians(monkeypatch):
+    # a vanilla RNN's J_t = diag(d_t) W_h: the sweep forms P J_t as (P diag(d_t)) W_h
+    from rnnprobe.products import normalized_products
+    model = rnnprobe.build("vanilla-tanh", hidden_size=6, gain=1.5, seed=1, bias_std=0.3)
+    traj = rnnprobe.record(model, torch.randn(30, 2, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    assert model.jacobian_factors(traj.inputs[:3], traj.states[:3]) is not None
+    factored = [(s, P.clone(), c) for s, P, c in normalized_products(traj, 7)]
+    monkeypatch.setattr(type(model), "jacobian_factors", lambda self, xs, states, t0=0: None)
+    formed = list(normalized_products(traj, 7))
+    for (s1, P1, c1), (s2, P2, c2) in zip(factored, formed, strict=True):
+        assert s1 == s2
+        torch.testing.assert_close(P1, P2, rtol=0, atol=1e-14)
+        torch.testing.assert_close(c1, c2, rtol=0, atol=1e-13)
+
+
+def test_declared_factors_that_the_jacobians_do_not_have_are_not_used():
+    # a model that claims the lecture's form but whose Jacobian has another: checked, then ignored
+    class Wrong(type(rnnprobe.build("vanilla-tanh", hidden_size=2))):
+        def derivative_diagonals(self, xs, states, t0=0):
+            return torch.ones_like(super().derivative_diagonals(xs, states, t0))
+
+    model = Wrong(hidden_size=5, gain=1.3, seed=2, bias_std=0.5)
+    traj = rnnprobe.record(model, torch.randn(8, 1, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    ref = torch.stack([torch.linalg.matrix_norm(unrolled_jacobian(traj, t), ord=2) for t in range(8)])
+    torch.testing.assert_close(rnnprobe.jacobian_norms(traj), ref, rtol=1e-10, atol=0)
+
+
+def test_models_outside_the_lecture_form_have_no_factors():
+    for name in ("gru", "lstm", "residual", "dense"):
+        model = rnnprobe.build(name, hidden_size=3, seed=0)
+        traj = rnnprobe.record(model, torch.zeros(2, 1))
+        assert model.jacobian_factors(traj.inputs, traj.states[:-1]) is None, name
+
+
+def test_a_converged_ritz_value_is_certified_by_its_gap_from_a_residual_near_sqrt_tol():
+    # Kato–Temple: with θ₁ − α >= gap·θ₁ (α >= λ₂ from ‖A‖_F² and the other Ritz values), a residual
+    # ε <= √(tol·gap)·θ₁ already pins σ₁ to tol/2; a residual test ε <= tol·θ₁ would iterate on
+    from rnnprobe.linalg import subspace_iteration
+    s = [1.0, 0.6, 0.3, 0.1, 0.05, 0.01]
+    A = torch.stack([_with_singular_values(s, 6, 6, seed) for seed in range(5)])
+    left = torch.linalg.svd(A)[0]
+    g = torch.Generator().manual_seed(0)
+    start = left[:, :, :3].mT + 1e-6 * torch.randn(5, 3, 6, generator=g, dtype=torch.float64)
+    U = torch.linalg.qr(start.mT)[0].mT
+    sigma, ritz, converged = subspace_iteration(A, U, tol=1e-10, max_iter=1, patience=8)
+    assert bool(converged.all())                       # one Rayleigh–Ritz step, residual ~1e-6 > tol
+    torch.testing.assert_close(sigma, torch.full((5,), 1.0, dtype=torch.float64), rtol=5e-11, atol=0)
+    # told ‖A‖_F² = 3 (not the true 1.46), α >= 3 − θ₁ − θ₃ > θ₁: no gap is certified, so not converged
+    too_big = torch.full((5,), 3.0, dtype=torch.float64)
+    assert not bool(subspace_iteration(A, U, tol=1e-10, max_iter=1, patience=8, fro2=too_big)[2].any())
+
+
 # --------------------------------------------------------------------------- long horizons
 LONG_T = 100_000
 
@@ -417,11 +483,12 @@ def _mp_log_singular_values(traj):
     return out
 
 
-@pytest.mark.parametrize("arch, gain, seed, n", [
-    ("vanilla-tanh", 2.5, 4, 3), ("vanilla-tanh", 0.6, 1, 4), ("gru", 1.0, 2, 3),
-    ("gru-torch", 2.0, 6, 3), ("lstm", 1.0, 3, 3), ("lstm", 2.0, 5, 3), ("dense", 1.5, 7, 2),
+@pytest.mark.parametrize("arch, gain, seed, n, rounding_check", [
+    ("vanilla-tanh", 2.5, 4, 3, False), ("vanilla-tanh", 0.6, 1, 4, False), ("gru", 1.0, 2, 3, False),
+    ("gru-torch", 2.0, 6, 3, False), ("lstm", 1.0, 3, 3, False), ("lstm", 2.0, 5, 3, False), ("dense", 1.5, 7, 2, False),
+    ("vanilla-tanh", 2.5, 4, 3, True), ("gru-torch", 2.0, 6, 3, True), ("lstm", 2.0, 5, 3, True),
 ])
-def test_singular_values_against_mpmath(arch, gain, seed, n):
+def test_singular_values_against_mpmath(arch, gain, seed, n, rounding_check):
     """Accuracy of ``jacobian_singular_values`` against a 250-digit SVD of the product.
 
     * Resolved values (true σ_i >= 1e-12·σ₁, taken from an SVD of the
@@ -440,7 +507,7 @@ def test_singular_values_against_mpmath(arch, gain, seed, n):
     T = 70
     x = torch.randn(T, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     traj = rnnprobe.record(model, x)
-    est = rnnprobe.jacobian_singular_values(traj, log=True)
+    est = rnnprobe.jacobian_singular_values(traj, log=True, rounding_check=rounding_check)
     ref = _mp_log_singular_values(traj)
     rel = ref - ref[:, :1]
     # the reference itself resolves down to ~10^-(MP_DPS - 20) of σ₁
@@ -475,7 +542,9 @@ def test_singular_value_tail_is_not_mistaken_for_rounding_noise():
     Q = torch.tensor([[c, -s_], [s_, c]], dtype=torch.float64)
     W = Q @ torch.tensor([[0.5, 1e4], [0.0, 0.4]], dtype=torch.float64) @ Q.T
     traj = rnnprobe.record(_linear(2, gain=1.0, W=W), torch.zeros(200, 1))
-    sv = rnnprobe.jacobian_singular_values(traj, log=True)
+    # the SVD of the renormalised product returns rounding noise above the resolution at some
+    # lags here (the default takes it, as a plain SVD would); rounding_check=True finds it
+    sv = rnnprobe.jacobian_singular_values(traj, log=True, rounding_check=True)
     k = traj.lags.to(torch.float64)
     log_sigma2 = k * math.log(0.5 * 0.4) - sv[:, 0]          # σ₂ = |det W^k| / σ₁
     assert float((sv[:, 1] - log_sigma2).abs().max()) < 12.0
@@ -508,3 +577,31 @@ def test_chunking_does_not_change_results():
                                    rtol=1e-12, atol=0)
         sv, ref = rnnprobe.jacobian_singular_values(traj, chunk_size=chunk), rnnprobe.jacobian_singular_values(traj)
         torch.testing.assert_close(sv / ref[..., :1], ref / ref[..., :1], rtol=1e-10, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- float32 products
+@pytest.mark.parametrize("arch, n, gain, method, batch", [
+    ("vanilla-tanh", 40, 1.0, "power", 1), ("vanilla-tanh", 40, 3.0, "power", 2), ("gru", 36, 1.5, "power", 1),
+    ("lstm", 34, 1.0, "power", 1), ("vanilla-tanh", 12, 1.2, "svd", 2), ("vanilla-linear", 40, 0.5, "auto", 1),
+])
+def test_float32_products_agree_with_float64(arch, n, gain, method, batch):
+    """precision='float32' (float32 products, float64 log scales) against the float64 sweep: log G to 1e-4."""
+    model = rnnprobe.build(arch, hidden_size=n, input_size=2, gain=gain, seed=3)
+    x = torch.randn(300, batch, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    traj = rnnprobe.record(model, x)
+    full = rnnprobe.jacobian_norms(traj, log=True, method=method)
+    fast = rnnprobe.jacobian_norms(traj, log=True, method=method, precision="float32")
+    assert fast.dtype == torch.float64 and bool(torch.isfinite(fast).all())
+    torch.testing.assert_close(fast, full, rtol=0, atol=1e-4)
+    # not the float64 result by another name: float32 rounding is visible
+    assert float((fast - full).abs().max()) > 1e-12
+
+
+def test_float32_products_keep_float64_scales_past_float32_range():
+    """G = 0.5^k far below float32's smallest number: the logs stay exact to the float32 rounding of each step."""
+    model = _linear(40, gain=0.5, seed=0)
+    traj = rnnprobe.record(model, torch.randn(2000, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+    k = traj.lags.to(torch.float64)
+    log_G = rnnprobe.jacobian_norms(traj, log=True, precision="float32")
+    assert bool(torch.isfinite(log_G).all()) and float(log_G.min()) < math.log(torch.finfo(torch.float32).tiny) * 10
+    torch.testing.assert_close(log_G, k * math.log(0.5), rtol=1e-5, atol=1e-4)

@@ -203,6 +203,23 @@ class StepModel(nn.Module):
         """
         return None
 
+    def jacobian_factors(self, xs: torch.Tensor, states: torch.Tensor,
+                         t0: int = 0) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(d, W)`` with every step Jacobian ``J_t = diag(d_t) W`` (the lecture's ``D_s W_h``), or None.
+
+        ``d`` is ``(C, B, S)`` for the steps ``t0 .. t0+C-1`` and ``W`` ``(S, S)`` the same
+        for all of them. Product sweeps use it to form ``P J_t = (P diag(d_t)) W``
+        without forming ``J_t``. The default: for a time-invariant :attr:`lecture_form`
+        model whose state is its hidden vector, :meth:`derivative_diagonals` and
+        ``recurrent_weights()['W_h']``; None for every other model. (The sweeps check
+        it against :meth:`step_jacobian` on the first step before using it.)
+        """
+        if not self.lecture_form or self.kind != "recurrent" or self.state_size != self.hidden_size:
+            return None
+        d = self.derivative_diagonals(xs, states, t0)
+        W = self.recurrent_weights().get("W_h") if d is not None else None
+        return None if W is None else (d, W)
+
     @property
     def dtype(self) -> torch.dtype:
         return self.reference_parameter().dtype
