@@ -181,6 +181,11 @@ def bench(n, T, repeat, sample, device="cpu", svals=True):
     return row
 
 
+def _ratio(value: float) -> str:
+    """A speed ratio for the table: '–' where it was not measured (NaN)."""
+    return "–" if math.isnan(value) else f"{value:.0f}x"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="64,128,256")
@@ -208,9 +213,9 @@ def main():
                       svals=not args.norms_only)
             rows.append(r)
             print(f"{n} | {T} | {r['floor_s']:.3f}s | {r['norms_s']:.3f}s | {r['norms_vs_floor']:.2f} | "
-                  f"{r['norms_vs_per_lag']:.0f}x | {r['norms_vs_vjp']:.1f}x | {r['norms32_s']:.3f}s | "
+                  f"{_ratio(r['norms_vs_per_lag'])} | {r['norms_vs_vjp']:.1f}x | {r['norms32_s']:.3f}s | "
                   f"{r['norms32_vs_floor']:.2f} | {r['norms32_vs_vjp']:.1f}x | {r['svals_s']:.3f}s | "
-                  f"{r['svals_vs_per_lag']:.0f}x | {r['svals_vs_vjp']:.2f}x | {r['max_rel_err']:.1e} | "
+                  f"{_ratio(r['svals_vs_per_lag'])} | {r['svals_vs_vjp']:.2f}x | {r['max_rel_err']:.1e} | "
                   f"{r['f32_rel_err']:.1e} | {r['sv_err']:.1e} | {r['naive_sv_err']:.1e}"
                   + ("" if r["per_lag_measured"] == "all lags" else f"  (per-lag: {r['per_lag_measured']})"),
                   flush=True)
