@@ -51,6 +51,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from rnnprobe import analysis, schema
+from rnnprobe._atomic import UMASK, atomic_write
 from rnnprobe.reports import attention_pages, captions, training_pages
 from rnnprobe.reports._plotting import facets, is_depth
 from rnnprobe.reports.figures import (plot_bounds, plot_chi1, plot_gradient_decay_panels, plot_memory_capacity_panels,
@@ -66,8 +67,6 @@ from rnnprobe.errors import InvalidArgument
 
 __all__ = ["StudyData", "load_study", "analyse", "build_report", "BuiltReport", "write_report", "STUDY_QUESTIONS"]
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 #: The question each known study answers (shown on the title page).
 STUDY_QUESTIONS = {
@@ -767,23 +766,7 @@ def _atomic_pdf(path: Path, pages: list[Figure], meta_title: str, after_page: Ca
                     after_page(i)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write(path: Path, data: bytes | str) -> None:
-    """Write a file whole or not at all (a temporary file beside it, then a rename): a full disk leaves no part."""
-    data = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; give the usual permissions
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -1157,14 +1140,14 @@ def write_report(results_dir, output=None, *, png: bool = True, tables: bool = T
                 fig_dir = pdf_path.parent / "figures"
                 fig_dir.mkdir(exist_ok=True)
                 for item, data in zip(built.figures, pngs.result()):
-                    _atomic_write(fig_dir / f"{item.name}.png", data)
+                    atomic_write(fig_dir / f"{item.name}.png", data)
         finally:
             pngs.close()
         if tables:
             tab_dir = pdf_path.parent / "tables"
             tab_dir.mkdir(exist_ok=True)
             for item in built.tables:
-                _atomic_write(tab_dir / f"{item.name}.csv", item.frame.to_csv(index=item.frame.index.name is not None))
-                _atomic_write(tab_dir / f"{item.name}.md", f"# {item.title}\n\n{to_markdown(item.display)}\n")
+                atomic_write(tab_dir / f"{item.name}.csv", item.frame.to_csv(index=item.frame.index.name is not None))
+                atomic_write(tab_dir / f"{item.name}.md", f"# {item.title}\n\n{to_markdown(item.display)}\n")
     return pdf_path
 

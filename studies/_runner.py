@@ -51,13 +51,13 @@ import os
 import re
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rnnprobe._atomic import atomic_write, atomic_write_all
 from rnnprobe.errors import RnnProbeError
 from rnnprobe.schema import point_file_name
 
@@ -72,58 +72,10 @@ log = logging.getLogger("rnnprobe.studies")
 IDENTITY_FILE = "_run.json"
 #: where damaged files of a point store are moved (inside the store's directory)
 SET_ASIDE_DIR = "_set_aside"
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 _TMP_PATTERN = re.compile(r"^\..+\.tmp$")
 
 
 # --------------------------------------------------------------------------- files
-def _write_temporary(path: Path, data: str | bytes) -> str:
-    """Write ``data`` to a new temporary file beside ``path`` (synced); return its name."""
-    mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_UMASK)      # mkstemp makes 0600 files; give the usual permissions
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8", "newline": ""})) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return tmp
-
-
-def atomic_write(path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` atomically: readers see the old file or the whole new one."""
-    atomic_write_all({path: data})
-
-
-def atomic_write_all(files: Mapping) -> None:
-    """Write several files, each atomically, and none unless every one could be written in full.
-
-    Every file is first written to a temporary file beside it; only when all
-    are on disk are they renamed into place. A failure (a full disk: ``OSError``
-    with ``errno.ENOSPC``) removes the temporary files and leaves every target
-    as it was.
-    """
-    written: list[tuple[str, Path]] = []
-    try:
-        for path, data in files.items():
-            path = Path(path)
-            written.append((_write_temporary(path, data), path))
-        while written:
-            tmp, path = written[0]
-            os.replace(tmp, path)
-            written.pop(0)
-    except BaseException:
-        for tmp, _ in written:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        raise
-
-
 def remove_temporary(directory) -> int:
     """Delete the temporary files :func:`atomic_write` left in ``directory`` when killed; return how many.
 

@@ -9,6 +9,7 @@ import os
 import pytest
 import torch
 
+from rnnprobe._atomic import UMASK
 from rnnprobe.studies import _runner as runner
 from rnnprobe.studies._runner import MemoryStore, PointFailed, PointStore, atomic_write, run_points
 
@@ -41,7 +42,7 @@ def test_atomic_write_failure_keeps_old_file_and_no_temporary(tmp_path, monkeypa
 def test_atomic_write_gives_usual_permissions(tmp_path):
     path = tmp_path / "a.txt"
     atomic_write(path, "x")
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~runner._UMASK
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~UMASK
 
 
 def test_write_csv_quotes_cells(tmp_path):

@@ -26,14 +26,14 @@ Examples
 
 from __future__ import annotations
 
-import os
+import io
 import pickle
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from rnnprobe._atomic import atomic_write
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.sequence.charrnn import CharRNN, CharRNNSpec
 
@@ -49,16 +49,9 @@ def is_charrnn_spec(spec) -> bool:
 
 def _atomic_save(obj, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def save_checkpoint(path, model: CharRNN, vocab: str, *, training: Mapping | None = None) -> Path:

@@ -42,11 +42,11 @@ Examples
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -55,6 +55,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from rnnprobe._atomic import atomic_write
 from rnnprobe._validation import check_int, check_real
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.flossing import flossing_loss
@@ -291,19 +292,12 @@ def _cell(value) -> str:
 
 
 def _write_rows(path: Path, columns: list[str], rows: list[dict]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(columns)
-            for r in rows:
-                w.writerow([_cell(r.get(c)) for c in columns])
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.StringIO()
+    w = csv.writer(buffer, lineterminator="\n")
+    w.writerow(columns)
+    for r in rows:
+        w.writerow([_cell(r.get(c)) for c in columns])
+    atomic_write(path, buffer.getvalue())
 
 
 _INT_COLUMNS = ("step", "lag", "layer", "index")
@@ -507,7 +501,7 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
             "step": step, "config": config.as_dict(), "optimizer": opt.state_dict(),
             "carry": carry, "loss_sum": total, "loss_count": count, "finished": finished,
             "corpus_sha256": corpus.source.get("sha256")})
-        _write_text(directory / META_FILE, json.dumps(_meta(config, corpus, monitor, step, finished, start,
+        atomic_write(directory / META_FILE, json.dumps(_meta(config, corpus, monitor, step, finished, start,
                                                             time.perf_counter() - started), indent=1))
 
     def evaluation_rows(step):
@@ -571,17 +565,6 @@ def train(config: TrainConfig, directory=None, *, corpus: Corpus | None = None, 
     bpc = next(r["value"] for r in reversed(monitor.rows) if r["metric"] == "val_bits_per_char")
     return TrainResult(model=model, vocab=corpus.vocab, step=end, val_bits_per_char=bpc, rows=list(monitor.rows),
                        resumed_from=start, elapsed_s=time.perf_counter() - started)
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _meta(config: TrainConfig, corpus: Corpus, monitor: ProbeMonitor, step: int, finished: bool, start: int,
