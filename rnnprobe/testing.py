@@ -72,6 +72,7 @@ from rnnprobe._measured import require_finite_measure
 from rnnprobe._validation import check_choice, check_int, check_real, nearest
 from rnnprobe.errors import InvalidArgument
 from rnnprobe.diagnosis import Diagnosis, diagnose_trajectory
+from rnnprobe.diagnosis import _fmt  # numbers in messages: 3 significant digits, nan/inf spelled out
 from rnnprobe.gradients import gradient_bounds, gradient_norms
 from rnnprobe.linalg import log_norm
 from rnnprobe.losses import loss_form, loss_gradient
@@ -216,15 +217,6 @@ def _default(name: str, value):
 
 
 # =========================================================================== formatting
-def _fmt(x: float) -> str:
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.3g}"
-
-
 def _fmt_log(log_value: float) -> str:
     """A positive quantity given by its natural log, readable at any magnitude."""
     log_value = float(log_value)

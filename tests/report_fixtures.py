@@ -246,3 +246,24 @@ def study_dir(study: str, *, quick: bool = False) -> Path:
     if key not in _CACHE:
         _CACHE[key] = make_study(study, Path(tempfile.mkdtemp(prefix=f"rnnprobe-{study}-")), quick=quick)
     return _CACHE[key]
+
+
+def layout_problems_of_the_report(result, directory) -> dict:
+    """The layout checks of tests/test_reports_layout.py over every page and figure of a study's report
+    (``result``: a ``rnnprobe.studies.StudyResult``): ``{page or figure: problems}`` for those that have any."""
+    from matplotlib.figure import Figure
+
+    from rnnprobe import reports
+    from rnnprobe.reports.layout import layout_problems
+    from rnnprobe.reports.palette import report_style
+
+    data = reports.StudyData(directory, result.results, result.summary, result.meta, tables=result.tables)
+    with report_style():
+        built = reports.report.build_report(data)
+        problems = {f"page {n}": layout_problems(page) for n, page in enumerate(built.pages, start=1)}
+        assert built.figures
+        for item in built.figures:
+            fig = Figure(figsize=item.size, layout="constrained")
+            item.draw(fig)
+            problems[item.name] = layout_problems(fig)
+    return {k: v for k, v in problems.items() if v}

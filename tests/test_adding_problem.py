@@ -5,7 +5,6 @@ as a user would: the task loss through the hook (no copies, no counters), the di
 (its weights, ρ(W_h)), ``probe --inputs`` on the task's inputs, and ``plot_lags`` of both models.
 """
 
-import contextlib
 import copy
 import json
 
@@ -17,6 +16,7 @@ from torch import nn
 
 import rnnprobe
 from rnnprobe.cli import main
+from rnnprobe.studies._runner import single_thread
 
 T, HIDDEN, BATCH = 30, 16, 64
 F64 = torch.float64
@@ -44,17 +44,6 @@ class Net(nn.Module):
         return self.head(out[:, -1]).squeeze(-1)
 
 
-@contextlib.contextmanager
-def one_thread():
-    """Training small nets is fastest, and reproducible, on one thread (the CI machine's cores are shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def train(kind: str, steps: int) -> tuple[Net, Net]:
     """(untrained, trained) copies of one seeded net."""
     torch.manual_seed(0)
@@ -62,7 +51,7 @@ def train(kind: str, steps: int) -> tuple[Net, Net]:
     untrained = copy.deepcopy(net)
     opt = torch.optim.Adam(net.parameters(), lr=0.02)
     gen = torch.Generator().manual_seed(1)
-    with one_thread():
+    with single_thread():     # small nets train fastest, and reproducibly, on one thread
         for _ in range(steps):
             x, y = adding_batch(BATCH, gen)
             loss = ((net(x) - y) ** 2).mean()

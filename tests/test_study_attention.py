@@ -17,6 +17,7 @@ from rnnprobe.cli import main
 from rnnprobe.linalg import start_vectors
 from rnnprobe.reports import attention_pages
 from rnnprobe.studies._runner import single_thread
+from tests.report_fixtures import layout_problems_of_the_report
 
 STUDY = studies.load("attention")
 MODULE = STUDY.module
@@ -342,25 +343,5 @@ def test_figures_and_captions_from_hand_made_frames():
     assert "holds x_(T−1−s)" in caption and "they hold 100% of each row's weight" in caption
 
 
-def _layout_problems_of_the_report(result, directory):
-    # the layout checks of tests/test_reports_layout.py: legends off the data, text and captions on their pages
-    from matplotlib.figure import Figure
-
-    from rnnprobe import reports
-    from rnnprobe.reports.layout import layout_problems
-    from rnnprobe.reports.palette import report_style
-
-    data = reports.StudyData(directory, result.results, result.summary, result.meta, tables=result.tables)
-    with report_style():
-        built = reports.report.build_report(data)
-        problems = {f"page {n}": layout_problems(page) for n, page in enumerate(built.pages, start=1)}
-        assert built.figures
-        for item in built.figures:
-            fig = Figure(figsize=item.size, layout="constrained")
-            item.draw(fig)
-            problems[item.name] = layout_problems(fig)
-    return {k: v for k, v in problems.items() if v}
-
-
 def test_every_page_and_figure_of_the_quick_report_reads_cleanly(quick, tmp_path):
-    assert _layout_problems_of_the_report(quick, tmp_path) == {}
+    assert layout_problems_of_the_report(quick, tmp_path) == {}

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 import rnnprobe
 from rnnprobe import schema, studies
 from rnnprobe.cli import main
+from tests.report_fixtures import layout_problems_of_the_report
 
 ROOT = Path(__file__).resolve().parents[1]
 #: one GRU run of 6 steps at hidden 4 on 3000 characters (about a second)
@@ -372,26 +373,6 @@ def test_docs_list_the_training_study_and_its_tables():
     assert tuple(docs["results.csv"]) == study.result_columns() and docs["results.csv"]["step"].startswith("training")
 
 
-def _layout_problems_of_the_report(result, directory):
-    # the layout checks of tests/test_reports_layout.py: legends off the data, text and captions on their pages
-    from matplotlib.figure import Figure
-
-    from rnnprobe import reports
-    from rnnprobe.reports.layout import layout_problems
-    from rnnprobe.reports.palette import report_style
-
-    data = reports.StudyData(directory, result.results, result.summary, result.meta, tables=result.tables)
-    with report_style():
-        built = reports.report.build_report(data)
-        problems = {f"page {n}": layout_problems(page) for n, page in enumerate(built.pages, start=1)}
-        assert built.figures
-        for item in built.figures:
-            fig = Figure(figsize=item.size, layout="constrained")
-            item.draw(fig)
-            problems[item.name] = layout_problems(fig)
-    return {k: v for k, v in problems.items() if v}
-
-
 def test_every_page_and_figure_of_the_quick_report_reads_cleanly(quick):
     out, result = quick
-    assert _layout_problems_of_the_report(result, out) == {}
+    assert layout_problems_of_the_report(result, out) == {}
